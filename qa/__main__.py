@@ -1,0 +1,5 @@
+"""Allow ``python -m qa``."""
+
+from .cli import main
+
+raise SystemExit(main())

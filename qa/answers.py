@@ -1,0 +1,208 @@
+"""Turning ranked hits into an answer of verbatim, re-checked quotes with highlighted sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .documents import Passage, decode_text, make_document, sentence_spans, split_passages
+from .retrieval import Hit, Ranking, citation
+
+Span = tuple[int, int]
+
+#: Sentences scoring within this margin of the best one are highlighted too.
+HIGHLIGHT_MARGIN = 0.03
+
+NOT_FOUND = "No passage in the articles answers this question."
+
+
+@dataclass(frozen=True)
+class Quote(Hit):
+    """A hit shown to the person: the verbatim paragraph plus the sentences that answer.
+
+    Attributes:
+        highlights: ``(start, end)`` character ranges within ``text`` that best answer
+            the question, best first.
+        relocated: The file changed since indexing but this exact paragraph was found
+            again; the citation points to where it is now.
+    """
+
+    highlights: tuple[Span, ...] = ()
+    relocated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The quote as plain JSON-ready data."""
+        return {
+            "source": self.source,
+            "paragraph": self.paragraph,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "start_char": self.start_char,
+            "end_char": self.end_char,
+            "text": self.text,
+            "score": round(self.score, 6),
+            "citation": self.citation,
+            "highlights": [list(span) for span in self.highlights],
+            "also_in": list(self.also_in),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says to a question.
+
+    Attributes:
+        question: The question as asked.
+        found: Whether the quotes answer the question; when ``False`` they are only the
+            closest passages, probably not an answer.
+        quotes: Verbatim paragraphs, best first.
+        message: One line summing up the answer for a person.
+        warnings: Files that changed since indexing and similar notices.
+        best_score: The evidence the abstention decision used (best cosine, or best
+            BM25 score for the lexical retriever).
+    """
+
+    question: str
+    found: bool
+    quotes: tuple[Quote, ...]
+    message: str
+    warnings: tuple[str, ...] = ()
+    best_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as the JSON that ``qa ask --json`` prints."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "message": self.message,
+            "quotes": [quote.to_dict() for quote in self.quotes],
+            "warnings": list(self.warnings),
+        }
+
+
+class SourceChecker:
+    """Checks quotes against the files on disk, re-locating paragraphs that moved."""
+
+    def __init__(self, root: Path) -> None:
+        """Check files under the corpus folder ``root``."""
+        self._root = root
+        self._files: dict[str, str | None] = {}
+
+    def _text(self, source: str) -> str | None:
+        """The file's current text, or ``None`` if it is gone or unreadable."""
+        if source not in self._files:
+            try:
+                self._files[source] = decode_text((self._root / source).read_bytes())
+            except (OSError, UnicodeDecodeError, ValueError):
+                self._files[source] = None
+        return self._files[source]
+
+    def current(self, passage: Passage) -> Passage | None:
+        """Return the passage as it is on disk now.
+
+        Returns:
+            ``passage`` itself if the file still has it at the cited place; the
+            paragraph's new location if the file changed but still holds the exact
+            text; ``None`` if the text is gone.
+        """
+        text = self._text(passage.source)
+        if text is None:
+            return None
+        if text[passage.start_char : passage.end_char] == passage.text:
+            return passage
+        for candidate in split_passages(make_document(passage.source, text)):
+            if candidate.sha256 == passage.sha256:
+                return candidate
+        return None
+
+
+def highlight_spans(scores: Sequence[float], spans: Sequence[Span]) -> tuple[Span, ...]:
+    """Pick the best-scoring sentence spans (best first) within a margin of the top one."""
+    if not spans:
+        return ()
+    best = max(scores)
+    order = sorted(range(len(spans)), key=lambda i: -scores[i])
+    return tuple(spans[i] for i in order if scores[i] >= best - HIGHLIGHT_MARGIN)
+
+
+def compose(
+    question: str,
+    ranking: Ranking,
+    *,
+    found: bool,
+    label: str,
+    checker: SourceChecker,
+    score_sentences: Callable[[str, list[str]], np.ndarray] | None,
+) -> Answer:
+    """Build an :class:`Answer` from a ranking, re-checking every quote on disk.
+
+    Args:
+        question: The question.
+        ranking: Hits best first.
+        found: Whether the best evidence cleared the abstention threshold.
+        label: Corpus folder name used in citations.
+        checker: Verifies quotes against the files.
+        score_sentences: Scores sentences against the question (cosine); ``None`` skips
+            highlighting.
+    """
+    warnings: list[str] = []
+    checked: list[Quote] = []
+    for hit in ranking.hits:
+        current = checker.current(hit.passage)
+        if current is None:
+            warnings.append(
+                f"{citation(label, hit.passage)} is no longer in the file (it changed since indexing); "
+                "not quoted. Rebuild the index with `qa index`."
+            )
+            continue
+        moved = current != hit.passage
+        if moved:
+            warnings.append(
+                f"{hit.source} changed since indexing; the quote was found again at "
+                f"{citation(label, current)}."
+            )
+        checked.append(
+            Quote(
+                passage=current,
+                score=hit.score,
+                rank=len(checked) + 1,
+                citation=citation(label, current),
+                dense_score=hit.dense_score,
+                lexical_score=hit.lexical_score,
+                also_in=hit.also_in,
+                duplicates=hit.duplicates,
+                relocated=moved,
+            )
+        )
+    if score_sentences is not None and checked:
+        checked = _highlight(question, checked, score_sentences)
+    best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
+    if not checked:
+        message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
+        return Answer(question, False, (), message, tuple(warnings), best)
+    if found:
+        noun = "passage" if len(checked) == 1 else "passages"
+        message = f"Quoting {len(checked)} {noun} from the articles."
+    else:
+        message = f"{NOT_FOUND} Closest, but probably not an answer:"
+    return Answer(question, found, tuple(checked), message, tuple(warnings), best)
+
+
+def _highlight(
+    question: str, quotes: list[Quote], score_sentences: Callable[[str, list[str]], np.ndarray]
+) -> list[Quote]:
+    """Attach the best-answering sentence ranges to each quote, scoring all sentences at once."""
+    spans = [sentence_spans(quote.text) for quote in quotes]
+    sentences = [quote.text[s:e] for quote, quote_spans in zip(quotes, spans, strict=True) for s, e in quote_spans]
+    scores = score_sentences(question, sentences).tolist() if sentences else []
+    result: list[Quote] = []
+    position = 0
+    for quote, quote_spans in zip(quotes, spans, strict=True):
+        own = scores[position : position + len(quote_spans)]
+        position += len(quote_spans)
+        result.append(replace(quote, highlights=highlight_spans(own, quote_spans)))
+    return result

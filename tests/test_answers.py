@@ -1,0 +1,141 @@
+"""Answer logic with the fake embedder: abstention, verification, duplicates, highlights, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_corpus
+from fakes import FakeEmbedder
+
+import qa
+
+
+def test_answer_quotes_verbatim_with_citation(fake_index: qa.Index, corpus: Path) -> None:
+    answer = fake_index.answer("When did the Corner Bakery open and what bread is it famous for?")
+    assert answer.found
+    top = answer.quotes[0]
+    assert (top.source, top.paragraph, top.start_line, top.end_line) == ("bakery.md", 2, 3, 3)
+    assert top.citation.endswith("bakery.md ¶2 (line 3)")
+    text = (corpus / top.source).read_text(encoding="utf-8")
+    assert text[top.start_char : top.end_char] == top.text
+    assert len(answer.quotes) == 3
+
+
+def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
+    hits = fake_index.search("Danube Black Sea countries", k=5)
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert hits[0].source == "nested/rivers.txt" and hits[0].paragraph == 1
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_k_larger_than_corpus_does_not_fail(fake_index: qa.Index) -> None:
+    assert len(fake_index.search("bread", k=100)) == 7
+
+
+def test_nothing_relevant_abstains_but_shows_closest(fake_index: qa.Index) -> None:
+    answer = fake_index.answer("quantum chromodynamics lattice gauge")
+    assert not answer.found
+    assert "No passage" in answer.message and "probably not an answer" in answer.message
+    assert answer.quotes and answer.best_score is not None and answer.best_score < 0.2
+
+
+@pytest.mark.parametrize("retriever", ["dense", "lexical", "hybrid"])
+def test_every_retriever_finds_the_obvious_paragraph(fake_index: qa.Index, retriever: str) -> None:
+    hits = fake_index.search("Etna Observatory gas emissions", k=3, retriever=retriever)  # type: ignore[arg-type]
+    assert (hits[0].source, hits[0].paragraph) == ("volcano.txt", 2)
+
+
+def test_rrf_fusion_is_available(corpus: Path, tmp_path: Path, fake: FakeEmbedder) -> None:
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake, settings=qa.Settings(fusion="rrf"))
+    assert index.search("Etna Observatory gas emissions", k=1)[0].paragraph == 2
+
+
+def test_lexical_retriever_abstains_when_no_word_matches(fake_index: qa.Index) -> None:
+    assert not fake_index.answer("xylophone zeppelin", retriever="lexical").found
+    assert fake_index.answer("sourdough", retriever="lexical").found
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_rejected(fake_index: qa.Index, question: str) -> None:
+    with pytest.raises(qa.QueryError, match="empty"):
+        fake_index.answer(question)
+
+
+def test_huge_question_is_rejected(fake_index: qa.Index) -> None:
+    with pytest.raises(qa.QueryError, match="limit is 2000"):
+        fake_index.search("why " * 1000)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5])
+def test_bad_k_is_rejected(fake_index: qa.Index, k: object) -> None:
+    with pytest.raises(qa.QueryError, match="k must be"):
+        fake_index.search("bread", k=k)  # type: ignore[arg-type]
+
+
+def test_unknown_retriever_is_rejected(fake_index: qa.Index) -> None:
+    with pytest.raises(qa.QueryError, match="unknown retriever"):
+        fake_index.search("bread", retriever="magic")  # type: ignore[arg-type]
+
+
+def test_edited_file_is_not_quoted_stale(fake_index: qa.Index, corpus: Path) -> None:
+    (corpus / "bakery.md").write_text("# The Corner Bakery\n\nIt closed down.\n", encoding="utf-8")
+    answer = fake_index.answer("sourdough bread baked before dawn", k=1)
+    assert all(q.source != "bakery.md" or q.paragraph == 1 for q in answer.quotes)
+    assert any("no longer in the file" in w and "bakery.md" in w for w in answer.warnings)
+
+
+def test_moved_paragraph_is_cited_where_it_is_now(fake_index: qa.Index, corpus: Path) -> None:
+    path = corpus / "bakery.md"
+    path.write_text("Inserted first.\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    answer = fake_index.answer("Maria Rossi trains apprentices", k=1)
+    quote = answer.quotes[0]
+    assert quote.relocated and (quote.paragraph, quote.start_line) == (4, 7)
+    assert path.read_text(encoding="utf-8")[quote.start_char : quote.end_char] == quote.text
+    assert any("changed since indexing" in w for w in answer.warnings)
+
+
+def test_deleted_file_is_reported(fake_index: qa.Index, corpus: Path) -> None:
+    (corpus / "volcano.txt").unlink()
+    answer = fake_index.answer("Etna Observatory gas emissions", k=1)
+    assert all(q.source != "volcano.txt" for q in answer.quotes)
+    assert any("volcano.txt" in w for w in answer.warnings)
+
+
+def test_near_duplicates_are_shown_once_with_also_in(tmp_path: Path, fake: FakeEmbedder) -> None:
+    para = "The harbour authority approved a new breakwater to protect fishing boats from winter storms."
+    files = {
+        "a.txt": f"{para}\n\nUnrelated text about violins and orchestras.",
+        "b.txt": f"Other intro about gardens.\n\n{para}",
+        "c.txt": para.replace("winter storms", "winter storms.").replace("new", "new,"),
+    }
+    index = qa.build_index(write_corpus(tmp_path / "c", files), tmp_path / "i", embedder=fake)
+    hits = index.search("breakwater fishing boats harbour", k=3)
+    assert hits[0].source == "a.txt"
+    assert sorted(c.rsplit("/", 1)[1] for c in hits[0].also_in) == ["b.txt ¶2 (line 3)", "c.txt ¶1 (line 1)"]
+    assert len({h.passage.sha256 for h in hits}) == len(hits)
+    assert all("breakwater" not in h.text for h in hits[1:])
+
+
+def test_paraphrases_are_not_collapsed(tmp_path: Path, fake: FakeEmbedder) -> None:
+    files = {
+        "mosul.txt": "In Mosul, community leaders organise cultural exchanges and humanitarian aid for Palestine.",
+        "basra.txt": "In Basra, local artists organise exhibitions and scholarships that connect Iraq with Palestine.",
+    }
+    index = qa.build_index(write_corpus(tmp_path / "c", files), tmp_path / "i", embedder=fake)
+    assert len(index.search("organise Palestine", k=2)) == 2
+
+
+def test_highlights_point_into_the_quote(fake_index: qa.Index) -> None:
+    answer = fake_index.answer("Mount Etna active volcano Sicily", k=2)
+    top = answer.quotes[0]
+    assert top.highlights
+    start, end = top.highlights[0]
+    assert 0 <= start < end <= len(top.text)
+    assert top.text[start:end] == "Mount Etna is an active volcano on the east coast of Sicily."
+
+
+def test_answer_json_shape(fake_index: qa.Index) -> None:
+    data = fake_index.answer("sourdough").to_dict()
+    assert set(data) >= {"question", "found", "quotes"}
+    assert set(data["quotes"][0]) >= {"source", "paragraph", "start_line", "end_line", "text", "score", "highlights"}

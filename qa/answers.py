@@ -29,6 +29,7 @@ class Quote(Hit):
             the question, best first.
         relocated: The file changed since indexing but this exact paragraph was found
             again; the citation points to where it is now.
+
     """
 
     highlights: tuple[Span, ...] = ()
@@ -64,6 +65,7 @@ class Answer:
         warnings: Files that changed since indexing and similar notices.
         best_score: The evidence the abstention decision used (best cosine, or best
             BM25 score for the lexical retriever).
+
     """
 
     question: str
@@ -108,6 +110,7 @@ class SourceChecker:
             ``passage`` itself if the file still has it at the cited place; the
             paragraph's new location if the file changed but still holds the exact
             text; ``None`` if the text is gone.
+
         """
         text = self._text(passage.source)
         if text is None:
@@ -148,6 +151,7 @@ def compose(
         checker: Verifies quotes against the files.
         score_sentences: Scores sentences against the question (cosine); ``None`` skips
             highlighting.
+
     """
     warnings: list[str] = []
     checked: list[Quote] = []
@@ -162,8 +166,7 @@ def compose(
         moved = current != hit.passage
         if moved:
             warnings.append(
-                f"{hit.source} changed since indexing; the quote was found again at "
-                f"{citation(label, current)}."
+                f"{hit.source} changed since indexing; the quote was found again at {citation(label, current)}."
             )
         checked.append(
             Quote(

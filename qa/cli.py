@@ -51,20 +51,34 @@ def _add_retrieval_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_index_options(parser: argparse.ArgumentParser) -> None:
     """Options naming the index folder and model."""
-    parser.add_argument("--index", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings, or $QA_INDEX)")
-    parser.add_argument("--model", default=os.environ.get("QA_MODEL"), help=f"embedding model (default: {DEFAULT_MODEL}, or $QA_MODEL)")
+    parser.add_argument(
+        "--index", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings, or $QA_INDEX)"
+    )
+    parser.add_argument(
+        "--model", default=os.environ.get("QA_MODEL"), help=f"embedding model (default: {DEFAULT_MODEL}, or $QA_MODEL)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     """Build the argument parser with its four commands."""
-    parser = argparse.ArgumentParser(prog="qa", description="Answer questions about a folder of articles by quoting them, with citations.")
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Answer questions about a folder of articles by quoting them, with citations."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", help="build or update the index of a corpus folder")
-    index.add_argument("corpus", nargs="?", default=_env("QA_CORPUS", "seeds"), help="folder of .txt/.md articles (default: seeds)")
+    index.add_argument(
+        "corpus", nargs="?", default=_env("QA_CORPUS", "seeds"), help="folder of .txt/.md articles (default: seeds)"
+    )
     index.add_argument("--out", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings)")
-    index.add_argument("--model", default=os.environ.get("QA_MODEL") or DEFAULT_MODEL, help=f"embedding model name or path (default: {DEFAULT_MODEL})")
-    index.add_argument("--no-context", action="store_true", help="embed paragraphs without their article's title and lead")
+    index.add_argument(
+        "--model",
+        default=os.environ.get("QA_MODEL") or DEFAULT_MODEL,
+        help=f"embedding model name or path (default: {DEFAULT_MODEL})",
+    )
+    index.add_argument(
+        "--no-context", action="store_true", help="embed paragraphs without their article's title and lead"
+    )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ask = commands.add_parser("ask", help="answer a question with quotes from the articles")
@@ -79,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="launch the web chat")
     serve.add_argument("--host", default=_env("QA_HOST", "127.0.0.1"), help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(_env("QA_PORT", "7860")), help="port (default: 7860)")
-    serve.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from, or seeds)")
+    serve.add_argument(
+        "--corpus", default=None, help="corpus folder (default: the one the index was built from, or seeds)"
+    )
     _add_index_options(serve)
     _add_retrieval_options(serve)
 
@@ -184,7 +200,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         questions = read_questions(args.questions)
         corpus = args.corpus or "seeds"
         default_index = args.index if args.corpus is None else str(Path(corpus) / ".qa-index")
-        index = ensure_index(default_index, corpus, model=args.model, settings=settings, progress=not args.json, notify=_say)
+        index = ensure_index(
+            default_index, corpus, model=args.model, settings=settings, progress=not args.json, notify=_say
+        )
         report = evaluate(index, questions, k=args.k)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

@@ -43,6 +43,7 @@ class Settings:
         duplicate_jaccard: Word-trigram Jaccard similarity above which two paragraphs
             are shown once.
         max_question_chars: Longest question accepted.
+
     """
 
     model: str = DEFAULT_MODEL

@@ -23,7 +23,37 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
 #: Words that end in a full stop without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    "dr mr mrs ms prof st jr sr mt no vs etc e.g i.e u.s u.k u.n gen col lt sgt capt rev fig al inc ltd co corp".split()
+    [
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "mt",
+        "no",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "rev",
+        "fig",
+        "al",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+    ]
 )
 _LAST_WORD = re.compile(r"([\w.]+)\.[\"'”’)\]]*$")
 
@@ -41,6 +71,7 @@ class Passage:
         end_char: Offset just past the last character in the file's text.
         text: Exactly ``file_text[start_char:end_char]``.
         sha256: Hex SHA-256 of ``text`` encoded as UTF-8.
+
     """
 
     source: str
@@ -75,6 +106,7 @@ class Document:
         title: A heading or title if the document has one, else ``""``.
         lead: The document's first sentence, used as context for its paragraphs.
         sha256: Hex SHA-256 of the raw bytes (or of the text for external documents).
+
     """
 
     source: str
@@ -115,6 +147,7 @@ def decode_text(raw: bytes) -> str:
     Raises:
         UnicodeDecodeError: The bytes are not UTF-8.
         ValueError: The bytes look binary (they contain NUL bytes).
+
     """
     if b"\x00" in raw[:_BINARY_PROBE]:
         raise ValueError("binary file (contains NUL bytes)")
@@ -148,6 +181,7 @@ def read_corpus(root: str | Path) -> Corpus:
 
     Raises:
         CorpusError: ``root`` is not a folder or holds no readable file.
+
     """
     folder = Path(root)
     if not folder.is_dir():

@@ -54,6 +54,7 @@ def resolve_model_path(model: str) -> str:
 
     Raises:
         ModelError: The default model was asked for but its package is missing.
+
     """
     if canonical_model_name(model) != DEFAULT_MODEL:
         return model
@@ -74,15 +75,19 @@ class SentenceTransformerEmbedder:
 
         Raises:
             ModelError: The model cannot be loaded (not installed, offline, corrupt).
+
         """
         # Imported here so that ``import qa`` stays fast and loads no model.
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # The per-load "Loading weights" bar is noise on every `qa ask`.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         path = resolve_model_path(model)
         local = Path(path).is_dir()
         try:
             self._model = SentenceTransformer(path, device=device, local_files_only=local)
-        except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
+        except Exception as exc:
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
             hint = " (HF_HUB_OFFLINE=1 is set: only local or installed models load)" if offline else ""
             raise ModelError(f"cannot load embedding model {model!r}: {exc}{hint}") from exc
@@ -93,7 +98,7 @@ class SentenceTransformerEmbedder:
         if dimension is None:
             raise ModelError(f"model {model!r} does not report its embedding dimension")
         self._dimension = int(dimension)
-        self._max_tokens = int(self._model.max_seq_length)
+        self._max_tokens = int(self._model.max_seq_length or 512)
 
     @property
     def name(self) -> str:
@@ -145,6 +150,7 @@ def token_windows(offsets: Sequence[tuple[int, int]], length: int, budget: int, 
 
     Returns:
         Character spans; one span covering the whole text when it fits.
+
     """
     budget = max(1, budget)
     if len(offsets) <= budget:

@@ -33,6 +33,7 @@ class Question:
         id: The question's id.
         text: The question.
         relevant: Relevant keys (``FILE#PARAGRAPH`` or BEIR corpus ids) with their grade.
+
     """
 
     id: str
@@ -71,6 +72,7 @@ def read_questions(path: str | Path) -> list[Question]:
 
     Raises:
         EvalDataError: The file is missing or a line is malformed.
+
     """
     file = Path(path)
     try:
@@ -119,6 +121,7 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
 
     Raises:
         EvalDataError: A file is missing or malformed.
+
     """
     root = Path(folder)
     qrels_path = root / "qrels" / f"{split}.tsv"
@@ -128,7 +131,9 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
     documents = []
     for record in _read_jsonl(root / "corpus.jsonl"):
         try:
-            documents.append(make_document(str(record["_id"]), str(record.get("text", "")), title=str(record.get("title") or "")))
+            documents.append(
+                make_document(str(record["_id"]), str(record.get("text", "")), title=str(record.get("title") or ""))
+            )
         except KeyError as exc:
             raise EvalDataError(f"{root / 'corpus.jsonl'}: a document has no _id") from exc
     queries = {str(r["_id"]): str(r["text"]) for r in _read_jsonl(root / "queries.jsonl") if "_id" in r}
@@ -150,7 +155,9 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
     return [d for d in documents if d.text.strip()], questions
 
 
-def ranked_keys(index: Index, question: str, depth: int, *, by_document: bool, retriever: RetrieverName | None) -> tuple[list[str], bool, float | None]:
+def ranked_keys(
+    index: Index, question: str, depth: int, *, by_document: bool, retriever: RetrieverName | None
+) -> tuple[list[str], bool, float | None]:
     """Rank keys for one question: ``FILE#PARAGRAPH`` (or document ids), duplicates expanded."""
     ranking = index.rank(question, depth, retriever=retriever)
     keys: list[str] = []
@@ -159,7 +166,11 @@ def ranked_keys(index: Index, question: str, depth: int, *, by_document: bool, r
             key = passage.source if by_document else passage.key
             if key not in keys:
                 keys.append(key)
-    return keys, index.is_answer(ranking, retriever), (ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical)
+    return (
+        keys,
+        index.is_answer(ranking, retriever),
+        (ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical),
+    )
 
 
 def evaluate(
@@ -178,6 +189,7 @@ def evaluate(
         k: Depth of each ranking (at least the largest cut-off, 20).
         by_document: Rank document ids (BEIR) instead of ``FILE#PARAGRAPH`` keys.
         retriever: Overrides the index's retriever.
+
     """
     depth = max(k, max(RECALL_AT), RANK_AT)
     results = []
@@ -201,7 +213,11 @@ def metrics(questions: Sequence[Question], results: Sequence[QuestionResult]) ->
     """
     answerable = [(q, r) for q, r in zip(questions, results, strict=True) if q.relevant]
     unanswerable = [(q, r) for q, r in zip(questions, results, strict=True) if not q.relevant]
-    out: dict[str, float | int | None] = {"questions": len(questions), "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    out: dict[str, float | int | None] = {
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+    }
     for cut in RECALL_AT:
         values = [len(set(r.ranked[:cut]) & set(q.relevant)) / len(q.relevant) for q, r in answerable]
         out[f"recall@{cut}"] = float(np.mean(values)) if values else None

@@ -14,7 +14,7 @@ from .answers import Answer, SourceChecker, compose
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage, corpus_files, read_corpus, source_name, split_passages, text_sha256
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import IndexMismatchError, QueryError
+from .errors import IndexMismatchError
 from .lexical import LexicalIndex
 from .retrieval import Hit, Ranking, Retriever
 from .store import FORMAT_VERSION, Loaded, Manifest, StoredPassage, fingerprint, load, save
@@ -22,6 +22,8 @@ from .vectors import VectorIndex
 
 #: Tokens kept for the model's own start and end markers.
 _SPECIAL_TOKENS = 2
+#: Weight of the share of question words a sentence contains, when choosing highlights.
+_OVERLAP_WEIGHT = 0.5
 #: A window never shrinks below this many tokens, however long the context prefix.
 _MIN_WINDOW = 64
 
@@ -84,7 +86,7 @@ class Index:
         loaded: Loaded,
         *,
         settings: Settings,
-        embedder: Embedder | Callable[[], Embedder] | None = None,
+        embedder: Embedder | None = None,
         report: BuildReport | None = None,
     ) -> None:
         """Wrap loaded index parts; use :func:`build_index` or :func:`load_index` instead."""
@@ -93,8 +95,7 @@ class Index:
         self.settings = settings
         self.report = report
         self._loaded = loaded
-        self._embedder_or_factory = embedder
-        self._embedder: Embedder | None = None
+        self._embedder: Embedder | None = embedder
         rows = np.array([pid for pid, s in enumerate(loaded.passages) for _ in s.windows], dtype=np.int64)
         self._retriever = Retriever(
             passages=[s.passage for s in loaded.passages],
@@ -123,13 +124,7 @@ class Index:
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
-            given = self._embedder_or_factory
-            if given is None:
-                self._embedder = SentenceTransformerEmbedder(self.manifest.model)
-            elif callable(given) and not hasattr(given, "encode"):
-                self._embedder = given()
-            else:
-                self._embedder = given  # type: ignore[assignment]
+            self._embedder = SentenceTransformerEmbedder(self.manifest.model)
         return self._embedder
 
     def changes(self) -> CorpusChanges:
@@ -149,7 +144,7 @@ class Index:
             self.corpus,
             self.folder,
             settings=self.settings,
-            embedder=self._embedder or self._embedder_or_factory,
+            embedder=self._embedder,
             progress=progress,
             label=self.manifest.corpus_label,
         )
@@ -168,6 +163,7 @@ class Index:
 
         Raises:
             QueryError: The question or ``k`` is unusable.
+
         """
         return list(self.rank(question, k, retriever=retriever).hits)
 
@@ -179,8 +175,9 @@ class Index:
 
         Raises:
             QueryError: The question or ``k`` is unusable.
+
         """
-        ranking = self.rank(question, k or self.settings.answer_k, retriever=retriever)
+        ranking = self.rank(question, self.settings.answer_k if k is None else k, retriever=retriever)
         return compose(
             question.strip(),
             ranking,
@@ -201,20 +198,13 @@ class Index:
         return ranking.best_cosine is not None and ranking.best_cosine >= self.settings.abstain_below
 
     def _score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
-        """Cosine of each sentence with the question."""
+        """How well each sentence answers: cosine with the question plus shared key words."""
         vectors = self.embedder().encode([question, *sentences])
-        return vectors[1:] @ vectors[0]
-
-
-def _resolve_embedder(
-    settings: Settings, embedder: Embedder | Callable[[], Embedder] | None
-) -> Embedder:
-    """Return the embedder to build with, loading the configured model if none is given."""
-    if embedder is None:
-        return SentenceTransformerEmbedder(settings.model)
-    if callable(embedder) and not hasattr(embedder, "encode"):
-        return embedder()
-    return embedder  # type: ignore[return-value]
+        lexical = self._loaded.lexical
+        terms = set(lexical.tokens(question))
+        overlap = [len(terms & set(lexical.tokens(s))) / len(terms) if terms else 0.0 for s in sentences]
+        scores: np.ndarray = vectors[1:] @ vectors[0] + _OVERLAP_WEIGHT * np.asarray(overlap)
+        return scores
 
 
 def _embedding_inputs(
@@ -237,7 +227,7 @@ def _previous_vectors(folder: Path, model: str, context: bool) -> dict[str, np.n
     """Vectors of the index already in ``folder`` by embedded-text hash, if it is compatible."""
     try:
         previous = load(folder)
-    except Exception:  # noqa: BLE001 - an unreadable old index just means nothing to reuse
+    except Exception:
         return {}
     if previous.manifest.model != model or previous.manifest.context != context:
         return {}
@@ -251,7 +241,7 @@ def build_from_documents(
     out: str | os.PathLike[str],
     *,
     settings: Settings | None = None,
-    embedder: Embedder | Callable[[], Embedder] | None = None,
+    embedder: Embedder | None = None,
     progress: bool = False,
     corpus: Path | None = None,
     label: str = "",
@@ -265,7 +255,7 @@ def build_from_documents(
     """
     started = time.perf_counter()
     settings = settings or Settings()
-    model = _resolve_embedder(settings, embedder)
+    model = embedder or SentenceTransformerEmbedder(settings.model)
     folder = Path(out)
     stored: list[StoredPassage] = []
     pending: list[str] = []
@@ -329,7 +319,7 @@ def build_index(
     out: str | os.PathLike[str] = "embeddings",
     *,
     settings: Settings | None = None,
-    embedder: Embedder | Callable[[], Embedder] | None = None,
+    embedder: Embedder | None = None,
     progress: bool = False,
     label: str | None = None,
 ) -> Index:
@@ -349,6 +339,7 @@ def build_index(
     Raises:
         CorpusError: The folder is missing or holds no readable text.
         ModelError: The embedding model cannot be loaded.
+
     """
     root = Path(corpus)
     found = read_corpus(root)
@@ -371,7 +362,7 @@ def load_index(
     *,
     model: str | None = None,
     settings: Settings | None = None,
-    embedder: Embedder | Callable[[], Embedder] | None = None,
+    embedder: Embedder | None = None,
 ) -> Index:
     """Open an index built by :func:`build_index`.
 
@@ -385,12 +376,13 @@ def load_index(
         IndexNotFoundError: ``folder`` holds no index.
         IndexCorruptError: The index files are damaged or disagree.
         IndexMismatchError: The index was built with another model or format.
+
     """
     path = Path(folder)
     loaded = load(path)
     built_with = loaded.manifest.model
     wanted = canonical_model_name(model) if model else None
-    if wanted is None and embedder is not None and hasattr(embedder, "encode"):
+    if wanted is None and embedder is not None:
         wanted = embedder.name
     if wanted is not None and wanted != built_with:
         raise IndexMismatchError(
@@ -428,6 +420,7 @@ def ensure_index(
     Raises:
         IndexMismatchError: The index was built with another model.
         CorpusError: The corpus is missing or unreadable.
+
     """
     from .errors import IndexNotFoundError
 

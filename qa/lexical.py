@@ -43,7 +43,9 @@ class LexicalIndex:
 
     def tokens(self, text: str) -> list[str]:
         """The stemmed query terms of ``text``."""
-        result = bm25s.tokenize([text], stopwords=_STOPWORDS, stemmer=self._stemmer, show_progress=False, return_ids=False)
+        result = bm25s.tokenize(
+            [text], stopwords=_STOPWORDS, stemmer=self._stemmer, show_progress=False, return_ids=False
+        )
         return list(result[0]) if result else []
 
     def scores(self, query: str) -> np.ndarray:
@@ -63,10 +65,11 @@ class LexicalIndex:
 
         Raises:
             IndexCorruptError: The files are missing, unreadable or of another size.
+
         """
         try:
             model = bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - bm25s raises many kinds on bad files
+        except Exception as exc:
             raise IndexCorruptError(f"cannot read keyword index {folder}: {exc}") from exc
         stored = int(model.scores["num_docs"])
         if stored != size:

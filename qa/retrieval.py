@@ -31,6 +31,7 @@ class Hit:
         lexical_score: BM25 score of the passage, if computed.
         also_in: Citations of near-identical passages folded into this one.
         duplicates: The near-identical passages themselves.
+
     """
 
     passage: Passage
@@ -87,6 +88,7 @@ class Ranking:
         best_cosine: Highest cosine between the question and any passage (``None`` if
             the dense retriever did not run).
         best_lexical: Highest BM25 score (``None`` if the lexical retriever did not run).
+
     """
 
     hits: tuple[Hit, ...]
@@ -147,6 +149,7 @@ class Retriever:
             embedder: Returns the embedding model (called lazily, on first dense search).
             settings: Retrieval settings.
             label: Corpus folder name used in citations.
+
         """
         self._passages = list(passages)
         self._row_passage = row_passage
@@ -195,6 +198,7 @@ class Retriever:
 
         Raises:
             QueryError: Bad question, ``k`` or retriever name.
+
         """
         question = self.check_question(question)
         mode = retriever or self._settings.retriever

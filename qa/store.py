@@ -32,6 +32,7 @@ class StoredPassage:
         passage: The cited paragraph.
         windows: ``(start, end)`` spans within ``passage.text``, one vector each.
         embedded: SHA-256 of each exact string given to the model, for reuse on rebuild.
+
     """
 
     passage: Passage
@@ -66,6 +67,7 @@ class Manifest:
         Raises:
             IndexMismatchError: The index was written by another format version.
             IndexCorruptError: Fields are missing or of the wrong type.
+
         """
         version = data.get("format_version")
         if version != FORMAT_VERSION:
@@ -94,6 +96,7 @@ def read_manifest(folder: Path) -> Manifest:
         IndexNotFoundError: There is no manifest.
         IndexCorruptError: The manifest is not valid JSON or lacks fields.
         IndexMismatchError: It was written by another format version.
+
     """
     path = folder / MANIFEST
     if not path.is_file():
@@ -146,6 +149,7 @@ def save(
 
     Returns:
         The manifest as written, with its artifact names filled in.
+
     """
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -174,9 +178,7 @@ def save(
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
     """Delete artifacts and temporary files of earlier or interrupted builds."""
     for path in folder.iterdir():
-        stale = path.name.startswith(".tmp-") or (
-            path.name.startswith(_ARTIFACT_PREFIXES) and path.name not in keep
-        )
+        stale = path.name.startswith(".tmp-") or (path.name.startswith(_ARTIFACT_PREFIXES) and path.name not in keep)
         if not stale:
             continue
         if path.is_dir():
@@ -202,6 +204,7 @@ def load(folder: Path) -> Loaded:
         IndexNotFoundError: There is no index in ``folder``.
         IndexCorruptError: A file is missing, unreadable or disagrees with the manifest.
         IndexMismatchError: The index was written by another format version.
+
     """
     manifest = read_manifest(folder)
     hint = "; rebuild with `qa index`"

@@ -45,9 +45,11 @@ class VectorIndex:
 
     def scores_of_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of one query vector with the stored ``rows``, exactly."""
-        stored = faiss.rev_swig_ptr(self._index.get_xb(), len(self) * self.dimension)
+        # A zero-copy view of the flat index's storage: no second copy of the vectors.
+        stored = faiss.rev_swig_ptr(self._index.get_xb(), len(self) * self.dimension)  # type: ignore[attr-defined]
         matrix = np.asarray(stored).view(np.float32).reshape(len(self), self.dimension)
-        return matrix[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores: np.ndarray = matrix[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        return scores
 
     def vectors(self) -> np.ndarray:
         """All stored vectors as an ``(n, dimension)`` array (a copy)."""
@@ -65,9 +67,10 @@ class VectorIndex:
 
         Raises:
             IndexCorruptError: The file is unreadable or of the wrong dimension.
+
         """
         try:
             index = faiss.read_index(str(path))
-        except Exception as exc:  # noqa: BLE001 - faiss raises bare RuntimeErrors
+        except Exception as exc:
             raise IndexCorruptError(f"cannot read vector index {path}: {exc}") from exc
         return cls(dimension, index)

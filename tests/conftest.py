@@ -11,9 +11,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from fakes import FakeEmbedder  # noqa: E402
+from fakes import FakeEmbedder
 
-import qa  # noqa: E402
+import qa
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
     hits = fake_index.search("Danube Black Sea countries", k=5)
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert hits[0].source == "nested/rivers.txt" and hits[0].paragraph == 1
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
 
 
 def test_k_larger_than_corpus_does_not_fail(fake_index: qa.Index) -> None:

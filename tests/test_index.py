@@ -70,7 +70,7 @@ def test_other_format_version_names_both(fake_index: qa.Index) -> None:
 
 
 def test_other_model_names_both(fake_index: qa.Index) -> None:
-    with pytest.raises(qa.IndexMismatchError, match="'fake-embedder'.*'all-MiniLM-L6-v2'"):
+    with pytest.raises(qa.IndexMismatchError, match=r"'fake-embedder'.*'all-MiniLM-L6-v2'"):
         qa.load_index(fake_index.folder, model="all-MiniLM-L6-v2")
     with pytest.raises(qa.IndexMismatchError, match="other-model"):
         qa.load_index(fake_index.folder, embedder=FakeEmbedder(name="other-model"))

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set everything up, build the index of seeds/ if needed, and open the chat on http://127.0.0.1:7860
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
+exec .venv/bin/qa serve "$@"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set everything up, then run the linters and the test suite (slow benchmarks excluded).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+.venv/bin/ruff check qa tests benchmarks
+.venv/bin/ruff format --check qa tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

@@ -51,10 +51,12 @@ def quote_markdown(quote: Quote) -> str:
     pieces.append(escape(text[last:]))
     body = "".join(pieces)
     lines = ["> " + line if line.strip() else ">" for line in body.splitlines()]
-    meta = f"**[{quote.rank}]** `{quote.citation}` · score {quote.score:.2f}"
+    meta = f"**[{quote.rank}]** `{quote.citation}`"
+    if quote.dense_score is not None:
+        meta += f" · similarity {quote.dense_score:.2f}"
     if quote.also_in:
         meta += " · also in: " + ", ".join(f"`{c}`" for c in quote.also_in)
-    return "\n".join(lines) + "\n>\n> " + meta
+    return meta + "\n\n" + "\n".join(lines)
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -139,7 +141,7 @@ def build_app(index: Index) -> gr.Blocks:
         )
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Answers", height=520, latex_delimiters=[], buttons=["copy"])
+                chat = gr.Chatbot(label="Answers", height=640, latex_delimiters=[], buttons=["copy"])
                 box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False, submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=box, label="Try one")
             with gr.Column(scale=2):

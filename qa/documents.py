@@ -213,9 +213,24 @@ def make_document(source: str, text: str, *, title: str = "", sha256: str | None
     heading = _HEADING.match(first)
     if not title and heading:
         title = heading.group("title")
+    if not title:
+        title = title_from_name(source)
     body = [text[s:e] for s, e in spans if not _HEADING.match(text[s:e])]
     lead = first_sentence(body[0]) if body else ""
     return Document(source, text, title, lead, sha256 or text_sha256(text))
+
+
+def title_from_name(source: str) -> str:
+    """A title from a file name made of words (``Super_Bowl_50.txt``), or ``""`` for ids.
+
+    Names such as ``000_3ff9e896d4582ee2.txt`` carry no meaning and give no title.
+    """
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    words = re.split(r"[_\-\s]+", stem)
+    meaningful = [w for w in words if len(w) >= 3 and w.isalpha()]
+    if not meaningful or any(w and not w.isalpha() and not w.isdigit() for w in words):
+        return ""
+    return " ".join(w for w in words if w)
 
 
 def first_sentence(text: str) -> str:

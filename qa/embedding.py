@@ -117,11 +117,12 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` takes, special tokens excluded."""
-        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: counting a long text is the point, not an error to warn about.
+        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
         """Split ``text`` into overlapping spans of at most ``budget`` tokens each."""
-        encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets: list[tuple[int, int]] = encoded["offset_mapping"]
         return token_windows(offsets, len(text), budget, overlap)
 

@@ -71,6 +71,15 @@ def scan_corpus(root: Path) -> dict[str, str]:
     return {source_name(root, p): hashlib.sha256(p.read_bytes()).hexdigest() for p in corpus_files(root)}
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the working folder when it lies inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
 def context_prefix(document: Document) -> str:
     """The article context embedded before each of its paragraphs: title and lead sentence."""
     parts = [part for part in (document.title, document.lead) if part]
@@ -351,7 +360,7 @@ def build_index(
         embedder=embedder,
         progress=progress,
         corpus=root,
-        label=label if label is not None else os.fspath(corpus).rstrip("/\\"),
+        label=label if label is not None else display_path(root),
         files=files,
         skipped=tuple((s.source, s.reason) for s in found.skipped),
     )

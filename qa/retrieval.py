@@ -218,14 +218,17 @@ class Retriever:
             rows = min(len(self._vectors), pool * 2)
             scores, ids = self._vectors.search(query, rows)
             for row, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
+                if row < 0:
+                    continue
+                # A long paragraph has several windows: it scores as its best window.
                 pid = int(self._row_passage[row])
-                if row >= 0 and score > dense.get(pid, -2.0):
+                if score > dense.get(pid, -2.0):
                     dense[pid] = float(score)
             best_cosine = max(dense.values()) if dense else None
         if mode in ("lexical", "hybrid"):
             all_lexical = self._lexical.scores(question)
             top = np.argsort(-all_lexical, kind="stable")[:pool]
-            lexical = {int(p): float(all_lexical[p]) for p in top if all_lexical[p] > 0}
+            lexical = {int(p): float(all_lexical[p]) for p in top}
             best_lexical = float(all_lexical.max()) if len(all_lexical) else 0.0
         if mode == "hybrid":
             order, fused = self._fuse(query, dense, lexical, all_lexical)

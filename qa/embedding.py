@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 Span = tuple[int, int]
+
+#: Batches up to this size (questions) skip ``SentenceTransformer.encode``'s overhead.
+_DIRECT_MAX = 8
 
 
 class Embedder(Protocol):
@@ -70,8 +73,22 @@ def resolve_model_path(model: str) -> str:
 class SentenceTransformerEmbedder:
     """An :class:`Embedder` backed by a sentence-transformers model on the CPU or GPU."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        fast_questions: bool = True,
+        cache_dir: Path | None = None,
+    ) -> None:
         """Load ``model`` (a name or a local folder).
+
+        Args:
+            model: sentence-transformers model name or local folder.
+            device: ``cpu``, ``cuda``, … (default: what sentence-transformers picks).
+            fast_questions: Embed short batches (questions) with an ONNX export of the
+                model, made once and cached; PyTorch is used if that fails.
+            cache_dir: Where the ONNX export is cached (default ``~/.cache/qa``).
 
         Raises:
             ModelError: The model cannot be loaded (not installed, offline, corrupt).
@@ -99,6 +116,10 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model {model!r} does not report its embedding dimension")
         self._dimension = int(dimension)
         self._max_tokens = int(self._model.max_seq_length or 512)
+        self._model_path = path
+        self._fast = fast_questions and str(self._model.device) == "cpu"
+        self._cache_dir = cache_dir
+        self._onnx: Any = None
 
     @property
     def name(self) -> str:
@@ -130,6 +151,8 @@ class SentenceTransformerEmbedder:
         """Embed ``texts`` as unit vectors, showing a progress bar if asked."""
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        if len(texts) <= _DIRECT_MAX and not progress:
+            return self._encode_direct(texts)
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -138,6 +161,32 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_direct(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed a few texts (a question) straight through the model's modules.
+
+        Same vectors as ``SentenceTransformer.encode`` without its batching and sorting
+        overhead, which dominates for one short question.
+        """
+        if self._fast and self._onnx is None:
+            from .onnx_query import load_or_export
+
+            # Exported on the first question only; False remembers that it failed.
+            self._onnx = load_or_export(self._model, self._model_path, self._max_tokens, self._cache_dir) or False
+        if self._onnx:
+            return np.asarray(self._onnx.encode(texts), dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+            features = prepare(list(texts))
+            features = {
+                name: value.to(self._model.device) if isinstance(value, torch.Tensor) else value
+                for name, value in features.items()
+            }
+            vectors = self._model(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
 
 def token_windows(offsets: Sequence[tuple[int, int]], length: int, budget: int, overlap: int) -> list[Span]:

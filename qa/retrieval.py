@@ -16,6 +16,8 @@ from .lexical import LexicalIndex
 from .vectors import VectorIndex
 
 _WORD = re.compile(r"\w+")
+#: Vector cosine above which two paragraphs are compared word by word for duplication.
+_TWIN_COSINE = 0.9
 
 
 @dataclass(frozen=True)
@@ -182,11 +184,12 @@ class Retriever:
 
     def dense_for(self, question_vector: np.ndarray, passage_ids: np.ndarray) -> np.ndarray:
         """Exact best-window cosine of the question with each of ``passage_ids``."""
-        scores = np.empty(len(passage_ids), dtype=np.float64)
-        for i, pid in enumerate(passage_ids.tolist()):
-            rows = np.arange(self._first_row[pid], self._first_row[pid + 1])
-            scores[i] = float(self._vectors.scores_of_rows(question_vector, rows).max())
-        return scores
+        starts, ends = self._first_row[passage_ids], self._first_row[passage_ids + 1]
+        rows = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+        row_scores = self._vectors.scores_of_rows(question_vector, rows)
+        # Each passage's rows are contiguous in ``rows``: take the best of each run.
+        offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
+        return np.maximum.reduceat(row_scores, offsets).astype(np.float64)
 
     def rank(self, question: str, k: int, *, retriever: RetrieverName | None = None) -> Ranking:
         """Rank passages for ``question`` and collapse near-duplicates.
@@ -288,25 +291,35 @@ class Retriever:
         kept: list[int] = []
         folded: dict[int, list[int]] = {}
         threshold = self._settings.duplicate_jaccard
+        by_hash: dict[str, int] = {}
+        matrix = self._vectors.matrix()
+        kept_vectors = np.zeros((k, matrix.shape[1]), dtype=np.float32)
         # Twins score alike, so after the k-th hit a short stretch is enough to find them.
         horizon: int | None = None
         for position, pid in enumerate(order):
             if horizon is not None and position >= horizon:
                 break
             passage = self._passages[pid]
-            twin = next(
-                (
-                    other
-                    for other in kept
-                    if self._passages[other].sha256 == passage.sha256
-                    or jaccard(self._shingles_of(other), self._shingles_of(pid)) >= threshold
-                ),
-                None,
-            )
+            vector = matrix[self._first_row[pid]]
+            twin = by_hash.get(passage.sha256)
+            if twin is None and kept:
+                # Near-identical paragraphs have near-identical vectors: compare word
+                # trigrams only with the kept hits whose vectors are close.
+                close = np.flatnonzero(kept_vectors[: len(kept)] @ vector >= _TWIN_COSINE).tolist()
+                twin = next(
+                    (
+                        kept[j]
+                        for j in close
+                        if jaccard(self._shingles_of(kept[j]), self._shingles_of(pid)) >= threshold
+                    ),
+                    None,
+                )
             if twin is not None:
                 folded[twin].append(pid)
             elif len(kept) < k:
+                kept_vectors[len(kept)] = vector
                 kept.append(pid)
+                by_hash[passage.sha256] = pid
                 folded[pid] = []
                 if len(kept) == k:
                     horizon = position + 1 + 2 * k

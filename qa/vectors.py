@@ -45,11 +45,13 @@ class VectorIndex:
 
     def scores_of_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of one query vector with the stored ``rows``, exactly."""
-        # A zero-copy view of the flat index's storage: no second copy of the vectors.
-        stored = faiss.rev_swig_ptr(self._index.get_xb(), len(self) * self.dimension)  # type: ignore[attr-defined]
-        matrix = np.asarray(stored).view(np.float32).reshape(len(self), self.dimension)
-        scores: np.ndarray = matrix[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores: np.ndarray = self.matrix()[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
         return scores
+
+    def matrix(self) -> np.ndarray:
+        """A zero-copy view of the flat index's storage: no second copy of the vectors."""
+        stored = faiss.rev_swig_ptr(self._index.get_xb(), len(self) * self.dimension)  # type: ignore[attr-defined]
+        return np.asarray(stored).view(np.float32).reshape(len(self), self.dimension)
 
     def vectors(self) -> np.ndarray:
         """All stored vectors as an ``(n, dimension)`` array (a copy)."""

@@ -30,6 +30,26 @@ def test_default_model_loads_offline(real_embedder: qa.index.Embedder) -> None:
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
 
 
+def test_question_fast_path_matches_batch_encoding(real_embedder: qa.index.Embedder) -> None:
+    texts = [f"Question number {i} about the Basra Cultural Center?" for i in range(12)]
+    batched = real_embedder.encode(texts, batch_size=4)
+    single = [real_embedder.encode([text])[0] for text in texts]
+    assert batched.shape == (12, 384)
+    assert max(float(abs(a - b).max()) for a, b in zip(batched, single, strict=True)) < 1e-4
+    assert real_embedder._onnx, "questions go through the ONNX export"
+
+
+def test_pytorch_question_path_matches_too(tmp_path: Path) -> None:
+    from qa.embedding import SentenceTransformerEmbedder
+
+    slow = SentenceTransformerEmbedder(fast_questions=False)
+    texts = ["Who directs the Basra Cultural Center?", "What is Isfahan known for?"]
+    reference = slow._model.encode(texts, normalize_embeddings=True)
+    pairs = zip(reference, [slow.encode([t])[0] for t in texts], strict=True)
+    assert max(float(abs(a - b).max()) for a, b in pairs) < 1e-4
+    assert not slow._onnx
+
+
 def test_manifest_records_the_real_model(seeds_index: qa.Index) -> None:
     manifest = seeds_index.manifest
     assert (manifest.model, manifest.dimension, manifest.passage_count) == ("all-MiniLM-L6-v2", 384, 28)

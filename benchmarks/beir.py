@@ -14,7 +14,7 @@ import random
 import time
 from pathlib import Path
 
-from common import CachedEmbedder, latency, save_json, sweep, table
+from common import CachedEmbedder, build_all, latency, save_json, sweep, table
 
 import qa
 from qa.embedding import SentenceTransformerEmbedder
@@ -34,21 +34,24 @@ def main() -> None:
     documents, questions = read_beir(args.folder, args.split)
     print(f"{args.folder.name}: {len(documents)} documents, {len(questions)} judged queries")
     embedder = CachedEmbedder(SentenceTransformerEmbedder())
-    indexes, builds = {}, {}
-    for name, context in (("plain", False), ("context", True)):
+    builds = {}
+
+    def build(name: str, settings: qa.Settings, folder: Path) -> qa.Index:
         started = time.perf_counter()
-        indexes[name] = build_from_documents(
-            documents, args.out / args.folder.name / name, settings=qa.Settings(context=context), embedder=embedder
-        )
+        index = build_from_documents(documents, folder, settings=settings, embedder=embedder)
         seconds = time.perf_counter() - started
         builds[name] = {"documents": len(documents), "seconds": seconds, "docs_per_s": len(documents) / seconds}
         print(f"build {name}: {builds[name]}")
+        return index
+
+    indexes = build_all(build, args.out / args.folder.name)
     reports = sweep(indexes, questions, embedder, by_document=True)
     rows = {name: report.metrics for name, report in reports.items()}
     print(table(rows, COLUMNS))
     sample = random.Random(0).sample([q.text for q in questions], min(500, len(questions)))
-    lat = latency(qa.load_index(indexes["context"].folder), sample)
-    print("latency hybrid (ms):", lat)
+    index = qa.load_index(indexes["default"].folder)
+    lat = {r: latency(index, sample * max(1, 200 // len(sample)), r) for r in ("dense", "lexical", "hybrid")}
+    print("latency (ms):", lat)
     save_json(
         HERE / "results" / f"beir-{args.folder.name}.json", {"builds": builds, "metrics": rows, "latency_ms": lat}
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import CachedEmbedder, latency, save_json, sweep, table
+from common import CachedEmbedder, build_all, latency, save_json, sweep, table
 
 import qa
 from qa.embedding import SentenceTransformerEmbedder
@@ -17,6 +17,7 @@ from qa.evaluation import read_questions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+DEFAULT = "hybrid minmax w=0.5"
 COLUMNS = ["recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10", "abstention_accuracy", "false_abstain_rate"]
 
 
@@ -28,29 +29,30 @@ def main() -> None:
     args = parser.parse_args()
     questions = read_questions(args.questions)
     embedder = CachedEmbedder(SentenceTransformerEmbedder())
-    indexes = {
-        name: qa.build_index(args.corpus, args.out / name, settings=qa.Settings(context=context), embedder=embedder)
-        for name, context in (("plain", False), ("context", True))
-    }
+    indexes = build_all(
+        lambda name, settings, folder: qa.build_index(args.corpus, folder, settings=settings, embedder=embedder),
+        args.out,
+    )
     reports = sweep(indexes, questions, embedder)
     rows = {name: report.metrics for name, report in reports.items()}
     print(table(rows, COLUMNS))
     scores = {
         "answerable": sorted(
             round(r.best_score or 0, 3)
-            for q, r in zip(questions, reports["hybrid minmax w=0.6"].questions, strict=True)
+            for q, r in zip(questions, reports[DEFAULT].questions, strict=True)
             if q.relevant
         ),
         "unanswerable": sorted(
             round(r.best_score or 0, 3)
-            for q, r in zip(questions, reports["hybrid minmax w=0.6"].questions, strict=True)
+            for q, r in zip(questions, reports[DEFAULT].questions, strict=True)
             if not q.relevant
         ),
     }
     print("best cosine, answerable:", scores["answerable"])
     print("best cosine, unanswerable:", scores["unanswerable"])
-    lat = latency(qa.load_index(indexes["context"].folder), [q.text for q in questions] * 5)
-    print("latency hybrid (ms):", lat)
+    index = qa.load_index(indexes["default"].folder)
+    lat = {r: latency(index, [q.text for q in questions] * 10, r) for r in ("dense", "lexical", "hybrid")}
+    print("latency (ms):", lat)
     save_json(HERE / "results" / "seeds.json", {"metrics": rows, "best_cosine": scores, "latency_ms": lat})
 
 

@@ -65,6 +65,8 @@ class Answer:
         warnings: Files that changed since indexing and similar notices.
         best_score: The evidence the abstention decision used (best cosine, or best
             BM25 score for the lexical retriever).
+        confident: ``found`` with evidence well above the threshold; a found answer that is
+            not confident is a weak match and its message says so.
 
     """
 
@@ -74,12 +76,14 @@ class Answer:
     message: str
     warnings: tuple[str, ...] = ()
     best_score: float | None = None
+    confident: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as the JSON that ``qa ask --json`` prints."""
         return {
             "question": self.question,
             "found": self.found,
+            "confident": self.confident,
             "message": self.message,
             "quotes": [quote.to_dict() for quote in self.quotes],
             "warnings": list(self.warnings),
@@ -137,6 +141,7 @@ def compose(
     ranking: Ranking,
     *,
     found: bool,
+    weak: bool = False,
     label: str,
     checker: SourceChecker,
     score_sentences: Callable[[str, list[str]], np.ndarray] | None,
@@ -147,6 +152,7 @@ def compose(
         question: The question.
         ranking: Hits best first.
         found: Whether the best evidence cleared the abstention threshold.
+        weak: The evidence cleared it only narrowly; the message says to check the quotes.
         label: Corpus folder name used in citations.
         checker: Verifies quotes against the files.
         score_sentences: Scores sentences against the question (cosine); ``None`` skips
@@ -190,9 +196,11 @@ def compose(
     if found:
         noun = "passage" if len(checked) == 1 else "passages"
         message = f"Quoting {len(checked)} {noun} from the articles."
+        if weak:
+            message = f"Weak match: quoting {len(checked)} {noun} that may only partly answer; check them."
     else:
         message = f"{NOT_FOUND} Closest, but probably not an answer:"
-    return Answer(question, found, tuple(checked), message, tuple(warnings), best)
+    return Answer(question, found, tuple(checked), message, tuple(warnings), best, confident=found and not weak)
 
 
 def _highlight(

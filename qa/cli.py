@@ -36,8 +36,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
-    if getattr(args, "no_context", False):
-        changes["context"] = False
+    if getattr(args, "context", False):
+        changes["context"] = True
     return Settings().with_(**changes)
 
 
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"embedding model name or path (default: {DEFAULT_MODEL})",
     )
     index.add_argument(
-        "--no-context", action="store_true", help="embed paragraphs without their article's title and lead"
+        "--context", action="store_true", help="embed each paragraph with its article's title and lead sentence"
     )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     evaluate.add_argument("--k", type=int, default=20, help="ranking depth (default: 20)")
     evaluate.add_argument("--json", action="store_true", help="print metrics and rankings as JSON")
-    evaluate.add_argument("--no-context", action="store_true", help="embed passages without article context")
+    evaluate.add_argument("--context", action="store_true", help="embed passages with their article's title and lead")
     _add_index_options(evaluate)
     _add_retrieval_options(evaluate)
     return parser
@@ -231,6 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # Disk full, permission denied and the like: the last complete index is untouched.
+        print(f"qa: error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("qa: interrupted; the last complete index is unchanged", file=sys.stderr)

@@ -191,6 +191,7 @@ class Index:
             question.strip(),
             ranking,
             found=self.is_answer(ranking, retriever),
+            weak=self._is_weak(ranking, retriever),
             label=self.manifest.corpus_label,
             checker=SourceChecker(self.corpus),
             score_sentences=self._score_sentences,
@@ -205,6 +206,12 @@ class Index:
         if (retriever or self.settings.retriever) == "lexical":
             return bool(ranking.best_lexical)
         return ranking.best_cosine is not None and ranking.best_cosine >= self.settings.abstain_below
+
+    def _is_weak(self, ranking: Ranking, retriever: RetrieverName | None) -> bool:
+        """Whether the best cosine clears the threshold but not the confident level."""
+        if (retriever or self.settings.retriever) == "lexical" or ranking.best_cosine is None:
+            return False
+        return ranking.best_cosine < self.settings.confident_above
 
     def _score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
         """How well each sentence answers: cosine with the question plus shared key words."""
@@ -232,13 +239,14 @@ def _embedding_inputs(
     return windows, texts
 
 
-def _previous_vectors(folder: Path, model: str, context: bool) -> dict[str, np.ndarray]:
+def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
     """Vectors of the index already in ``folder`` by embedded-text hash, if it is compatible."""
     try:
         previous = load(folder)
     except Exception:
         return {}
-    if previous.manifest.model != model or previous.manifest.context != context:
+    # Vectors are keyed by the exact embedded text, so only the model must match.
+    if previous.manifest.model != model:
         return {}
     matrix = previous.vectors.vectors()
     hashes = [h for stored in previous.passages for h in stored.embedded]
@@ -276,10 +284,10 @@ def build_from_documents(
             windowed += len(windows) > 1
             stored.append(StoredPassage(passage, tuple(windows), tuple(text_sha256(t) for t in texts)))
             pending.extend(texts)
-            title = document.title if settings.context else ""
+            title = document.title if settings.lexical_title else ""
             lexical_texts.append(f"{title}\n{passage.text}" if title else passage.text)
     # Reuse vectors of unchanged text from the previous build; embed only the rest.
-    reuse = _previous_vectors(folder, model.name, settings.context)
+    reuse = _previous_vectors(folder, model.name)
     hashes = [h for s in stored for h in s.embedded]
     todo = sorted({h: i for i, h in enumerate(hashes) if h not in reuse}.values())
     fresh = model.encode([pending[i] for i in todo], batch_size=settings.batch_size, progress=progress)
@@ -299,6 +307,7 @@ def build_from_documents(
         normalized=True,
         metric="inner_product",
         context=settings.context,
+        lexical_title=settings.lexical_title,
         passage_count=len(stored),
         vector_count=len(hashes),
         corpus=os.path.relpath(root, folder.resolve()),
@@ -400,7 +409,9 @@ def load_index(
         )
     base = settings or Settings()
     # The model and the context setting are facts of the built index, not choices.
-    resolved = base.with_(model=built_with, context=loaded.manifest.context)
+    resolved = base.with_(
+        model=built_with, context=loaded.manifest.context, lexical_title=loaded.manifest.lexical_title
+    )
     return Index(path, loaded, settings=resolved, embedder=embedder)
 
 

@@ -50,6 +50,7 @@ class Manifest:
     normalized: bool
     metric: str
     context: bool
+    lexical_title: bool
     passage_count: int
     vector_count: int
     corpus: str

@@ -52,6 +52,17 @@ def test_rrf_fusion_is_available(corpus: Path, tmp_path: Path, fake: FakeEmbedde
     assert index.search("Etna Observatory gas emissions", k=1)[0].paragraph == 2
 
 
+def test_weak_match_is_answered_with_a_caveat(corpus: Path, tmp_path: Path, fake: FakeEmbedder) -> None:
+    settings = qa.Settings(threshold=0.05, confident=0.99)
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake, settings=settings)
+    answer = index.answer("Etna Observatory gas emissions")
+    assert answer.found and not answer.confident
+    assert answer.message.startswith("Weak match")
+    assert answer.to_dict()["confident"] is False
+    strong = qa.load_index(tmp_path / "i", embedder=fake, settings=qa.Settings(threshold=0.05, confident=0.1))
+    assert strong.answer("Etna Observatory gas emissions").confident
+
+
 def test_lexical_retriever_abstains_when_no_word_matches(fake_index: qa.Index) -> None:
     assert not fake_index.answer("xylophone zeppelin", retriever="lexical").found
     assert fake_index.answer("sourdough", retriever="lexical").found

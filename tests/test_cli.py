@@ -86,6 +86,11 @@ def test_ask_refreshes_after_an_edit(project: Path, tmp_path: Path) -> None:
             "built with model 'all-MiniLM-L6-v2', not 'some/other-model'",
         ),
         (("eval", "no-such-file.jsonl"), "cannot read questions file"),
+        (
+            ("index", "seeds", "--out", "seeds/001_9dcbbab14ab930fe.txt/index", "--quiet"),
+            "seeds/001_9dcbbab14ab930fe.txt",
+        ),
+        (("index", "no-such-folder"), "corpus folder not found"),
     ],
 )
 def test_errors_are_one_clear_line(project: Path, args: tuple[str, ...], message: str) -> None:

@@ -97,7 +97,7 @@ def standard_configs() -> list[Config]:
         Config("dense + context", "context", qa.Settings(retriever="dense")),
         Config("bm25s + title", "default", qa.Settings(retriever="lexical")),
         Config("hybrid rrf", "default", qa.Settings(fusion="rrf")),
-        Config("hybrid minmax w=0.5 + context", "context", qa.Settings(dense_weight=0.5)),
+        Config("hybrid minmax w=0.6 + context", "context", qa.Settings()),
     ]
     for weight in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         settings = qa.Settings(fusion="minmax", dense_weight=weight)

@@ -36,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
-    if getattr(args, "context", False):
+    if getattr(args, "context", None):
         changes["context"] = True
     return Settings().with_(**changes)
 
@@ -106,7 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     evaluate.add_argument("--k", type=int, default=20, help="ranking depth (default: 20)")
     evaluate.add_argument("--json", action="store_true", help="print metrics and rankings as JSON")
-    evaluate.add_argument("--context", action="store_true", help="embed passages with their article's title and lead")
+    evaluate.add_argument(
+        "--context",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="embed passages with their title (default: on for --beir, as BEIR embeds title and text; off otherwise)",
+    )
     _add_index_options(evaluate)
     _add_retrieval_options(evaluate)
     return parser
@@ -191,6 +196,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         settings = settings.with_(model=args.model)
     if args.beir:
         documents, questions = read_beir(args.beir, args.split)
+        # BEIR documents are single passages with their own title: embed title and text
+        # together, as the BEIR protocol does, unless told otherwise.
+        settings = settings.with_(context=args.context is not False)
         cache = Path(args.beir) / ".qa-index" if os.access(args.beir, os.W_OK) else Path(tempfile.mkdtemp())
         index = build_from_documents(documents, cache, settings=settings, progress=not args.json, label="")
         report = evaluate(index, questions, k=args.k, by_document=True)

@@ -133,7 +133,8 @@ def format_answer(answer: Answer, *, colour: bool = False) -> str:
     """Render an answer for the terminal: citations, verbatim quotes, highlights."""
     lines = [answer.message, ""]
     for quote in answer.quotes:
-        lines.append(f"[{quote.rank}] {quote.citation}  (score {quote.score:.3f})")
+        similarity = f"  (similarity {quote.dense_score:.2f})" if quote.dense_score is not None else ""
+        lines.append(f"[{quote.rank}] {quote.citation}{similarity}")
         for line in _highlighted(quote.text, quote.highlights, colour).splitlines() or [""]:
             lines.append(f"    > {line}")
         if quote.highlights and not colour:

@@ -192,6 +192,9 @@ def evaluate(
 
     """
     depth = max(k, max(RECALL_AT), RANK_AT)
+    # One untimed question first: loading the model is not query latency.
+    if questions:
+        index.rank(questions[0].text, 1, retriever=retriever)
     results = []
     for question in questions:
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from .errors import (
     QueryError,
     StaleIndexError,
 )
-from .index import BuildReport, CorpusChanges, Index, build_index, load_index
+from .index import BuildReport, CorpusChanges, Index, build_index, ensure_index, load_index
 from .retrieval import Hit
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Settings",
     "StaleIndexError",
     "build_index",
+    "ensure_index",
     "load_index",
     "read_corpus",
     "split_passages",

@@ -134,7 +134,8 @@ def build_app(index: Index) -> gr.Blocks:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
         return backend.ask(question, int(k))
 
-    with gr.Blocks(title="Citation QA") as demo:
+    # No usage analytics: the bot runs offline and sends nothing anywhere.
+    with gr.Blocks(title="Citation QA", analytics_enabled=False) as demo:
         gr.Markdown(
             "## Ask the articles\nEvery answer is a verbatim quote with its file, paragraph and lines. "
             "The sentence that best answers is <mark>highlighted</mark>."

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    index = qa.index.ensure_index(ROOT / "embeddings", ROOT / "seeds")
+    index = qa.ensure_index(ROOT / "embeddings", ROOT / "seeds")
     demo = build_app(index)
     demo.launch(server_name="127.0.0.1", server_port=7869, prevent_thread_lock=True, css=CSS, quiet=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,16 +94,25 @@ class Answer:
 class SourceChecker:
     """Checks quotes against the files on disk, re-locating paragraphs that moved."""
 
-    def __init__(self, root: Path) -> None:
-        """Check files under the corpus folder ``root``."""
-        self._root = root
-        self._files: dict[str, str | None] = {}
+    def __init__(self, root: Path, indexed: dict[str, str] | None = None) -> None:
+        """Check files under the corpus folder ``root``.
 
-    def _text(self, source: str) -> str | None:
-        """The file's current text, or ``None`` if it is gone or unreadable."""
+        Args:
+            root: The corpus folder.
+            indexed: SHA-256 of each file's bytes when it was indexed; a file whose hash
+                still matches is known to be unchanged.
+
+        """
+        self._root = root
+        self._indexed = indexed or {}
+        self._files: dict[str, tuple[str, str] | None] = {}
+
+    def _read(self, source: str) -> tuple[str, str] | None:
+        """The file's current ``(text, sha256 of bytes)``, or ``None`` if gone or unreadable."""
         if source not in self._files:
             try:
-                self._files[source] = decode_text((self._root / source).read_bytes())
+                raw = (self._root / source).read_bytes()
+                self._files[source] = (decode_text(raw), hashlib.sha256(raw).hexdigest())
             except (OSError, UnicodeDecodeError, ValueError):
                 self._files[source] = None
         return self._files[source]
@@ -111,20 +121,23 @@ class SourceChecker:
         """Return the passage as it is on disk now.
 
         Returns:
-            ``passage`` itself if the file still has it at the cited place; the
-            paragraph's new location if the file changed but still holds the exact
-            text; ``None`` if the text is gone.
+            ``passage`` itself if the file is unchanged; the paragraph as found in the
+            changed file (same text, possibly new paragraph number, lines or offsets);
+            ``None`` if the text is gone.
 
         """
-        text = self._text(passage.source)
-        if text is None:
+        found = self._read(passage.source)
+        if found is None:
             return None
-        if text[passage.start_char : passage.end_char] == passage.text:
+        text, digest = found
+        if self._indexed.get(passage.source) == digest:
             return passage
-        for candidate in split_passages(make_document(passage.source, text)):
-            if candidate.sha256 == passage.sha256:
-                return candidate
-        return None
+        # The file changed: offsets alone could still match text that moved to other
+        # lines, so split it again and find the paragraph by its content hash.
+        matches = [c for c in split_passages(make_document(passage.source, text)) if c.sha256 == passage.sha256]
+        if not matches:
+            return None
+        return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
 
 
 def highlight_spans(scores: Sequence[float], spans: Sequence[Span]) -> tuple[Span, ...]:

@@ -29,7 +29,7 @@ EXAMPLES = [
 #: How often (seconds) the chat checks the articles for changes before answering.
 CHANGE_CHECK_INTERVAL = 2.0
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>=])")
 
 CSS = """
 mark { background: #fff3a3; color: inherit; padding: 0 .1em; border-radius: 2px; }

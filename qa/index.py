@@ -14,7 +14,7 @@ from .answers import Answer, SourceChecker, compose
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage, corpus_files, read_corpus, source_name, split_passages, text_sha256
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import IndexMismatchError
+from .errors import CorpusError, IndexMismatchError
 from .lexical import LexicalIndex
 from .retrieval import Hit, Ranking, Retriever
 from .store import FORMAT_VERSION, Loaded, Manifest, StoredPassage, fingerprint, load, save
@@ -68,7 +68,14 @@ def scan_corpus(root: Path) -> dict[str, str]:
     """SHA-256 of the raw bytes of every corpus file under ``root``."""
     import hashlib
 
-    return {source_name(root, p): hashlib.sha256(p.read_bytes()).hexdigest() for p in corpus_files(root)}
+    hashes: dict[str, str] = {}
+    for path in corpus_files(root):
+        try:
+            hashes[source_name(root, path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            # An unreadable file is skipped by the build; record it so a fix is noticed.
+            hashes[source_name(root, path)] = f"unreadable: {exc.strerror or exc}"
+    return hashes
 
 
 def display_path(path: Path) -> str:
@@ -193,7 +200,7 @@ class Index:
             found=self.is_answer(ranking, retriever),
             weak=self._is_weak(ranking, retriever),
             label=self.manifest.corpus_label,
-            checker=SourceChecker(self.corpus),
+            checker=SourceChecker(self.corpus, self.manifest.files),
             score_sentences=self._score_sentences,
         )
 
@@ -286,6 +293,8 @@ def build_from_documents(
             pending.extend(texts)
             title = document.title if settings.lexical_title else ""
             lexical_texts.append(f"{title}\n{passage.text}" if title else passage.text)
+    if not stored:
+        raise CorpusError(f"no paragraphs to index in {corpus or 'the documents'}: the files hold no text")
     # Reuse vectors of unchanged text from the previous build; embed only the rest.
     reuse = _previous_vectors(folder, model.name)
     hashes = [h for s in stored for h in s.embedded]

@@ -10,7 +10,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from .errors import IndexCorruptError
+from .errors import CorpusError, IndexCorruptError
 
 # bm25s logs a line for every save and load; the index reports what matters itself.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -37,6 +37,8 @@ class LexicalIndex:
         """Index ``texts``; document ``i`` is passage ``i``."""
         stemmer = Stemmer.Stemmer(_LANGUAGE)
         tokens = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=stemmer, show_progress=False)
+        if not any(word for word in tokens.vocab):
+            raise CorpusError("the articles hold no searchable words (only stop words or symbols)")
         model = bm25s.BM25()
         model.index(tokens, show_progress=False)
         return cls(model, len(texts))

@@ -211,6 +211,7 @@ class Retriever:
             raise QueryError(f"k must be a positive whole number, got {k!r}")
         if not self._passages:
             return Ranking((), None, None)
+        k = min(k, len(self._passages))
         pool = min(len(self._passages), max(self._settings.candidates, k * 3))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}

@@ -127,11 +127,30 @@ def _parse_passage(line: str) -> StoredPassage:
     return StoredPassage(Passage(**record), windows, embedded)
 
 
+def _flush(path: Path) -> None:
+    """Force a written file's contents to disk."""
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _flush_folder(folder: Path) -> None:
+    """Force a folder's renames to disk, where the platform allows it."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
 def _replace_atomically(tmp: Path, final: Path) -> None:
     """Move ``tmp`` to ``final`` in one step, flushing file contents first."""
     if tmp.is_file():
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
+        _flush(tmp)
     os.replace(tmp, final)
 
 
@@ -166,12 +185,15 @@ def save(
     _replace_atomically(tmp_passages, folder / names["passages"])
     tmp_lexical = folder / f".tmp-{names['lexical']}"
     lexical.save(tmp_lexical)
+    for part in tmp_lexical.iterdir():
+        _flush(part)
     os.replace(tmp_lexical, folder / names["lexical"])
     # The manifest is the commit point: until it is replaced, readers see the old index.
     final = Manifest(**{**asdict(manifest), "artifacts": names})
     tmp_manifest = folder / f".tmp-{token}-{MANIFEST}"
     tmp_manifest.write_text(json.dumps(asdict(final), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _replace_atomically(tmp_manifest, folder / MANIFEST)
+    _flush_folder(folder)
     _remove_unreferenced(folder, set(names.values()))
     return final
 
@@ -215,7 +237,8 @@ def load(folder: Path) -> Loaded:
     vectors = VectorIndex.load(folder / manifest.artifacts["vectors"], manifest.dimension)
     try:
         text = (folder / manifest.artifacts["passages"]).read_text(encoding="utf-8")
-        passages = tuple(_parse_passage(line) for line in text.splitlines() if line.strip())
+        # Split on "\n" only: paragraph text may hold U+2028 and other line separators.
+        passages = tuple(_parse_passage(line) for line in text.split("\n") if line.strip())
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"passages of the index in {folder} are unreadable ({exc}){hint}") from exc
     if len(passages) != manifest.passage_count:

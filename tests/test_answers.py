@@ -32,6 +32,7 @@ def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
 
 def test_k_larger_than_corpus_does_not_fail(fake_index: qa.Index) -> None:
     assert len(fake_index.search("bread", k=100)) == 7
+    assert len(fake_index.answer("bread", k=10**9).quotes) == 7
 
 
 def test_nothing_relevant_abstains_but_shows_closest(fake_index: qa.Index) -> None:
@@ -105,6 +106,16 @@ def test_moved_paragraph_is_cited_where_it_is_now(fake_index: qa.Index, corpus: 
     assert quote.relocated and (quote.paragraph, quote.start_line) == (4, 7)
     assert path.read_text(encoding="utf-8")[quote.start_char : quote.end_char] == quote.text
     assert any("changed since indexing" in w for w in answer.warnings)
+
+
+def test_same_length_edit_that_moves_lines_is_recited(fake_index: qa.Index, corpus: Path) -> None:
+    path = corpus / "volcano.txt"
+    original = path.read_text(encoding="utf-8")
+    # Same length, same offsets for the second paragraph, but it is now two lines lower.
+    path.write_text(original.replace("Mount Etna is", "Mount\nEtna\nis", 1), encoding="utf-8")
+    quote = fake_index.answer("Etna Observatory gas emissions", k=1).quotes[0]
+    assert quote.paragraph == 2 and quote.start_line == 6 and quote.relocated
+    assert path.read_text(encoding="utf-8")[quote.start_char : quote.end_char] == quote.text
 
 
 def test_deleted_file_is_reported(fake_index: qa.Index, corpus: Path) -> None:

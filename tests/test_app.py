@@ -63,3 +63,4 @@ def test_chat_markdown_shows_quotes_citations_and_highlights(seeds_index: qa.Ind
 
 def test_escape_keeps_markdown_and_maths_literal() -> None:
     assert escape("*a* $5 <b>") == "\\*a\\* &#36;5 &lt;b&gt;"
+    assert escape("Title\n=====") == "Title\n\\=\\=\\=\\=\\="

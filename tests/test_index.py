@@ -145,3 +145,18 @@ def test_long_paragraph_is_windowed_not_truncated(tmp_path: Path) -> None:
     assert index.manifest.vector_count > index.manifest.passage_count == 2
     hit = index.search("zanzibar clause", k=1, retriever="dense")[0]
     assert (hit.source, hit.paragraph, hit.text) == ("long.txt", 1, text)
+
+
+def test_unicode_line_separators_survive_a_reload(tmp_path: Path, fake: FakeEmbedder) -> None:
+    corpus = write_corpus(tmp_path / "c", {"sep.txt": "Alpha is\u2028 a letter.\u2029 Beta\x85 too.\n\nGamma."})
+    built = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    loaded = qa.load_index(tmp_path / "i", embedder=fake)
+    assert loaded.passages == built.passages
+    assert loaded.passages[0].text == "Alpha is\u2028 a letter.\u2029 Beta\x85 too."
+
+
+@pytest.mark.parametrize("text", ["  \n\n ", "The. And of."])
+def test_corpus_without_searchable_text_is_a_clear_error(tmp_path: Path, fake: FakeEmbedder, text: str) -> None:
+    corpus = write_corpus(tmp_path / "c", {"001.txt": text})
+    with pytest.raises(qa.CorpusError, match=r"no paragraphs|no searchable words"):
+        qa.build_index(corpus, tmp_path / "i", embedder=fake)

@@ -306,9 +306,13 @@ def split_passages(document: Document) -> list[Passage]:
     """Split a document into :class:`Passage` objects with line and character offsets."""
     text = document.text
     passages: list[Passage] = []
+    # Count newlines only since the previous paragraph: linear in the file's length.
+    line, counted = 1, 0
     for number, (start, end) in enumerate(paragraph_spans(text), start=1):
         chunk = text[start:end]
-        start_line = text.count("\n", 0, start) + 1
+        line += text.count("\n", counted, start)
+        counted = start
+        start_line = line
         end_line = start_line + chunk.count("\n")
         passages.append(
             Passage(

@@ -52,6 +52,15 @@ def test_ask_text_shows_citations_and_abstains(project: Path) -> None:
     assert result.stdout.count("seeds/") == 2 and "¶" in result.stdout
 
 
+@pytest.mark.parametrize("retriever", ["dense", "lexical", "hybrid"])
+def test_ask_text_highlights_with_each_retriever(project: Path, retriever: str) -> None:
+    result = run("ask", "What library was established in Basra?", "--k", "5", "--retriever", retriever, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "seeds/001_9dcbbab14ab930fe.txt ¶4 (line 4)" in result.stdout
+    assert result.stdout.count("best sentence: ") == 5
+    assert "best sentence: Notably, the collaboration has seen the establishment" in result.stdout
+
+
 def test_eval_json(project: Path) -> None:
     result = run("eval", str(DEV_QUESTIONS), "--json", cwd=project)
     assert result.returncode == 0, result.stderr

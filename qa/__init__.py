@@ -9,6 +9,7 @@ from .documents import Document, Passage, read_corpus, split_passages
 from .errors import (
     CorpusError,
     EvalDataError,
+    IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -18,6 +19,7 @@ from .errors import (
     StaleIndexError,
 )
 from .index import BuildReport, CorpusChanges, Index, build_index, ensure_index, load_index
+from .live import LiveIndex, LiveStatus
 from .retrieval import Hit
 
 __all__ = [
@@ -30,9 +32,12 @@ __all__ = [
     "EvalDataError",
     "Hit",
     "Index",
+    "IndexBusyError",
     "IndexCorruptError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "LiveIndex",
+    "LiveStatus",
     "ModelError",
     "Passage",
     "QAError",

@@ -120,9 +120,13 @@ class SourceChecker:
     def current(self, passage: Passage) -> Passage | None:
         """Return the passage as it is on disk now.
 
+        A passage is confirmed only when the file's current text at its offsets is its
+        text and the lines before it are where they were; a matching file hash alone
+        is not trusted (the stored passage could have been altered).
+
         Returns:
-            ``passage`` itself if the file is unchanged; the paragraph as found in the
-            changed file (same text, possibly new paragraph number, lines or offsets);
+            ``passage`` itself if it is verbatim where it says; the paragraph as found in
+            a changed file (same text, possibly new paragraph number, lines or offsets);
             ``None`` if the text is gone.
 
         """
@@ -130,11 +134,16 @@ class SourceChecker:
         if found is None:
             return None
         text, digest = found
-        if self._indexed.get(passage.source) == digest:
+        verbatim = text[passage.start_char : passage.end_char] == passage.text
+        if verbatim and self._indexed.get(passage.source) == digest:
             return passage
-        # The file changed: offsets alone could still match text that moved to other
-        # lines, so split it again and find the paragraph by its content hash.
-        matches = [c for c in split_passages(make_document(passage.source, text)) if c.sha256 == passage.sha256]
+        # Offsets alone could still match text that moved to other lines, so split the
+        # file again and find the paragraph by its text.
+        matches = [
+            c
+            for c in split_passages(make_document(passage.source, text))
+            if c.text == passage.text and c.sha256 == passage.sha256
+        ]
         if not matches:
             return None
         return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
@@ -187,6 +196,9 @@ def compose(
             warnings.append(
                 f"{hit.source} changed since indexing; the quote was found again at {citation(label, current)}."
             )
+        # Duplicates are citations too: each is re-checked like the quote itself.
+        twins = [checker.current(twin) for twin in hit.duplicates]
+        duplicates = tuple(t for t in twins if t is not None)
         checked.append(
             Quote(
                 passage=current,
@@ -195,8 +207,8 @@ def compose(
                 citation=citation(label, current),
                 dense_score=hit.dense_score,
                 lexical_score=hit.lexical_score,
-                also_in=hit.also_in,
-                duplicates=hit.duplicates,
+                also_in=tuple(citation(label, t) for t in duplicates),
+                duplicates=duplicates,
                 relocated=moved,
             )
         )

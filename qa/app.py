@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
-import time
 from typing import Any
 from urllib.parse import quote as url_quote
 
@@ -15,6 +13,7 @@ import gradio as gr
 from .answers import Answer, Quote
 from .errors import QAError
 from .index import Index
+from .live import LiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +25,8 @@ EXAMPLES = [
     "What is the capital of France?",
 ]
 
-#: How often (seconds) the chat checks the articles for changes before answering.
-CHANGE_CHECK_INTERVAL = 2.0
+#: Seconds between refreshes of the index status line on the page.
+STATUS_INTERVAL = 1.0
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>=])")
 
@@ -84,51 +83,52 @@ def sources_markdown(answer: Answer | None, index: Index) -> str:
 
 
 class ChatBackend:
-    """Holds the index, refreshes it when the articles change, and answers questions."""
+    """Answers questions from a live index that updates itself in the background."""
 
-    def __init__(self, index: Index) -> None:
-        """Serve answers from ``index``."""
-        self.index = index
-        self._lock = threading.Lock()
-        self._checked = time.monotonic()
+    def __init__(self, index: Index | LiveIndex) -> None:
+        """Serve answers from ``index`` (wrapped in a :class:`LiveIndex` if it is a plain state)."""
+        if isinstance(index, Index):
+            index = LiveIndex(index.folder, index.corpus, settings=index.settings, index=index)
+        self.live = index
 
-    def current(self) -> Index:
-        """The index, rebuilt first if the articles changed since it was built."""
-        with self._lock:
-            if time.monotonic() - self._checked >= CHANGE_CHECK_INTERVAL:
-                self._checked = time.monotonic()
-                changes = self.index.changes()
-                if changes:
-                    log.warning("articles changed (%s): updating the index", changes.describe())
-                    self.index = self.index.refresh()
-            return self.index
+    @property
+    def index(self) -> Index:
+        """The state answers come from now."""
+        return self.live.current()
+
+    def status_markdown(self) -> str:
+        """The status line under the chat: up to date, updating (with progress) or failed."""
+        status = self.live.status()
+        icon = {"ready": "✅", "updating": "⏳", "failed": "⚠️"}.get(status.state, "")
+        return f"{icon} {escape(status.describe())}"
 
     def ask(self, question: str, k: int | None = None) -> dict[str, Any]:
         """The answer as JSON data (what ``qa ask --json`` prints); errors as ``{"error"}``."""
         try:
-            return self.current().answer(question, k).to_dict()
+            return self.index.answer(question, k).to_dict()
         except QAError as exc:
             return {"question": question, "found": False, "quotes": [], "error": str(exc)}
 
     def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str, str]:
         """Chat handler: append the question and the quoted answer; update the sources panel."""
         history = [*history, {"role": "user", "content": message}]
+        index = self.index
         try:
-            index = self.current()
             answer = index.answer(message)
             reply, sources = answer_markdown(answer), sources_markdown(answer, index)
         except QAError as exc:
-            reply, sources = f"⚠️ {escape(str(exc))}", sources_markdown(None, self.index)
+            reply, sources = f"⚠️ {escape(str(exc))}", sources_markdown(None, index)
         except Exception:
             log.exception("failed to answer %r", message)
             reply = "⚠️ Something went wrong while answering; the details are in the server log."
-            sources = sources_markdown(None, self.index)
+            sources = sources_markdown(None, index)
         return [*history, {"role": "assistant", "content": reply}], "", sources
 
 
-def build_app(index: Index) -> gr.Blocks:
+def build_app(index: Index | LiveIndex) -> gr.Blocks:
     """The chat page plus the ``ask`` API endpoint."""
     backend = ChatBackend(index)
+    first = backend.index
 
     def ask(question: str, k: int = 3) -> dict[str, Any]:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
@@ -146,13 +146,21 @@ def build_app(index: Index) -> gr.Blocks:
                 box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False, submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=box, label="Try one")
             with gr.Column(scale=2):
-                sources = gr.Markdown(sources_markdown(None, index), elem_classes="qa-sources")
+                sources = gr.Markdown(sources_markdown(None, first), elem_classes="qa-sources")
+                status = gr.Markdown(backend.status_markdown(), elem_classes="qa-status")
+        # The status line follows background updates: files pending, progress, failures.
+        timer = gr.Timer(STATUS_INTERVAL)
+        timer.tick(backend.status_markdown, None, status, api_visibility="private", show_progress="hidden")
         box.submit(backend.respond, [box, chat], [chat, box, sources], api_visibility="private")
         gr.api(ask, api_name="ask")  # type: ignore[attr-defined]
     return demo  # type: ignore[no-any-return]
 
 
-def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Launch the chat and block until interrupted."""
-    demo = build_app(index)
-    demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[str(index.corpus)])
+def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Launch the chat, watching the corpus in the background, and block until interrupted."""
+    live.start()
+    demo = build_app(live)
+    try:
+        demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[str(live.corpus)])
+    finally:
+        live.stop()

@@ -163,15 +163,18 @@ def _open(args: argparse.Namespace, *, refresh: bool, progress: bool) -> Index:
 def _cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     settings = _settings(args).with_(model=args.model)
-    index = build_index(args.corpus, args.out, settings=settings, progress=not args.quiet)
+    index = build_index(args.corpus, args.out, settings=settings, progress=not args.quiet, verify=True, notify=_say)
     report = index.report
     assert report is not None
     for source, reason in report.skipped:
         _say(f"skipped {source}: {reason}")
+    for repair in report.repaired:
+        _say(f"repaired: {repair}")
     windowed = f", {report.windowed} long ones split into windows" if report.windowed else ""
     print(
         f"Indexed {report.passages} paragraphs from {report.files} files{windowed} in {report.seconds:.1f} s "
-        f"({report.embedded} embedded, {report.reused} reused) -> {args.out}/ [{index.manifest.model}]"
+        f"({report.updated_files} files updated, {report.embedded} embedded, {report.reused} reused) "
+        f"-> {args.out}/ [{index.manifest.model}]"
     )
     return 0
 
@@ -226,9 +229,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     """Launch the web chat."""
     from .app import serve
+    from .live import LiveIndex
 
     index = _open(args, refresh=True, progress=True)
-    serve(index, host=args.host, port=args.port)
+    serve(LiveIndex(index.folder, index.corpus, settings=index.settings, index=index), host=args.host, port=args.port)
     return 0
 
 

@@ -37,3 +37,7 @@ class ModelError(QAError):
 
 class EvalDataError(QAError):
     """An evaluation file is missing or malformed."""
+
+
+class IndexBusyError(QAError):
+    """Another process is updating the index and the caller chose not to wait."""

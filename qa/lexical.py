@@ -1,79 +1,103 @@
-"""BM25 keyword search over passages; the only module that imports bm25s."""
+"""BM25 keyword search through SQLite FTS5 over stemmed, stop-word-filtered terms.
+
+Text is turned into terms by bm25s's tokenizer with the Snowball stemmer (the only
+module that imports bm25s and PyStemmer); the terms are stored in an FTS5 table of the
+index database, whose ``bm25()`` ranks them and which updates in place with each change.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
 
-from .errors import CorpusError, IndexCorruptError
+from .database import placeholders
 
-# bm25s logs a line for every save and load; the index reports what matters itself.
+# bm25s logs a line for every call; the index reports what matters itself.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STOPWORDS = "en"
 _LANGUAGE = "english"
+_local = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    """A stemmer per thread (PyStemmer objects are not thread-safe)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer(_LANGUAGE)
+    return stemmer
+
+
+def tokens(text: str) -> list[str]:
+    """The stemmed search terms of ``text``, stop words left out."""
+    return terms_of([text])[0]
+
+
+def terms_of(texts: Sequence[str]) -> list[list[str]]:
+    """The stemmed search terms of each text, stop words left out."""
+    if not texts:
+        return []
+    result = bm25s.tokenize(
+        list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), show_progress=False, return_ids=False
+    )
+    return [list(words) for words in result]
+
+
+def _match(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of ``terms``, each quoted literally."""
+    unique = dict.fromkeys(terms)
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in unique)
 
 
 class LexicalIndex:
-    """Okapi BM25 over stemmed, stop-word-filtered tokens, one document per passage."""
+    """BM25 over the ``lexical`` FTS5 table of an index database; rowid = passage id."""
 
-    def __init__(self, model: bm25s.BM25, size: int) -> None:
-        """Wrap a fitted bm25s model over ``size`` documents."""
-        self._model = model
-        self._size = size
-        self._stemmer = Stemmer.Stemmer(_LANGUAGE)
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
+        """Search through ``connection`` (shared, so every call holds ``lock``)."""
+        self._connection = connection
+        self._lock = lock
 
-    def __len__(self) -> int:
-        """Number of indexed documents."""
-        return self._size
-
-    @classmethod
-    def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        """Index ``texts``; document ``i`` is passage ``i``."""
-        stemmer = Stemmer.Stemmer(_LANGUAGE)
-        tokens = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=stemmer, show_progress=False)
-        if not any(word for word in tokens.vocab):
-            raise CorpusError("the articles hold no searchable words (only stop words or symbols)")
-        model = bm25s.BM25()
-        model.index(tokens, show_progress=False)
-        return cls(model, len(texts))
-
-    def tokens(self, text: str) -> list[str]:
+    @staticmethod
+    def tokens(text: str) -> list[str]:
         """The stemmed query terms of ``text``."""
-        result = bm25s.tokenize(
-            [text], stopwords=_STOPWORDS, stemmer=self._stemmer, show_progress=False, return_ids=False
-        )
-        return list(result[0]) if result else []
+        return tokens(text)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for ``query`` (zeros when no term matches)."""
-        terms = self.tokens(query)
-        if not terms or self._size == 0:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._model.get_scores(terms), dtype=np.float32)
+    def top(self, question: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(passage_ids, scores)`` of the ``limit`` best BM25 matches, best first."""
+        terms = tokens(question)
+        if not terms or limit < 1:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY bm25(lexical) LIMIT ?",
+                (_match(terms), limit),
+            ).fetchall()
+        return _arrays(rows)
 
-    def save(self, folder: Path) -> None:
-        """Write the index as JSON and NumPy files (no pickle) into ``folder``."""
-        self._model.save(str(folder), show_progress=False)
+    def scores_of(self, question: str, passage_ids: Sequence[int]) -> dict[int, float]:
+        """BM25 score of each of ``passage_ids`` that contains a question term (others score 0)."""
+        terms = tokens(question)
+        if not terms or not passage_ids:
+            return {}
+        ids = list(passage_ids)
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT rowid, -bm25(lexical) FROM lexical"
+                f" WHERE lexical MATCH ? AND rowid IN ({placeholders(len(ids))})",
+                (_match(terms), *ids),
+            ).fetchall()
+        return {int(pid): float(score) for pid, score in rows}
 
-    @classmethod
-    def load(cls, folder: Path, size: int) -> LexicalIndex:
-        """Read an index written by :meth:`save` that must hold ``size`` documents.
 
-        Raises:
-            IndexCorruptError: The files are missing, unreadable or of another size.
-
-        """
-        try:
-            model = bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False)
-        except Exception as exc:
-            raise IndexCorruptError(f"cannot read keyword index {folder}: {exc}") from exc
-        stored = int(model.scores["num_docs"])
-        if stored != size:
-            raise IndexCorruptError(f"keyword index holds {stored} passages, the manifest {size}")
-        return cls(model, size)
+def _arrays(rows: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``(id, score)`` rows into two arrays."""
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    ids, scores = zip(*rows, strict=True)
+    return np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)

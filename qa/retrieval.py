@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -13,7 +14,6 @@ from .documents import Passage
 from .embedding import Embedder
 from .errors import QueryError
 from .lexical import LexicalIndex
-from .vectors import VectorIndex
 
 _WORD = re.compile(r"\w+")
 #: Vector cosine above which two paragraphs are compared word by word for duplication.
@@ -127,43 +127,56 @@ def minmax(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+class Store(Protocol):
+    """What retrieval reads from an index: a snapshot (see :mod:`qa.snapshot`)."""
+
+    lexical: LexicalIndex
+
+    def __len__(self) -> int:
+        """Passages indexed."""
+        ...
+
+    def dense_top(self, query: np.ndarray, windows: int) -> dict[int, float]:
+        """Best cosine per passage among the best-matching vectors."""
+        ...
+
+    def dense_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
+        """Exact best-window cosine with each passage."""
+        ...
+
+    def vectors_of(self, passage_ids: Sequence[int], *, first_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors of the passages' windows."""
+        ...
+
+    def passages(self, passage_ids: Sequence[int]) -> dict[int, Passage]:
+        """Passages by id."""
+        ...
+
+
 class Retriever:
     """Scores passages for a question with dense, lexical or hybrid retrieval."""
 
     def __init__(
         self,
+        store: Store,
         *,
-        passages: Sequence[Passage],
-        row_passage: np.ndarray,
-        vectors: VectorIndex,
-        lexical: LexicalIndex,
         embedder: Callable[[], Embedder],
         settings: Settings,
         label: str,
     ) -> None:
-        """Assemble a retriever over loaded index parts.
+        """Assemble a retriever over an index snapshot.
 
         Args:
-            passages: All passages; position is the passage id.
-            row_passage: For each vector row, the id of its passage.
-            vectors: Dense index, one row per passage window.
-            lexical: BM25 index, one document per passage.
+            store: The snapshot to search.
             embedder: Returns the embedding model (called lazily, on first dense search).
             settings: Retrieval settings.
             label: Corpus folder name used in citations.
 
         """
-        self._passages = list(passages)
-        self._row_passage = row_passage
-        self._vectors = vectors
-        self._lexical = lexical
+        self._store = store
         self._embedder = embedder
         self._settings = settings
         self._label = label
-        self._shingles: dict[int, frozenset[tuple[str, ...]]] = {}
-        # Rows of one passage are contiguous: passage p owns rows first_row[p]..first_row[p+1].
-        counts = np.bincount(row_passage, minlength=len(self._passages)) if len(row_passage) else np.zeros(0)
-        self._first_row = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
     @property
     def settings(self) -> Settings:
@@ -182,15 +195,6 @@ class Retriever:
             raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
         return stripped
 
-    def dense_for(self, question_vector: np.ndarray, passage_ids: np.ndarray) -> np.ndarray:
-        """Exact best-window cosine of the question with each of ``passage_ids``."""
-        starts, ends = self._first_row[passage_ids], self._first_row[passage_ids + 1]
-        rows = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
-        row_scores = self._vectors.scores_of_rows(question_vector, rows)
-        # Each passage's rows are contiguous in ``rows``: take the best of each run.
-        offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
-        return np.maximum.reduceat(row_scores, offsets).astype(np.float64)
-
     def rank(self, question: str, k: int, *, retriever: RetrieverName | None = None) -> Ranking:
         """Rank passages for ``question`` and collapse near-duplicates.
 
@@ -207,35 +211,28 @@ class Retriever:
         mode = retriever or self._settings.retriever
         if mode not in RETRIEVERS:
             raise QueryError(f"unknown retriever {mode!r}: choose one of {', '.join(RETRIEVERS)}")
-        if not isinstance(k, int) or k < 1:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise QueryError(f"k must be a positive whole number, got {k!r}")
-        if not self._passages:
+        size = len(self._store)
+        if not size:
             return Ranking((), None, None)
-        k = min(k, len(self._passages))
-        pool = min(len(self._passages), max(self._settings.candidates, k * 3))
+        k = min(k, size)
+        pool = min(size, max(self._settings.candidates, k * 3))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         best_cosine: float | None = None
         best_lexical: float | None = None
+        query = np.zeros((1, 0), dtype=np.float32)
         if mode in ("dense", "hybrid"):
             query = self._embedder().encode([question])
-            rows = min(len(self._vectors), pool * 2)
-            scores, ids = self._vectors.search(query, rows)
-            for row, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
-                if row < 0:
-                    continue
-                # A long paragraph has several windows: it scores as its best window.
-                pid = int(self._row_passage[row])
-                if score > dense.get(pid, -2.0):
-                    dense[pid] = float(score)
+            dense = self._store.dense_top(query[0], pool * 2)
             best_cosine = max(dense.values()) if dense else None
         if mode in ("lexical", "hybrid"):
-            all_lexical = self._lexical.scores(question)
-            top = np.argsort(-all_lexical, kind="stable")[:pool]
-            lexical = {int(p): float(all_lexical[p]) for p in top}
-            best_lexical = float(all_lexical.max()) if len(all_lexical) else 0.0
+            ids, scores = self._store.lexical.top(question, pool)
+            lexical = {int(p): float(s) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)}
+            best_lexical = float(scores[0]) if len(scores) else 0.0
         if mode == "hybrid":
-            order, fused = self._fuse(query, dense, lexical, all_lexical)
+            order, fused = self._fuse(question, query, dense, lexical)
         elif mode == "dense":
             order = sorted(dense, key=lambda p: -dense[p])
             fused = dense
@@ -247,10 +244,10 @@ class Retriever:
 
     def _fuse(
         self,
+        question: str,
         query: np.ndarray,
         dense: dict[int, float],
         lexical: dict[int, float],
-        all_lexical: np.ndarray,
     ) -> tuple[list[int], dict[int, float]]:
         """Merge dense and lexical candidates into one ordering with fused scores."""
         settings = self._settings
@@ -261,24 +258,19 @@ class Retriever:
                     fused[pid] = fused.get(pid, 0.0) + 1.0 / (settings.rrf_k + position)
             return sorted(fused, key=lambda p: -fused[p]), fused
         # Score every candidate on both scales, so that no score is guessed.
-        ids = np.array(sorted(set(dense) | set(lexical)), dtype=np.int64)
-        missing = np.array([p for p in ids if p not in dense], dtype=np.int64)
-        if len(missing):
-            for pid, score in zip(missing.tolist(), self.dense_for(query[0], missing).tolist(), strict=True):
-                dense[pid] = float(score)
-        dense_values = np.array([dense[p] for p in ids.tolist()])
-        lexical_values = all_lexical[ids].astype(np.float64)
+        ids = sorted(set(dense) | set(lexical))
+        missing_dense = [p for p in ids if p not in dense]
+        if missing_dense:
+            dense.update(self._store.dense_for(query[0], missing_dense))
+        missing_lexical = [p for p in ids if p not in lexical]
+        if missing_lexical:
+            found = self._store.lexical.scores_of(question, missing_lexical)
+            lexical.update({p: found.get(p, 0.0) for p in missing_lexical})
+        dense_values = np.array([dense.get(p, -1.0) for p in ids])
+        lexical_values = np.array([lexical[p] for p in ids], dtype=np.float64)
         combined = settings.dense_weight * minmax(dense_values) + (1 - settings.dense_weight) * minmax(lexical_values)
-        for pid, score in zip(ids.tolist(), lexical_values.tolist(), strict=True):
-            lexical[pid] = score
-        scores = {int(p): float(s) for p, s in zip(ids.tolist(), combined.tolist(), strict=True)}
-        return sorted(scores, key=lambda p: (-scores[p], -dense[p])), scores
-
-    def _shingles_of(self, pid: int) -> frozenset[tuple[str, ...]]:
-        """Cached word trigrams of passage ``pid``."""
-        if pid not in self._shingles:
-            self._shingles[pid] = shingles(self._passages[pid].text)
-        return self._shingles[pid]
+        scores = {int(p): float(s) for p, s in zip(ids, combined.tolist(), strict=True)}
+        return sorted(scores, key=lambda p: (-scores[p], -dense.get(p, -1.0), p)), scores
 
     def _collapse(
         self,
@@ -289,31 +281,37 @@ class Retriever:
         k: int,
     ) -> list[Hit]:
         """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits."""
+        passages = self._store.passages(list(order))
+        owners, first = self._store.vectors_of(list(passages), first_only=True)
+        vectors = {int(pid): first[row] for row, pid in enumerate(owners.tolist())}
         kept: list[int] = []
         folded: dict[int, list[int]] = {}
+        shingled: dict[int, frozenset[tuple[str, ...]]] = {}
         threshold = self._settings.duplicate_jaccard
         by_hash: dict[str, int] = {}
-        matrix = self._vectors.matrix()
-        kept_vectors = np.zeros((k, matrix.shape[1]), dtype=np.float32)
-        # Twins score alike, so after the k-th hit a short stretch is enough to find them.
+        dimension = first.shape[1] if len(first) else 1
+        kept_vectors = np.zeros((k, dimension), dtype=np.float32)
+
+        def shingles_of(pid: int) -> frozenset[tuple[str, ...]]:
+            if pid not in shingled:
+                shingled[pid] = shingles(passages[pid].text)
+            return shingled[pid]
+
         horizon: int | None = None
         for position, pid in enumerate(order):
             if horizon is not None and position >= horizon:
                 break
-            passage = self._passages[pid]
-            vector = matrix[self._first_row[pid]]
+            passage = passages.get(pid)
+            if passage is None or pid not in vectors:
+                continue
+            vector = vectors[pid]
             twin = by_hash.get(passage.sha256)
             if twin is None and kept:
                 # Near-identical paragraphs have near-identical vectors: compare word
                 # trigrams only with the kept hits whose vectors are close.
                 close = np.flatnonzero(kept_vectors[: len(kept)] @ vector >= _TWIN_COSINE).tolist()
                 twin = next(
-                    (
-                        kept[j]
-                        for j in close
-                        if jaccard(self._shingles_of(kept[j]), self._shingles_of(pid)) >= threshold
-                    ),
-                    None,
+                    (kept[j] for j in close if jaccard(shingles_of(kept[j]), shingles_of(pid)) >= threshold), None
                 )
             if twin is not None:
                 folded[twin].append(pid)
@@ -326,8 +324,8 @@ class Retriever:
                     horizon = position + 1 + 2 * k
         hits: list[Hit] = []
         for rank, pid in enumerate(kept, start=1):
-            passage = self._passages[pid]
-            twins = tuple(self._passages[t] for t in folded[pid])
+            passage = passages[pid]
+            twins = tuple(passages[t] for t in folded[pid])
             hits.append(
                 Hit(
                     passage=passage,

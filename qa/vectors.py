@@ -1,7 +1,16 @@
-"""Exact inner-product search over unit vectors; the only module that imports faiss."""
+"""Vector search over stable 64-bit ids; the only module that imports faiss.
+
+The index database holds every vector. For speed, a writer now and then freezes all of
+them into one *base* file: an exact flat index while exact search is fast enough, an
+IVF index beyond that. A snapshot searches the base (memory-mapped, with the ids deleted
+since it was written filtered out) plus a small exact *delta* of vectors added since.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
@@ -9,70 +18,155 @@ import numpy as np
 
 from .errors import IndexCorruptError
 
+#: Up to this many vectors the base is exact (flat inner product); above it, IVF.
+#: Measured crossover in docs/benchmarks.md (benchmarks/scale.py).
+EXACT_MAX = 50_000
+#: Vectors sampled to train the IVF centroids.
+_TRAIN_SAMPLE = 64 * 1024
+#: Share of the IVF lists probed per question (recall@10 against exact >= 0.98, measured).
+PROBE_SHARE = 1 / 16
 
-class VectorIndex:
-    """A flat FAISS inner-product index: exact cosine search over normalised vectors."""
+# One question is searched on one thread: OpenMP's threads collapse when the other
+# core is busy (see docs/benchmarks.md); batch evaluation may raise this.
+faiss.omp_set_num_threads(1)
 
-    def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
-        """Create an empty index of ``dimension`` or wrap a loaded one."""
-        self._index = index if index is not None else faiss.IndexFlatIP(dimension)
-        if self._index.d != dimension:
-            raise IndexCorruptError(f"vector index has dimension {self._index.d}, expected {dimension}")
+
+def list_count(total: int) -> int:
+    """IVF lists for ``total`` vectors: a power of two near ``sqrt(total)``."""
+    return int(2 ** round(np.log2(max(16.0, np.sqrt(total)))))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_base(path: Path, batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension: int) -> str:
+    """Write a base file of ``total`` vectors from ``(ids, vectors)`` batches; return its SHA-256.
+
+    The file is written under a temporary name, flushed, then renamed to ``path``.
+    """
+    if total > EXACT_MAX:
+        index: faiss.Index = _ivf(batches, total, dimension)
+    else:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        for ids, vectors in batches:
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    if index.ntotal != total:
+        raise IndexCorruptError(f"vector file would hold {index.ntotal} vectors, expected {total}")
+    tmp = path.with_name(f".tmp-{path.name}")
+    faiss.write_index(index, str(tmp))
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    digest = file_sha256(tmp)
+    os.replace(tmp, path)
+    return digest
+
+
+def _ivf(batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension: int) -> faiss.Index:
+    """An IVF-flat inner-product index trained on the first vectors and filled with all."""
+    lists = list_count(total)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    seen = 0
+    for ids, vectors in batches:
+        if not index.is_trained:
+            pending.append((ids, vectors))
+            seen += len(ids)
+            if seen < min(total, _TRAIN_SAMPLE):
+                continue
+            sample = np.concatenate([v for _, v in pending])
+            # Every k-th vector, so that the sample spans the whole corpus order seen so far.
+            index.train(np.ascontiguousarray(sample[:: max(1, len(sample) // _TRAIN_SAMPLE)], dtype=np.float32))
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            for pending_ids, pending_vectors in pending:
+                index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
+            pending = []
+            continue
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    if pending:
+        # Fewer vectors came than announced: train on what there is.
+        index.train(np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
+        for pending_ids, pending_vectors in pending:
+            index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
+    faiss.omp_set_num_threads(1)
+    return index
+
+
+class BaseVectors:
+    """A base file opened read-only and memory-mapped, searched with deleted ids filtered out."""
+
+    def __init__(self, index: faiss.Index, path: Path, sha256: str) -> None:
+        """Wrap an opened index; use :meth:`open`."""
+        self._index = index
+        self.path = path
+        self.sha256 = sha256
+        self.kind = "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = max(1, round(index.nlist * PROBE_SHARE))
+
+    def __len__(self) -> int:
+        """Vectors in the file."""
+        return int(self._index.ntotal)
 
     @property
     def dimension(self) -> int:
-        """Length of each stored vector."""
+        """Length of each vector."""
         return int(self._index.d)
 
-    def __len__(self) -> int:
-        """Number of stored vectors."""
-        return int(self._index.ntotal)
-
-    def add(self, vectors: np.ndarray) -> None:
-        """Append ``vectors``; row ``i`` of the batch gets id ``len(self) + i``."""
-        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
-            raise ValueError(f"`vectors` must have shape (n, {self.dimension}), got {vectors.shape}")
-        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(scores, ids)`` of the ``k`` best rows per query; ``k`` is capped at the size."""
-        k = min(k, len(self))
-        if k <= 0:
-            empty = np.zeros((len(queries), 0))
-            return empty.astype(np.float32), empty.astype(np.int64)
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-        return scores, ids
-
-    def scores_of_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Inner products of one query vector with the stored ``rows``, exactly."""
-        scores: np.ndarray = self.matrix()[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
-        return scores
-
-    def matrix(self) -> np.ndarray:
-        """A zero-copy view of the flat index's storage: no second copy of the vectors."""
-        stored = faiss.rev_swig_ptr(self._index.get_xb(), len(self) * self.dimension)  # type: ignore[attr-defined]
-        return np.asarray(stored).view(np.float32).reshape(len(self), self.dimension)
-
-    def vectors(self) -> np.ndarray:
-        """All stored vectors as an ``(n, dimension)`` array (a copy)."""
-        if len(self) == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
-
-    def save(self, path: Path) -> None:
-        """Write the index to ``path`` in FAISS's own binary format."""
-        faiss.write_index(self._index, str(path))
-
     @classmethod
-    def load(cls, path: Path, dimension: int) -> VectorIndex:
-        """Read an index written by :meth:`save`.
+    def open(cls, path: Path, *, sha256: str, count: int, dimension: int, verify: bool = True) -> BaseVectors:
+        """Open ``path`` memory-mapped after checking its checksum, size and dimension.
 
         Raises:
-            IndexCorruptError: The file is unreadable or of the wrong dimension.
+            IndexCorruptError: The file is missing, damaged or disagrees with the database.
 
         """
+        hint = "; run `qa index` to repair it"
         try:
-            index = faiss.read_index(str(path))
-        except Exception as exc:
-            raise IndexCorruptError(f"cannot read vector index {path}: {exc}") from exc
-        return cls(dimension, index)
+            if verify and file_sha256(path) != sha256:
+                raise IndexCorruptError(f"the vector file {path} is damaged (checksum mismatch){hint}")
+            flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+            index = faiss.read_index(str(path), flags)
+        except OSError as exc:
+            raise IndexCorruptError(f"the vector file {path} is unreadable ({exc.strerror or exc}){hint}") from exc
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"the vector file {path} is unreadable ({exc}){hint}") from exc
+        if index.ntotal != count or index.d != dimension:
+            raise IndexCorruptError(
+                f"the vector file {path} holds {index.ntotal} vectors of {index.d} dimensions, "
+                f"the database {count} of {dimension}{hint}"
+            )
+        return cls(index, path, sha256)
+
+    def search(self, query: np.ndarray, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, scores)`` of the ``k`` best vectors for one query, skipping ``exclude`` ids."""
+        k = min(k, len(self))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        params: faiss.SearchParameters | None = None
+        if len(exclude):
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(exclude, dtype=np.int64)))
+            if isinstance(self._index, faiss.IndexIVF):
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self._index.nprobe)  # type: ignore[call-arg]
+            else:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        scores, ids = self._index.search(query, k, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep].astype(np.int64), scores[0][keep]
+
+
+def exact_search(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, scores)`` of the ``k`` rows of ``matrix`` with the highest inner product, best first."""
+    if len(matrix) == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return ids[top], scores[top]

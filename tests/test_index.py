@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,21 +12,22 @@ from conftest import write_corpus
 from fakes import FakeEmbedder
 
 import qa
-from qa import lexical as lexical_module
-from qa.store import MANIFEST, read_manifest
+from qa import writer as writer_module
+from qa.database import FORMAT_VERSION
+from qa.writer import MANIFEST
 
 
-def test_build_writes_manifest_and_artifacts(fake_index: qa.Index) -> None:
+def test_build_writes_database_and_manifest(fake_index: qa.Index) -> None:
     manifest = json.loads((fake_index.folder / MANIFEST).read_text())
     assert manifest["model"] == "fake-embedder"
     assert manifest["dimension"] == 256
     assert manifest["normalized"] is True
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     assert manifest["passage_count"] == len(fake_index) == 7
-    assert set(manifest["files"]) == {"volcano.txt", "bakery.md", "nested/rivers.txt"}
-    assert len(manifest["fingerprint"]) == 64
+    assert set(fake_index.manifest.files) == {"volcano.txt", "bakery.md", "nested/rivers.txt"}
     names = sorted(p.name for p in fake_index.folder.iterdir())
-    assert not any(name.endswith((".pkl", ".pickle")) for name in names)
-    assert len(names) == 4
+    assert not any(name.endswith((".pkl", ".pickle", ".jsonl")) or name.startswith(".tmp-") for name in names)
+    assert {"index.db", "manifest.json"} <= set(names)
 
 
 def test_load_round_trip_gives_same_results(fake_index: qa.Index, fake: FakeEmbedder) -> None:
@@ -39,64 +42,131 @@ def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
         qa.load_index(tmp_path / "none")
 
 
-def test_corrupt_manifest_is_reported(fake_index: qa.Index) -> None:
-    (fake_index.folder / MANIFEST).write_text("{not json")
-    with pytest.raises(qa.IndexCorruptError, match="unreadable"):
-        qa.load_index(fake_index.folder)
+def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
+    folder = fake_index.folder
+    fake_index.snapshot.close()
+    for suffix in ("-wal", "-shm"):
+        (folder / f"index.db{suffix}").unlink(missing_ok=True)
+    (folder / "index.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(qa.IndexCorruptError, match=r"index\.db is damaged.*qa index"):
+        qa.load_index(folder)
+    messages: list[str] = []
+    repaired = qa.build_index(corpus, folder, embedder=fake, verify=True, notify=messages.append)
+    assert len(repaired) == 7 and any("damaged" in m for m in messages)
+    assert repaired.report is not None and repaired.report.repaired
+    assert any(p.name.startswith("index.db.damaged-") for p in folder.iterdir())
 
 
-def test_corrupt_vector_file_is_reported(fake_index: qa.Index) -> None:
-    vectors = fake_index.folder / fake_index.manifest.artifacts["vectors"]
-    vectors.write_bytes(b"garbage")
-    with pytest.raises(qa.IndexCorruptError, match="vector index"):
-        qa.load_index(fake_index.folder)
+def test_damaged_vector_file_is_named_and_rebuilt(
+    corpus: Path, tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    base = index.folder / index.snapshot.meta.base_file
+    assert index.snapshot.base is not None and base.is_file()
+    data = bytearray(base.read_bytes())
+    data[-40:-36] = b"\xff\xff\x7f\x7f"
+    base.write_bytes(bytes(data))
+    with pytest.raises(qa.IndexCorruptError, match=rf"vector file .*{base.name} is damaged"):
+        qa.load_index(index.folder)
+    repaired = qa.build_index(corpus, index.folder, embedder=fake)
+    assert repaired.report is not None and any("rebuilt" in r for r in repaired.report.repaired)
+    assert qa.load_index(index.folder, embedder=fake).search("Etna volcano", k=1)[0].source == "volcano.txt"
 
 
-def test_passage_count_disagreement_is_reported(fake_index: qa.Index) -> None:
-    passages = fake_index.folder / fake_index.manifest.artifacts["passages"]
-    lines = passages.read_text().splitlines()
-    passages.write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(qa.IndexCorruptError, match="passages"):
-        qa.load_index(fake_index.folder)
+def test_damaged_stored_vectors_are_named_and_re_embedded(fake_index: qa.Index, corpus: Path) -> None:
+    folder = fake_index.folder
+    with sqlite3.connect(folder / "index.db") as connection:
+        sha, vector = connection.execute("SELECT sha256, vector FROM embeddings LIMIT 1").fetchone()
+        blob = bytearray(vector)
+        blob[0:4] = b"\xff\xff\x7f\x7f"  # a huge float: not a unit vector any more
+        connection.execute("UPDATE embeddings SET vector = ? WHERE sha256 = ?", (bytes(blob), sha))
+    with pytest.raises(qa.IndexCorruptError, match=r"stored vectors in .*index\.db are damaged"):
+        qa.load_index(folder)
+    counting = FakeEmbedder()
+    repaired = qa.build_index(corpus, folder, embedder=counting, verify=True)
+    assert repaired.report is not None and repaired.report.repaired
+    # Only the damaged paragraph's file is embedded again, not the whole corpus.
+    assert 0 < counting.encoded < 7
+    assert len(qa.load_index(folder, embedder=counting).search("Danube", k=1)) == 1
 
 
-def test_other_format_version_names_both(fake_index: qa.Index) -> None:
-    path = fake_index.folder / MANIFEST
-    data = json.loads(path.read_text())
-    data["format_version"] = 99
-    path.write_text(json.dumps(data))
-    with pytest.raises(qa.IndexMismatchError, match=r"99.*\(1\)"):
-        qa.load_index(fake_index.folder)
+def test_altered_passage_text_is_never_quoted(fake_index: qa.Index, fake: FakeEmbedder) -> None:
+    with sqlite3.connect(fake_index.folder / "index.db") as connection:
+        connection.execute(
+            "UPDATE passages SET text = 'The Corner Bakery was founded on the Moon.'"
+            " WHERE source = 'bakery.md' AND paragraph = 2"
+        )
+    index = qa.load_index(fake_index.folder, embedder=fake)
+    answer = index.answer("When did the Corner Bakery open and what is it famous for?")
+    files = {q.source: (fake_index.corpus / q.source).read_text(encoding="utf-8") for q in answer.quotes}
+    assert answer.quotes
+    for quote in answer.quotes:
+        assert "Moon" not in quote.text
+        assert files[quote.source][quote.start_char : quote.end_char] == quote.text
 
 
-def test_other_model_names_both(fake_index: qa.Index) -> None:
-    with pytest.raises(qa.IndexMismatchError, match=r"'fake-embedder'.*'all-MiniLM-L6-v2'"):
-        qa.load_index(fake_index.folder, model="all-MiniLM-L6-v2")
-    with pytest.raises(qa.IndexMismatchError, match="other-model"):
-        qa.load_index(fake_index.folder, embedder=FakeEmbedder(name="other-model"))
+def test_old_format_folder_is_explained_and_rebuilt(tmp_path: Path, corpus: Path, fake: FakeEmbedder) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"format_version": 1, "model": "x"}))
+    (folder / "passages-abc.jsonl").write_text("{}\n")
+    (folder / "vectors-abc.faiss").write_bytes(b"old")
+    with pytest.raises(qa.IndexMismatchError, match=r"older format \(1\).*qa index"):
+        qa.load_index(folder)
+    rebuilt = qa.build_index(corpus, folder, embedder=fake)
+    assert len(rebuilt) == 7
+    assert not (folder / "passages-abc.jsonl").exists() and not (folder / "vectors-abc.faiss").exists()
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2
 
 
-def test_crash_mid_build_keeps_previous_index(
+def test_crash_mid_build_keeps_previous_index_and_resumes(
     fake_index: qa.Index, corpus: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = read_manifest(fake_index.folder)
-    (corpus / "new.txt").write_text("A brand new article about glaciers.", encoding="utf-8")
+    before = fake_index.manifest
+    (corpus / "new.txt").write_text("A brand new article about glaciers.\n\nAnd one on fjords.", encoding="utf-8")
 
-    def explode(self: object, folder: Path) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(lexical_module.LexicalIndex, "save", explode)
+    monkeypatch.setattr(writer_module.IndexWriter, "_insert", explode)
+    counting = FakeEmbedder()
     with pytest.raises(OSError, match="disk full"):
-        qa.build_index(corpus, fake_index.folder, embedder=fake)
+        qa.build_index(corpus, fake_index.folder, embedder=counting)
     monkeypatch.undo()
     survivor = qa.load_index(fake_index.folder, embedder=fake)
     assert survivor.manifest == before
     assert len(survivor) == 7
     assert survivor.search("Etna volcano", k=1)[0].source == "volcano.txt"
-    # The next successful build cleans up what the crash left behind.
-    rebuilt = qa.build_index(corpus, fake_index.folder, embedder=fake)
-    assert len(rebuilt) == 8
-    assert len(list(fake_index.folder.iterdir())) == 4
+    # The vectors computed before the crash were committed: the rerun embeds nothing again.
+    embedded_before_crash = counting.encoded
+    assert embedded_before_crash == 2
+    rebuilt = qa.build_index(corpus, fake_index.folder, embedder=counting)
+    assert len(rebuilt) == 9
+    assert counting.encoded == embedded_before_crash
+    assert not any(p.name.startswith(".tmp-") for p in fake_index.folder.iterdir())
+
+
+def test_ids_of_unchanged_paragraphs_are_stable(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
+    def ids() -> dict[tuple[str, int], int]:
+        with sqlite3.connect(fake_index.folder / "index.db") as connection:
+            return {(s, p): i for i, s, p in connection.execute("SELECT id, source, paragraph FROM passages")}
+
+    first = ids()
+    (corpus / "volcano.txt").write_text("Etna sleeps.", encoding="utf-8")
+    updated = qa.build_index(corpus, fake_index.folder, embedder=fake)
+    second = ids()
+    assert updated.generation == fake_index.generation + 1
+    assert {k: v for k, v in first.items() if k[0] != "volcano.txt"} == {
+        k: v for k, v in second.items() if k[0] != "volcano.txt"
+    }
+    assert second[("volcano.txt", 1)] not in first.values()
+
+
+def test_touched_but_unchanged_file_is_not_a_change(fake_index: qa.Index, corpus: Path) -> None:
+    path = corpus / "volcano.txt"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert not fake_index.changes()
 
 
 def test_changes_detect_added_edited_removed(fake_index: qa.Index, corpus: Path) -> None:
@@ -155,8 +225,16 @@ def test_unicode_line_separators_survive_a_reload(tmp_path: Path, fake: FakeEmbe
     assert loaded.passages[0].text == "Alpha is\u2028 a letter.\u2029 Beta\x85 too."
 
 
-@pytest.mark.parametrize("text", ["  \n\n ", "The. And of."])
-def test_corpus_without_searchable_text_is_a_clear_error(tmp_path: Path, fake: FakeEmbedder, text: str) -> None:
-    corpus = write_corpus(tmp_path / "c", {"001.txt": text})
-    with pytest.raises(qa.CorpusError, match=r"no paragraphs|no searchable words"):
+def test_corpus_without_paragraphs_is_a_clear_error(tmp_path: Path, fake: FakeEmbedder) -> None:
+    corpus = write_corpus(tmp_path / "c", {"001.txt": "  \n\n "})
+    with pytest.raises(qa.CorpusError, match=r"no paragraphs"):
         qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    with pytest.raises(qa.CorpusError, match=r"no \.txt or \.md files"):
+        qa.build_index(write_corpus(tmp_path / "empty", {"a.bin": "x"}), tmp_path / "j", embedder=fake)
+
+
+def test_stop_words_only_corpus_builds_and_searches(tmp_path: Path, fake: FakeEmbedder) -> None:
+    corpus = write_corpus(tmp_path / "c", {"001.txt": "The. And of."})
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    assert index.search("the and", k=1, retriever="lexical") == []
+    assert len(index.search("and of", k=1, retriever="dense")) == 1

@@ -1,0 +1,254 @@
+"""The index database: files, passages, vectors and keyword terms in one SQLite file (WAL).
+
+Every change is one transaction; readers see a complete committed state and are never
+blocked by the single writer. This is the only module that opens SQLite connections.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+
+#: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest.
+FORMAT_VERSION = 2
+
+DATABASE = "index.db"
+#: Vector ids are ``passage_id << WINDOW_BITS | window``: stable 64-bit ids, one per window.
+WINDOW_BITS = 16
+#: Seconds a connection waits for a lock before giving up.
+_BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    source TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    skipped TEXT
+);
+CREATE TABLE IF NOT EXISTS passages(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    paragraph INTEGER NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    generation INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_source ON passages(source, paragraph);
+CREATE INDEX IF NOT EXISTS passages_generation ON passages(generation);
+CREATE TABLE IF NOT EXISTS windows(
+    id INTEGER PRIMARY KEY,
+    passage_id INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS windows_passage ON windows(passage_id);
+CREATE INDEX IF NOT EXISTS windows_sha ON windows(sha256);
+CREATE TABLE IF NOT EXISTS embeddings(sha256 TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+"""
+
+
+def vector_id(passage_id: int, window: int) -> int:
+    """The stable vector id of window ``window`` of passage ``passage_id``."""
+    return (passage_id << WINDOW_BITS) | window
+
+
+def passage_of(vector_ids: np.ndarray) -> np.ndarray:
+    """The passage id of each vector id."""
+    return np.asarray(vector_ids, dtype=np.int64) >> WINDOW_BITS
+
+
+def database_path(folder: Path) -> Path:
+    """Where the database of an index folder lives."""
+    return folder / DATABASE
+
+
+def damaged(folder: Path, exc: BaseException) -> IndexCorruptError:
+    """The error for a database that SQLite cannot read."""
+    return IndexCorruptError(
+        f"the index database {database_path(folder)} is damaged ({exc}); run `qa index` to rebuild it"
+    )
+
+
+def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the index database of ``folder`` in WAL mode.
+
+    Args:
+        folder: The index folder.
+        create: Create the folder and the database if missing (writers only).
+
+    Raises:
+        IndexNotFoundError: There is no database and ``create`` is false.
+        IndexCorruptError: The file is not a readable SQLite database.
+
+    """
+    path = database_path(folder)
+    if not create and not path.is_file():
+        raise IndexNotFoundError(f"no index in {folder}: build one with `qa index`")
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        # Autocommit mode: transactions are begun and ended explicitly.
+        connection = sqlite3.connect(
+            path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if create:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.executescript(_SCHEMA)
+        else:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise damaged(folder, exc) from exc
+    return connection
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed on success, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def read_meta(connection: sqlite3.Connection) -> dict[str, str]:
+    """All ``meta`` rows as a dict."""
+    return dict(connection.execute("SELECT key, value FROM meta").fetchall())
+
+
+def write_meta(connection: sqlite3.Connection, values: dict[str, object]) -> None:
+    """Set ``meta`` rows (inside the caller's transaction)."""
+    connection.executemany(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(key, json.dumps(value)) for key, value in values.items()],
+    )
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the database says about how the index was built and what it holds.
+
+    Attributes:
+        format_version: Layout version of the folder.
+        model: Embedding model name.
+        dimension: Vector length.
+        normalized: Whether stored vectors are unit vectors.
+        context: Whether paragraphs were embedded with their article's title and lead.
+        lexical_title: Whether the keyword index holds each paragraph's title too.
+        corpus: The corpus folder relative to the index folder.
+        corpus_label: How citations name the corpus folder.
+        generation: Bumped by every commit that changes what is searchable.
+        base_file: The vector file covering passages up to ``base_generation`` (``""``: none).
+        base_generation: Generation the vector file reflects.
+        base_sha256: SHA-256 of the vector file's bytes.
+        base_count: Vectors in the vector file.
+
+    """
+
+    format_version: int
+    model: str
+    dimension: int
+    normalized: bool
+    context: bool
+    lexical_title: bool
+    corpus: str
+    corpus_label: str
+    generation: int
+    base_file: str = ""
+    base_generation: int = 0
+    base_sha256: str = ""
+    base_count: int = 0
+
+    @classmethod
+    def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:
+        """Read and check the ``meta`` table.
+
+        Raises:
+            IndexNotFoundError: The database holds no index yet.
+            IndexMismatchError: Another format version wrote it.
+            IndexCorruptError: Fields are missing or malformed.
+
+        """
+        try:
+            raw = read_meta(connection)
+        except sqlite3.DatabaseError as exc:
+            raise damaged(folder, exc) from exc
+        if not raw:
+            raise IndexNotFoundError(f"no index in {folder} yet: build one with `qa index`")
+        try:
+            values = {key: json.loads(value) for key, value in raw.items()}
+            version = values.get("format_version")
+            if version != FORMAT_VERSION:
+                raise IndexMismatchError(
+                    f"index format {version} is not the format this version reads ({FORMAT_VERSION}); "
+                    "rebuild it with `qa index`"
+                )
+            return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"the index metadata in {folder} is malformed ({exc}); rebuild with `qa index`"
+            ) from exc
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """A vector as the little-endian float32 bytes stored in the database."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def decode_vectors(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    """Stack stored vector blobs into an ``(n, dimension)`` float32 array.
+
+    Raises:
+        ValueError: A blob has the wrong length.
+
+    """
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    joined = b"".join(blobs)
+    if len(joined) != len(blobs) * dimension * 4 or any(len(b) != dimension * 4 for b in blobs):
+        raise ValueError(f"a stored vector does not have {dimension} dimensions")
+    return np.frombuffer(joined, dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
+
+
+def valid_rows(vectors: np.ndarray, *, normalized: bool) -> np.ndarray:
+    """A boolean mask of rows that are finite and, if ``normalized``, of unit length."""
+    finite: np.ndarray = np.isfinite(vectors).all(axis=1)
+    if not normalized:
+        return finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0.0), axis=1)
+    ok = finite & (np.abs(norms - 1.0) < 1e-3)
+    return np.asarray(ok, dtype=bool)
+
+
+def chunks(items: Sequence[int] | Sequence[str], size: int = 500) -> Iterable[Sequence[int] | Sequence[str]]:
+    """Slices of ``items`` small enough for one SQL ``IN (...)`` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ?`` for ``count`` parameters."""
+    return ", ".join("?" * count)

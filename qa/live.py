@@ -1,0 +1,252 @@
+"""A live index: watches the corpus, applies changes in the background and swaps snapshots.
+
+Used alike by ``qa serve`` (a background thread), ``qa ask`` and programs (one
+synchronous :meth:`LiveIndex.refresh`). Questions are answered from the last committed
+state while an update runs; a failed update is reported once and retried with a back-off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .config import Settings
+from .embedding import Embedder
+from .errors import IndexBusyError, QAError
+from .index import Index, build_index, ensure_index, load_index
+from .sources import FolderSource
+from .writer import UpdateProgress
+
+log = logging.getLogger(__name__)
+
+#: Seconds between looks at the corpus folder and the index for changes.
+CHECK_INTERVAL = 2.0
+#: First and longest wait before retrying a failed update.
+RETRY_FIRST = 5.0
+RETRY_MAX = 300.0
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What the live index is doing, for a status line.
+
+    Attributes:
+        state: ``ready``, ``updating`` or ``failed``.
+        generation: The commit being served.
+        passages: Paragraphs in the served state.
+        files_pending: Files still to apply in the running update.
+        embedded: Paragraph windows embedded so far in the running update.
+        stage: The running update's stage.
+        error: The last failure, while it stands.
+        retry_in: Seconds until the next attempt after a failure.
+
+    """
+
+    state: str
+    generation: int
+    passages: int
+    files_pending: int = 0
+    embedded: int = 0
+    stage: str = ""
+    error: str = ""
+    retry_in: float = 0.0
+
+    def describe(self) -> str:
+        """One line for people, e.g. ``Updating the index: 3 files to go, 120 paragraphs embedded``."""
+        if self.state == "updating":
+            detail = f"{self.files_pending} {'file' if self.files_pending == 1 else 'files'} to go"
+            if self.embedded:
+                detail += f", {self.embedded} paragraphs embedded"
+            return f"Updating the index ({self.stage}): {detail}. Answers come from the last complete state."
+        if self.state == "failed":
+            return f"The last index update failed: {self.error}. Retrying in {self.retry_in:.0f} s."
+        return f"Index up to date: {self.passages} paragraphs."
+
+
+class LiveIndex:
+    """Holds the newest committed :class:`Index` of a folder and keeps it current."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        corpus: str | os.PathLike[str] | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        index: Index | None = None,
+        interval: float = CHECK_INTERVAL,
+    ) -> None:
+        """Serve the index in ``folder`` (built from ``corpus`` if there is none yet).
+
+        Args:
+            folder: The index folder.
+            corpus: The corpus folder; defaults to the one the index records.
+            settings: Retrieval settings.
+            embedder: The model, shared by every state served.
+            index: An already opened state to start from.
+            interval: Seconds between looks for changes in the background.
+
+        """
+        self.folder = Path(folder)
+        self._corpus = Path(corpus) if corpus is not None else None
+        self._settings = settings or Settings()
+        self._embedder = embedder
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._update_lock = threading.Lock()
+        self._index: Index | None = index
+        self._status = LiveStatus("ready", index.generation if index else 0, len(index) if index else 0)
+        self._failures = 0
+        self._retry_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def current(self) -> Index:
+        """The newest committed state (opened or built on first use)."""
+        with self._lock:
+            if self._index is None:
+                self._index = ensure_index(self.folder, self._corpus, settings=self._settings, refresh=False)
+                self._embedder = self._embedder or self._index.embedder()
+                self._status = replace(self._status, generation=self._index.generation, passages=len(self._index))
+            return self._index
+
+    def status(self) -> LiveStatus:
+        """What the live index is doing now."""
+        with self._lock:
+            if self._status.state == "failed":
+                return replace(self._status, retry_in=max(0.0, self._retry_at - time.monotonic()))
+            return self._status
+
+    @property
+    def corpus(self) -> Path:
+        """The corpus folder watched."""
+        return self._corpus.resolve() if self._corpus is not None else self.current().corpus
+
+    # -- updating -----------------------------------------------------------------------------
+
+    def pending(self) -> bool:
+        """Whether the corpus differs from the served state by size or time, or the index moved on."""
+        index = self.current()
+        root = self.corpus
+        current = FolderSource(root).scan() if root.is_dir() else {}
+        indexed = {name: (sig[0], sig[1]) for name, sig in index.snapshot.signatures.items()}
+        differs = any(indexed.get(name) != (sig.size, sig.mtime_ns) for name, sig in current.items())
+        return differs or set(indexed) != set(current)
+
+    def reload(self) -> bool:
+        """Swap in a newer state committed by any writer; return whether one was found."""
+        index = self.current()
+        newer = load_index(self.folder, settings=self._settings, embedder=self._embedder, reuse=index.snapshot.base)
+        if newer.generation == index.generation and newer.manifest == index.manifest:
+            newer.snapshot.close()
+            return False
+        self._swap(newer)
+        return True
+
+    def refresh(self, *, wait: bool = True, progress: bool = False) -> Index:
+        """Apply the corpus's changes now and serve the result.
+
+        Raises:
+            IndexBusyError: Another process is updating and ``wait`` is false.
+            QAError: The update failed; the last committed state is still served.
+
+        """
+        with self._update_lock:
+            index = self.current()
+            root = self.corpus
+            updated = build_index(
+                root,
+                self.folder,
+                settings=index.settings,
+                embedder=self._embedder or index.embedder(),
+                progress=progress,
+                label=index.manifest.corpus_label,
+                wait=wait,
+                on_progress=self._progress,
+                on_commit=lambda _generation: self._reload_quietly(),
+            )
+            self._swap(updated)
+            return updated
+
+    def _reload_quietly(self) -> None:
+        """Serve a commit as soon as it lands, mid-update; failures wait for the end of the update."""
+        try:
+            self.reload()
+        except QAError as exc:
+            log.warning("could not open the new index state yet: %s", exc)
+
+    def _swap(self, index: Index) -> None:
+        """Serve ``index`` from now on."""
+        with self._lock:
+            if self._index is not None and index.generation < self._index.generation:
+                return
+            self._index = index
+            self._status = replace(self._status, generation=index.generation, passages=len(index))
+
+    def _progress(self, progress: UpdateProgress) -> None:
+        """Record a running update's progress for :meth:`status`."""
+        with self._lock:
+            if progress.stage == "done":
+                self._status = replace(self._status, state="ready", files_pending=0, embedded=0, stage="")
+            else:
+                self._status = replace(
+                    self._status,
+                    state="updating",
+                    stage=progress.stage,
+                    files_pending=max(0, progress.files_total - progress.files_done),
+                    embedded=progress.embedded,
+                    error="",
+                )
+
+    def check(self) -> None:
+        """One round of the background loop: serve newer commits, apply corpus changes, back off on failure."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            self.reload()
+            if self.pending():
+                self.refresh(wait=False)
+            self._failures = 0
+        except IndexBusyError:
+            # Another process (`qa index`) is updating: its commits are picked up by reload().
+            with self._lock:
+                self._status = replace(self._status, state="updating", stage="another process", files_pending=0)
+        except (QAError, OSError) as exc:
+            self._failures += 1
+            delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
+            self._retry_at = time.monotonic() + delay
+            message = str(exc) if isinstance(exc, QAError) else f"{exc.strerror or exc} ({exc.filename})"
+            if self._failures == 1:
+                log.warning("index update failed (retrying with back-off): %s", message)
+            with self._lock:
+                self._status = replace(self._status, state="failed", error=message, stage="", files_pending=0)
+
+    def start(self) -> None:
+        """Watch the corpus in a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self.current()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="qa-live-index", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+
+    def _run(self) -> None:
+        """The background loop."""
+        while not self._stop.wait(self._interval):
+            try:
+                self.check()
+            except Exception:
+                log.exception("unexpected error in the index watcher")

@@ -1,0 +1,343 @@
+"""A read-only snapshot of an index: one committed generation, searched while writers go on.
+
+A snapshot holds a read transaction on the index database for its whole life, so every
+lookup it makes (passages, vectors, keyword scores) sees the same committed state. Its
+vectors are the memory-mapped base file minus the ids removed since, plus the few
+vectors added since, read from the database and searched exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import database as db
+from .documents import Passage
+from .errors import IndexCorruptError, IndexNotFoundError, QAError
+from .lexical import LexicalIndex
+from .vectors import BaseVectors, exact_search
+
+_PASSAGE_COLUMNS = "id, source, paragraph, start_line, end_line, start_char, end_char, text, sha256"
+#: Attempts at opening a snapshot while a writer replaces the base vector file.
+_OPEN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index holds and how it was built (read from the database).
+
+    Attributes:
+        format_version: Layout version of the index folder.
+        model: Embedding model name.
+        dimension: Vector length.
+        normalized: Whether vectors are unit length.
+        metric: Similarity used (``inner_product``).
+        context: Whether paragraphs were embedded with their article's title and lead.
+        lexical_title: Whether the keyword index holds each paragraph's article title.
+        passage_count: Paragraphs indexed.
+        vector_count: Vectors (one per paragraph window).
+        corpus: The corpus folder relative to the index folder.
+        corpus_label: How citations name the corpus folder.
+        generation: Commit counter of searchable content.
+        files: SHA-256 of each indexed file's bytes.
+        skipped: Files that could not be read, with the reason.
+
+    """
+
+    format_version: int
+    model: str
+    dimension: int
+    normalized: bool
+    metric: str
+    context: bool
+    lexical_title: bool
+    passage_count: int
+    vector_count: int
+    corpus: str
+    corpus_label: str
+    generation: int
+    files: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _passage(row: Sequence[object]) -> Passage:
+    """A :class:`Passage` from a ``passages`` row (without its id)."""
+    return Passage(*row[1:])  # type: ignore[arg-type]
+
+
+class Snapshot:
+    """One committed state of an index folder, safe to search from several threads."""
+
+    def __init__(
+        self,
+        folder: Path,
+        connection: sqlite3.Connection,
+        meta: db.Meta,
+        manifest: Manifest,
+        signatures: dict[str, tuple[int, int]],
+        base: BaseVectors | None,
+        delta_ids: np.ndarray,
+        delta: np.ndarray,
+        exclude: np.ndarray,
+    ) -> None:
+        """Assemble a snapshot; use :meth:`open`."""
+        self.folder = folder
+        self.meta = meta
+        self.manifest = manifest
+        self.signatures = signatures
+        self.base = base
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._delta_ids = delta_ids
+        self._delta = delta
+        self._exclude = exclude
+        self.lexical = LexicalIndex(connection, self._lock)
+
+    @property
+    def generation(self) -> int:
+        """The commit this snapshot shows."""
+        return self.meta.generation
+
+    def __len__(self) -> int:
+        """Passages in this snapshot."""
+        return self.manifest.passage_count
+
+    @classmethod
+    def open(cls, folder: Path, *, reuse: BaseVectors | None = None) -> Snapshot:
+        """Open the newest committed state of ``folder``.
+
+        Args:
+            folder: The index folder.
+            reuse: An already opened base file; used if the state still refers to it.
+
+        Raises:
+            IndexNotFoundError: ``folder`` holds no index.
+            IndexCorruptError: A part is damaged; the message names it.
+            IndexMismatchError: The index was written by another format version.
+
+        """
+        _refuse_old_format(folder)
+        last: QAError | None = None
+        for _ in range(_OPEN_ATTEMPTS):
+            connection = db.connect(folder)
+            try:
+                return cls._open_in(folder, connection, reuse)
+            except _BaseMoved as exc:
+                # A writer replaced the base file between our read and our open: read again.
+                connection.close()
+                last = exc.error
+            except BaseException:
+                connection.close()
+                raise
+        assert last is not None
+        raise last
+
+    @classmethod
+    def _open_in(cls, folder: Path, connection: sqlite3.Connection, reuse: BaseVectors | None) -> Snapshot:
+        """Read one consistent state inside a read transaction that stays open."""
+        try:
+            connection.execute("BEGIN")
+            meta = db.Meta.read(connection, folder)
+            raw = db.read_meta(connection)
+            counts = {k: int(raw.get(k, "0")) for k in ("passage_count", "vector_count")}
+            files: dict[str, str] = {}
+            skipped: dict[str, str] = {}
+            signatures: dict[str, tuple[int, int]] = {}
+            for source, size, mtime, sha, reason in connection.execute(
+                "SELECT source, size, mtime_ns, sha256, skipped FROM files"
+            ):
+                signatures[source] = (size, mtime)
+                if reason is None:
+                    files[source] = sha
+                else:
+                    skipped[source] = reason
+            delta_rows = connection.execute(
+                "SELECT w.id, e.vector FROM passages p JOIN windows w ON w.passage_id = p.id"
+                " LEFT JOIN embeddings e ON e.sha256 = w.sha256 WHERE p.generation > ? ORDER BY w.id",
+                (meta.base_generation,),
+            ).fetchall()
+            exclude = np.fromiter(
+                (
+                    r[0]
+                    for r in connection.execute(
+                        "SELECT vector_id FROM removed WHERE generation > ?", (meta.base_generation,)
+                    )
+                ),
+                dtype=np.int64,
+            )
+        except sqlite3.DatabaseError as exc:
+            raise db.damaged(folder, exc) from exc
+        delta_ids, delta = _check_delta(folder, delta_rows, meta)
+        base: BaseVectors | None = None
+        if meta.base_file:
+            path = folder / meta.base_file
+            if reuse is not None and reuse.path == path and reuse.sha256 == meta.base_sha256:
+                base = reuse
+            else:
+                try:
+                    base = BaseVectors.open(
+                        path, sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension
+                    )
+                except IndexCorruptError as exc:
+                    if not path.exists():
+                        raise _BaseMoved(exc) from exc
+                    raise
+        manifest = Manifest(
+            format_version=meta.format_version,
+            model=meta.model,
+            dimension=meta.dimension,
+            normalized=meta.normalized,
+            metric="inner_product",
+            context=meta.context,
+            lexical_title=meta.lexical_title,
+            passage_count=counts["passage_count"],
+            vector_count=counts["vector_count"],
+            corpus=meta.corpus,
+            corpus_label=meta.corpus_label,
+            generation=meta.generation,
+            files=files,
+            skipped=skipped,
+        )
+        return cls(folder, connection, meta, manifest, signatures, base, delta_ids, delta, exclude)
+
+    def close(self) -> None:
+        """End the read transaction and close the database connection."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._connection.close()
+
+    def __del__(self) -> None:
+        """Close the connection when the last user lets go of the snapshot."""
+        with contextlib.suppress(Exception):
+            self._connection.close()
+
+    # -- vectors ------------------------------------------------------------------------------
+
+    def dense_top(self, query: np.ndarray, windows: int) -> dict[int, float]:
+        """Best cosine per passage among the ``windows`` best-matching vectors."""
+        found_ids, found_scores = exact_search(self._delta, self._delta_ids, query, windows)
+        if self.base is not None:
+            base_ids, base_scores = self.base.search(query, windows, self._exclude)
+            found_ids = np.concatenate([found_ids, base_ids])
+            found_scores = np.concatenate([found_scores, base_scores])
+        order = np.argsort(-found_scores, kind="stable")[:windows]
+        best: dict[int, float] = {}
+        # A long paragraph has several windows: it scores as its best window.
+        for pid, score in zip(db.passage_of(found_ids[order]).tolist(), found_scores[order].tolist(), strict=True):
+            if score > best.get(pid, -2.0):
+                best[pid] = float(score)
+        return best
+
+    def vectors_of(self, passage_ids: Sequence[int], *, first_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(passage_id per row, vectors)`` of the windows of ``passage_ids``, read from the database.
+
+        Raises:
+            IndexCorruptError: A stored vector is damaged.
+
+        """
+        ids = list(dict.fromkeys(int(p) for p in passage_ids))
+        rows: list[tuple[int, bytes]] = []
+        window = f" AND w.id = (w.passage_id << {db.WINDOW_BITS})" if first_only else ""
+        with self._lock:
+            for part in db.chunks(ids):
+                rows += self._connection.execute(
+                    f"SELECT w.passage_id, e.vector FROM windows w LEFT JOIN embeddings e ON e.sha256 = w.sha256"
+                    f" WHERE w.passage_id IN ({db.placeholders(len(part))}){window}",
+                    tuple(part),
+                ).fetchall()
+        owners = np.array([r[0] for r in rows], dtype=np.int64)
+        try:
+            if any(r[1] is None for r in rows):
+                raise ValueError("a vector is missing")
+            matrix = db.decode_vectors([r[1] for r in rows], self.meta.dimension)
+        except ValueError as exc:
+            raise _damaged_vectors(self.folder, str(exc)) from exc
+        if not db.valid_rows(matrix, normalized=self.meta.normalized).all():
+            raise _damaged_vectors(self.folder, "a vector is not a finite unit vector")
+        return owners, matrix
+
+    def dense_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
+        """Exact best-window cosine of the question with each of ``passage_ids``."""
+        owners, matrix = self.vectors_of(passage_ids)
+        scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        best: dict[int, float] = {}
+        for pid, score in zip(owners.tolist(), scores.tolist(), strict=True):
+            best[pid] = max(best.get(pid, -2.0), float(score))
+        return best
+
+    # -- passages -----------------------------------------------------------------------------
+
+    def passages(self, passage_ids: Sequence[int]) -> dict[int, Passage]:
+        """The passages with these ids (ids not in this snapshot are left out)."""
+        ids = list(dict.fromkeys(int(p) for p in passage_ids))
+        found: dict[int, Passage] = {}
+        with self._lock:
+            for part in db.chunks(ids):
+                for row in self._connection.execute(
+                    f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({db.placeholders(len(part))})", tuple(part)
+                ):
+                    found[int(row[0])] = _passage(row)
+        return found
+
+    def all_passages(self) -> list[Passage]:
+        """Every passage, in corpus order (file, then paragraph)."""
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT {_PASSAGE_COLUMNS} FROM passages ORDER BY source, paragraph"
+            ).fetchall()
+        return [_passage(row) for row in rows]
+
+
+class _BaseMoved(Exception):
+    """The base file named by the state read is gone: a writer replaced it meanwhile."""
+
+    def __init__(self, error: QAError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _damaged_vectors(folder: Path, detail: str) -> IndexCorruptError:
+    """The error for damaged vectors in the database."""
+    return IndexCorruptError(
+        f"stored vectors in {db.database_path(folder)} are damaged ({detail}); run `qa index` to repair them"
+    )
+
+
+def _check_delta(folder: Path, rows: list[tuple[int, bytes | None]], meta: db.Meta) -> tuple[np.ndarray, np.ndarray]:
+    """Decode and check the vectors added since the base file."""
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    try:
+        if any(r[1] is None for r in rows):
+            raise ValueError("a vector is missing")
+        matrix = db.decode_vectors([r[1] for r in rows], meta.dimension)  # type: ignore[misc]
+    except ValueError as exc:
+        raise _damaged_vectors(folder, str(exc)) from exc
+    if not db.valid_rows(matrix, normalized=meta.normalized).all():
+        raise _damaged_vectors(folder, "a vector is not a finite unit vector")
+    return ids, np.ascontiguousarray(matrix)
+
+
+def _refuse_old_format(folder: Path) -> None:
+    """Raise a clear error for a folder written by the format-1 layout (files + manifest)."""
+    import json
+
+    from .errors import IndexMismatchError
+
+    if db.database_path(folder).is_file():
+        return
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise IndexNotFoundError(f"no index in {folder}: build one with `qa index`")
+    try:
+        version = json.loads(manifest.read_text(encoding="utf-8")).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        version = None
+    raise IndexMismatchError(
+        f"the index in {folder} is in an older format ({version}) that this version does not read; "
+        "run `qa index` to rebuild it"
+    )

@@ -1,0 +1,95 @@
+"""Where documents come from: a folder of files (stat first, bytes only when needed) or a list in memory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .documents import Document, corpus_files, decode_text, make_document, source_name
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What is cheap to learn about a document without reading it: size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A document as read: the document, or why it was skipped; the SHA-256 of the bytes read."""
+
+    source: str
+    sha256: str
+    document: Document | None
+    skipped: str | None = None
+
+
+class Source(Protocol):
+    """A set of documents the writer indexes."""
+
+    def scan(self) -> dict[str, Signature]:
+        """Every document's name and signature, without reading contents."""
+        ...
+
+    def load(self, name: str) -> Loaded:
+        """Read one document (once: its hash is of exactly these bytes)."""
+        ...
+
+
+class FolderSource:
+    """The ``*.txt``/``*.md`` files under a corpus folder."""
+
+    def __init__(self, root: Path) -> None:
+        """Index files under ``root``."""
+        self.root = root
+
+    def scan(self) -> dict[str, Signature]:
+        """Names and stat signatures of the corpus files; unreadable entries get a zero signature."""
+        found: dict[str, Signature] = {}
+        for path in corpus_files(self.root):
+            try:
+                stat = path.stat()
+                found[source_name(self.root, path)] = Signature(stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                found[source_name(self.root, path)] = Signature(-1, 0)
+        return found
+
+    def load(self, name: str) -> Loaded:
+        """Read, hash and decode one file; binary, non-UTF-8 and unreadable files are skipped."""
+        try:
+            raw = (self.root / name).read_bytes()
+        except OSError as exc:
+            return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc))
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            text = decode_text(raw)
+        except UnicodeDecodeError:
+            return Loaded(name, digest, None, "not UTF-8 text")
+        except ValueError as exc:
+            return Loaded(name, digest, None, str(exc))
+        return Loaded(name, digest, make_document(name, text, sha256=digest))
+
+
+class DocumentSource:
+    """Documents already in memory (BEIR corpora); the signature is derived from the text hash."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        """Index ``documents``."""
+        self._documents = {document.source: document for document in documents}
+
+    def scan(self) -> dict[str, Signature]:
+        """Each document's name, with its size and a number taken from its hash."""
+        return {
+            name: Signature(len(document.text), int(document.sha256[:15], 16))
+            for name, document in self._documents.items()
+        }
+
+    def load(self, name: str) -> Loaded:
+        """The document itself."""
+        document = self._documents[name]
+        return Loaded(name, document.sha256, document)

@@ -1,0 +1,692 @@
+"""The one writer of an index folder: finds what changed and applies it in transactions.
+
+Changed files are found by size and modification time first, then by the hash of the
+bytes read. Only their paragraphs are removed, added or re-embedded; vectors are
+committed in batches, so a killed build resumes where it stopped. One writer runs at a
+time across processes (a lock file); readers are never blocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import filelock
+import numpy as np
+
+from . import database as db
+from .config import Settings
+from .documents import Document, Passage, split_passages
+from .embedding import Embedder
+from .errors import CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError
+from .lexical import terms_of
+from .sources import Loaded, Signature, Source
+from .vectors import write_base
+
+#: Tokens kept for the model's own start and end markers.
+_SPECIAL_TOKENS = 2
+#: A window never shrinks below this many tokens, however long the context prefix.
+_MIN_WINDOW = 64
+#: Paragraphs read and split before their vectors are computed and committed together.
+CHUNK_PASSAGES = 4096
+#: Texts per embedding call; each call's vectors are committed at once.
+EMBED_BATCH = 256
+#: The base vector file is rewritten once this many vectors changed since it was written
+#: (or a tenth of it, whichever is more); below, changes are searched exactly from the database.
+MERGE_MIN = 5000
+LOCK_FILE = "writer.lock"
+MANIFEST = "manifest.json"
+#: Files of the format-1 layout, removed once a format-2 index is committed.
+_OLD_ARTIFACTS = ("passages-", "lexical-")
+
+
+@dataclass(frozen=True)
+class CorpusChanges:
+    """How the corpus folder differs from what the index holds."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        """True when anything changed."""
+        return bool(self.added or self.removed or self.changed)
+
+    def __len__(self) -> int:
+        """Files to update."""
+        return len(self.added) + len(self.removed) + len(self.changed)
+
+    def describe(self) -> str:
+        """One line, e.g. ``1 file added (a.txt), 1 edited (b.txt)``."""
+        parts = []
+        for verb, names in (("added", self.added), ("edited", self.changed), ("removed", self.removed)):
+            if names:
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                parts.append(f"{len(names)} {'file' if len(names) == 1 else 'files'} {verb} ({shown})")
+        return "; ".join(parts) if parts else "no changes"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What an update did, for the person who ran it."""
+
+    files: int
+    passages: int
+    vectors: int
+    embedded: int
+    reused: int
+    windowed: int
+    skipped: tuple[tuple[str, str], ...]
+    seconds: float
+    updated_files: int = 0
+    repaired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpdateProgress:
+    """Where a running update is, for status lines and progress bars.
+
+    Attributes:
+        stage: ``scanning``, ``embedding``, ``committing``, ``merging`` or ``done``.
+        files_done: Files applied so far.
+        files_total: Files to apply in this update.
+        embedded: Paragraph windows embedded so far.
+        to_embed: Windows known to need embedding so far.
+
+    """
+
+    stage: str
+    files_done: int = 0
+    files_total: int = 0
+    embedded: int = 0
+    to_embed: int = 0
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """A file as the index last saw it."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    skipped: str | None
+
+
+@dataclass
+class _Pending:
+    """Files read in the current chunk and the paragraphs to commit for them."""
+
+    loaded: list[tuple[Loaded, Signature]] = field(default_factory=list)
+    passages: list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str]] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    windowed: int = 0
+
+
+def context_prefix(document: Document) -> str:
+    """The article context embedded before each of its paragraphs: title and lead sentence."""
+    return " ".join(part for part in (document.title, document.lead) if part)
+
+
+def embedding_inputs(
+    document: Document, passage: Passage, embedder: Embedder, settings: Settings
+) -> tuple[list[tuple[int, int]], list[str]]:
+    """The windows of a passage and the exact strings to embed for each."""
+    prefix = context_prefix(document) if settings.context else ""
+    # A lead sentence is not repeated in front of the paragraph it comes from.
+    if prefix and document.lead and document.lead in " ".join(passage.text.split()):
+        prefix = document.title
+    budget = embedder.max_tokens - _SPECIAL_TOKENS
+    if prefix:
+        budget = max(_MIN_WINDOW, budget - embedder.count_tokens(prefix) - 1)
+    windows = embedder.windows(passage.text, budget, settings.window_overlap)
+    texts = [f"{prefix}\n{passage.text[s:e]}" if prefix else passage.text[s:e] for s, e in windows]
+    return windows, texts
+
+
+def indexed_files(connection: sqlite3.Connection) -> dict[str, IndexedFile]:
+    """The ``files`` table as a dict."""
+    rows = connection.execute("SELECT source, size, mtime_ns, sha256, skipped FROM files").fetchall()
+    return {source: IndexedFile(size, mtime, sha, skipped) for source, size, mtime, sha, skipped in rows}
+
+
+def diff(indexed: dict[str, IndexedFile], current: dict[str, Signature]) -> CorpusChanges:
+    """Files added, removed, and whose size or modification time changed."""
+    return CorpusChanges(
+        added=tuple(sorted(set(current) - set(indexed))),
+        removed=tuple(sorted(set(indexed) - set(current))),
+        changed=tuple(
+            sorted(
+                name
+                for name in set(current) & set(indexed)
+                if (current[name].size, current[name].mtime_ns) != (indexed[name].size, indexed[name].mtime_ns)
+            )
+        ),
+    )
+
+
+def _text_sha256(text: str) -> str:
+    """Hex SHA-256 of ``text`` in UTF-8."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class IndexWriter:
+    """Applies the changes of a source to an index folder, one transaction per chunk."""
+
+    def __init__(
+        self,
+        folder: Path,
+        source: Source,
+        *,
+        settings: Settings,
+        embedder: Embedder,
+        corpus: str,
+        label: str,
+        wait: bool = True,
+        notify: Callable[[str], None] = lambda _message: None,
+        on_progress: Callable[[UpdateProgress], None] = lambda _progress: None,
+        progress_bar: bool = False,
+        verify: bool = False,
+        on_commit: Callable[[int], None] = lambda _generation: None,
+    ) -> None:
+        """Prepare to update ``folder`` from ``source``.
+
+        Args:
+            folder: The index folder (created if missing).
+            source: The documents to index.
+            settings: Indexing settings (model, context, batch size, ...).
+            embedder: The embedding model.
+            corpus: The corpus folder relative to ``folder``, recorded for readers.
+            label: How citations name the corpus folder.
+            wait: Wait for another process's update to finish instead of failing.
+            notify: Receives one-line messages (waiting, repairs).
+            on_progress: Receives progress as the update runs.
+            progress_bar: Show a terminal progress bar while embedding.
+            verify: Check the whole database for damage first (``qa index`` does).
+            on_commit: Called with the new generation after each commit that changed content,
+                so that a live index can serve it at once.
+
+        """
+        self.folder = folder
+        self.source = source
+        self.settings = settings
+        self.embedder = embedder
+        self.corpus = corpus
+        self.label = label
+        self._wait = wait
+        self._notify = notify
+        self._on_progress = on_progress
+        self._progress_bar = progress_bar
+        self._verify = verify
+        self._on_commit = on_commit
+        self._repaired: list[str] = []
+        self._dropped: set[str] = set()
+        self._full_gc = False
+
+    # -- the update -------------------------------------------------------------------------
+
+    def update(self) -> BuildReport:
+        """Bring the index in line with the source and return what was done.
+
+        Raises:
+            IndexBusyError: Another update runs and ``wait`` is false.
+            CorpusError: The source holds no readable text.
+
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.folder / LOCK_FILE))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            if not self._wait:
+                raise IndexBusyError(
+                    f"another index update is running in {self.folder}; try again when it ends"
+                ) from None
+            self._notify(f"Another index update is running in {self.folder}; waiting for it to finish ...")
+            lock.acquire()
+        try:
+            return self._update_locked()
+        finally:
+            lock.release()
+
+    def _open(self) -> sqlite3.Connection:
+        """Open (or create) the database, setting a damaged one aside to rebuild from scratch."""
+        try:
+            connection = db.connect(self.folder, create=True)
+            if self._verify:
+                check = connection.execute("PRAGMA quick_check").fetchone()
+                if check is None or check[0] != "ok":
+                    raise sqlite3.DatabaseError(f"quick_check: {check}")
+            db.read_meta(connection)
+            return connection
+        except (IndexCorruptError, sqlite3.DatabaseError) as exc:
+            aside = self.folder / f"{db.DATABASE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+            for suffix in ("", "-wal", "-shm"):
+                path = self.folder / f"{db.DATABASE}{suffix}"
+                if path.exists():
+                    os.replace(path, aside.with_name(aside.name + suffix))
+            self._repaired.append(f"the damaged database was moved to {aside.name} and rebuilt")
+            self._notify(f"The index database was damaged ({exc}); it was moved to {aside.name} and is rebuilt.")
+            return db.connect(self.folder, create=True)
+
+    def _wanted_meta(self) -> dict[str, object]:
+        """The build facts this update records."""
+        return {
+            "format_version": db.FORMAT_VERSION,
+            "model": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "normalized": True,
+            "context": self.settings.context,
+            "lexical_title": self.settings.lexical_title,
+            "corpus": self.corpus,
+            "corpus_label": self.label,
+        }
+
+    def _update_locked(self) -> BuildReport:
+        """The update, with the writer lock held."""
+        started = time.perf_counter()
+        self._on_progress(UpdateProgress("scanning"))
+        connection = self._open()
+        try:
+            wanted = self._wanted_meta()
+            stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
+            facts = ("format_version", "model", "dimension", "normalized", "context", "lexical_title")
+            fresh = any(stored.get(key) != wanted[key] for key in facts)
+            if fresh and stored:
+                self._notify("The index was built with other settings or model; rebuilding it from scratch.")
+            if self._verify and not fresh:
+                self._verify_vectors(connection)
+            indexed = {} if fresh else indexed_files(connection)
+            current = self.source.scan()
+            if not current:
+                raise CorpusError(f"no .txt or .md files to index in {self.corpus}")
+            changes = diff(indexed, current)
+            generation = 0 if fresh else int(stored.get("generation", 0))
+            counters = {"embedded": 0, "reused": 0, "windowed": 0, "applied": 0}
+            todo = [*changes.added, *changes.changed]
+            self._on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
+            bar = self._bar()
+            first = True
+            pending = _Pending()
+            for position, name in enumerate(todo, start=1):
+                loaded = self.source.load(name)
+                old = indexed.get(name)
+                pending.loaded.append((loaded, current[name]))
+                same = old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
+                if loaded.document is not None and not same:
+                    self._split(loaded.document, pending)
+                if len(pending.passages) >= CHUNK_PASSAGES or position == len(todo):
+                    generation = self._apply(
+                        connection,
+                        pending,
+                        indexed,
+                        changes.removed if first else (),
+                        wanted,
+                        fresh and first,
+                        generation,
+                        counters,
+                        bar,
+                        position,
+                        len(todo),
+                    )
+                    first = False
+                    pending = _Pending()
+            if first and (changes.removed or fresh or not stored):
+                generation = self._apply(
+                    connection, pending, indexed, changes.removed, wanted, fresh, generation, counters, bar, 0, 0
+                )
+            if bar is not None:
+                bar.close()
+            self._on_progress(UpdateProgress("merging", len(todo), len(todo)))
+            self._merge(connection)
+            self._clean(connection)
+            report = self._report(connection, counters, started, len(changes))
+            self._write_manifest(connection)
+            self._on_progress(UpdateProgress("done", len(todo), len(todo)))
+            return report
+        finally:
+            connection.close()
+
+    def _verify_vectors(self, connection: sqlite3.Connection) -> None:
+        """Find damaged stored vectors; drop them and mark their files for re-reading, so they are re-embedded."""
+        dimension = self.embedder.dimension
+        bad: list[str] = []
+        cursor = connection.execute("SELECT sha256, vector FROM embeddings")
+        while rows := cursor.fetchmany(20_000):
+            sized = [r for r in rows if len(r[1]) == dimension * 4]
+            bad += [r[0] for r in rows if len(r[1]) != dimension * 4]
+            if sized:
+                ok = db.valid_rows(db.decode_vectors([r[1] for r in sized], dimension), normalized=True)
+                bad += [r[0] for r, good in zip(sized, ok.tolist(), strict=True) if not good]
+        if not bad:
+            return
+        with db.transaction(connection):
+            for part in db.chunks(bad):
+                marks = db.placeholders(len(part))
+                connection.execute(
+                    "UPDATE files SET size = -1, sha256 = 'damaged' WHERE source IN (SELECT p.source FROM passages p"
+                    f" JOIN windows w ON w.passage_id = p.id WHERE w.sha256 IN ({marks}))",
+                    tuple(part),
+                )
+                connection.execute(f"DELETE FROM embeddings WHERE sha256 IN ({marks})", tuple(part))
+        self._repaired.append(f"{len(bad)} damaged stored vectors re-embedded")
+        self._notify(f"{len(bad)} stored vectors were damaged; their paragraphs are embedded again.")
+
+    def _bar(self) -> Any:
+        """A tqdm progress bar over embedded paragraphs, if asked for."""
+        if not self._progress_bar:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=0, unit="paragraph", desc="Embedding", leave=False)
+
+    def _split(self, document: Document, pending: _Pending) -> None:
+        """Split a changed document into passages and the strings to embed."""
+        title = document.title if self.settings.lexical_title else ""
+        for passage in split_passages(document):
+            windows, texts = embedding_inputs(document, passage, self.embedder, self.settings)
+            # Keyed by model and exact text: a vector is reused only for the same input to the same model.
+            hashes = tuple(_text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
+            pending.windowed += len(windows) > 1
+            pending.passages.append(
+                (passage, tuple(windows), hashes, f"{title}\n{passage.text}" if title else passage.text)
+            )
+            pending.texts.update(zip(hashes, texts, strict=True))
+
+    def _missing(self, connection: sqlite3.Connection, hashes: Sequence[str]) -> list[str]:
+        """Hashes with no valid stored vector; damaged stored vectors count as missing."""
+        dimension = self.embedder.dimension
+        found: dict[str, bytes] = {}
+        for part in db.chunks(list(hashes)):
+            rows = connection.execute(
+                f"SELECT sha256, vector FROM embeddings WHERE sha256 IN ({db.placeholders(len(part))})", tuple(part)
+            ).fetchall()
+            found.update(rows)
+        good: set[str] = set()
+        names = list(found)
+        blobs = [found[n] for n in names]
+        right_size = [len(b) == dimension * 4 for b in blobs]
+        sized = [n for n, ok in zip(names, right_size, strict=True) if ok]
+        if sized:
+            matrix = db.decode_vectors([found[n] for n in sized], dimension)
+            good = {n for n, ok in zip(sized, db.valid_rows(matrix, normalized=True).tolist(), strict=True) if ok}
+        damaged = len(found) - len(good)
+        if damaged:
+            self._repaired.append(f"{damaged} damaged stored vectors re-embedded")
+            self._notify(f"{damaged} stored vectors were damaged; embedding them again.")
+        return [h for h in hashes if h not in good]
+
+    def _embed(self, connection: sqlite3.Connection, pending: _Pending, counters: dict[str, int], bar: Any) -> None:
+        """Embed the chunk's missing texts, longest batches together, committing each batch."""
+        unique = list(dict.fromkeys(h for _, _, hashes, _ in pending.passages for h in hashes))
+        missing = self._missing(connection, unique)
+        counters["reused"] += sum(len(h) for _, _, h, _ in pending.passages) - len(missing)
+        # Sorting by length keeps padding low inside each batch.
+        missing.sort(key=lambda h: len(pending.texts[h]))
+        if bar is not None:
+            bar.total += len(missing)
+            bar.refresh()
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            vectors = self.embedder.encode([pending.texts[h] for h in batch], batch_size=self.settings.batch_size)
+            bad = ~db.valid_rows(vectors, normalized=True)
+            if bad.any():
+                raise IndexCorruptError(f"the model returned {int(bad.sum())} vectors that are not finite unit vectors")
+            with db.transaction(connection):
+                connection.executemany(
+                    "INSERT OR REPLACE INTO embeddings(sha256, vector) VALUES (?, ?)",
+                    [(h, db.encode_vector(v)) for h, v in zip(batch, vectors, strict=True)],
+                )
+            counters["embedded"] += len(batch)
+            if bar is not None:
+                bar.update(len(batch))
+
+    def _apply(
+        self,
+        connection: sqlite3.Connection,
+        pending: _Pending,
+        indexed: dict[str, IndexedFile],
+        removed: Sequence[str],
+        wanted: dict[str, object],
+        wipe: bool,
+        generation: int,
+        counters: dict[str, int],
+        bar: Any,
+        done: int,
+        total: int,
+    ) -> int:
+        """Embed a chunk's paragraphs, then commit its files in one transaction; return the generation."""
+        self._embed(connection, pending, counters, bar)
+        self._on_progress(UpdateProgress("committing", done, total, counters["embedded"], counters["embedded"]))
+        counters["windowed"] += pending.windowed
+        with db.transaction(connection):
+            if wipe:
+                for table in ("files", "passages", "windows", "removed", "lexical", "meta"):
+                    connection.execute(f"DELETE FROM {table}")
+            content_changed = wipe or bool(removed)
+            by_source: dict[str, list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str]]] = {}
+            for item in pending.passages:
+                by_source.setdefault(item[0].source, []).append(item)
+            next_generation = generation + 1
+            for name in removed:
+                self._drop(connection, name, next_generation)
+                connection.execute("DELETE FROM files WHERE source = ?", (name,))
+            for loaded, signature in pending.loaded:
+                old = indexed.get(loaded.source)
+                same = old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
+                if not same:
+                    content_changed = True
+                    if old is not None:
+                        self._drop(connection, loaded.source, next_generation)
+                    for passage, windows, hashes, lexical_text in by_source.get(loaded.source, []):
+                        self._insert(connection, passage, windows, hashes, lexical_text, next_generation)
+                title = loaded.document.title if loaded.document is not None else ""
+                connection.execute(
+                    "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (loaded.source, signature.size, signature.mtime_ns, loaded.sha256, title, loaded.skipped),
+                )
+            if content_changed or wipe:
+                generation = next_generation
+            counts = connection.execute(
+                "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows)"
+            ).fetchone()
+            db.write_meta(
+                connection,
+                {**wanted, "generation": generation, "passage_count": counts[0], "vector_count": counts[1]},
+            )
+        counters["applied"] += len(pending.loaded) + len(removed)
+        if content_changed or wipe:
+            self._on_commit(generation)
+        return generation
+
+    def _drop(self, connection: sqlite3.Connection, source: str, generation: int) -> None:
+        """Delete a file's passages, remembering their vector ids as removed at ``generation``."""
+        ids = [row[0] for row in connection.execute("SELECT id FROM passages WHERE source = ?", (source,))]
+        for part in db.chunks(ids):
+            marks = db.placeholders(len(part))
+            self._dropped.update(
+                row[0]
+                for row in connection.execute(f"SELECT sha256 FROM windows WHERE passage_id IN ({marks})", tuple(part))
+            )
+            connection.execute(
+                "INSERT OR REPLACE INTO removed(vector_id, generation)"
+                f" SELECT id, ? FROM windows WHERE passage_id IN ({marks})",
+                (generation, *part),
+            )
+            connection.execute(f"DELETE FROM windows WHERE passage_id IN ({marks})", tuple(part))
+            connection.execute(f"DELETE FROM lexical WHERE rowid IN ({marks})", tuple(part))
+            connection.execute(f"DELETE FROM passages WHERE id IN ({marks})", tuple(part))
+
+    def _insert(
+        self,
+        connection: sqlite3.Connection,
+        passage: Passage,
+        windows: tuple[tuple[int, int], ...],
+        hashes: tuple[str, ...],
+        lexical_text: str,
+        generation: int,
+    ) -> None:
+        """Insert one passage, its windows and its keyword terms."""
+        cursor = connection.execute(
+            "INSERT INTO passages(source, paragraph, start_line, end_line, start_char, end_char, text, sha256,"
+            " generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                passage.source,
+                passage.paragraph,
+                passage.start_line,
+                passage.end_line,
+                passage.start_char,
+                passage.end_char,
+                passage.text,
+                passage.sha256,
+                generation,
+            ),
+        )
+        pid = int(cursor.lastrowid or 0)
+        connection.executemany(
+            "INSERT INTO windows(id, passage_id, start, end, sha256) VALUES (?, ?, ?, ?, ?)",
+            [(db.vector_id(pid, n), pid, s, e, h) for n, ((s, e), h) in enumerate(zip(windows, hashes, strict=True))],
+        )
+        connection.execute(
+            "INSERT INTO lexical(rowid, terms) VALUES (?, ?)", (pid, " ".join(terms_of([lexical_text])[0]))
+        )
+
+    # -- after the content commits -----------------------------------------------------------
+
+    def _merge(self, connection: sqlite3.Connection) -> None:
+        """Rewrite the base vector file when enough changed since it was written, or it is damaged."""
+        meta = db.Meta.read(connection, self.folder)
+        delta = connection.execute(
+            "SELECT (SELECT count(*) FROM windows w JOIN passages p ON p.id = w.passage_id WHERE p.generation > ?)"
+            " + (SELECT count(*) FROM removed WHERE generation > ?)",
+            (meta.base_generation, meta.base_generation),
+        ).fetchone()[0]
+        total = connection.execute("SELECT count(*) FROM windows").fetchone()[0]
+        damaged = bool(meta.base_file) and not self._base_ok(meta)
+        if damaged:
+            self._repaired.append(f"vector file {meta.base_file} rebuilt")
+            self._notify(f"The vector file {meta.base_file} was damaged; rebuilding it from the database.")
+        if not damaged and delta <= max(MERGE_MIN, meta.base_count // 10):
+            return
+        self._full_gc = True
+        if total == 0:
+            with db.transaction(connection):
+                db.write_meta(
+                    connection,
+                    {"base_file": "", "base_generation": meta.generation, "base_sha256": "", "base_count": 0},
+                )
+            return
+        name = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
+        digest = write_base(self.folder / name, self._all_vectors(connection, meta.dimension), total, meta.dimension)
+        with db.transaction(connection):
+            db.write_meta(
+                connection,
+                {"base_file": name, "base_generation": meta.generation, "base_sha256": digest, "base_count": total},
+            )
+            connection.execute("DELETE FROM removed WHERE generation <= ?", (meta.generation,))
+
+    def _base_ok(self, meta: db.Meta) -> bool:
+        """Whether the base vector file opens and matches its checksum."""
+        from .vectors import BaseVectors
+
+        try:
+            BaseVectors.open(
+                self.folder / meta.base_file, sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension
+            )
+        except IndexCorruptError:
+            return False
+        return True
+
+    def _all_vectors(self, connection: sqlite3.Connection, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, vectors)`` batches of every stored window, checked as they are read."""
+        cursor = connection.execute(
+            "SELECT w.id, e.vector FROM windows w JOIN embeddings e ON e.sha256 = w.sha256 ORDER BY w.id"
+        )
+        while rows := cursor.fetchmany(20_000):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            try:
+                vectors = db.decode_vectors([r[1] for r in rows], dimension)
+            except ValueError as exc:
+                raise IndexCorruptError(f"stored vectors in {self.folder} are damaged ({exc}); run `qa index`") from exc
+            if not db.valid_rows(vectors, normalized=True).all():
+                raise IndexCorruptError(f"stored vectors in {self.folder} are damaged; run `qa index` to repair them")
+            yield ids, vectors
+
+    def _clean(self, connection: sqlite3.Connection) -> None:
+        """Remove temporary files, unreferenced vector files, old-format files and unused vectors."""
+        meta = db.Meta.read(connection, self.folder)
+        for path in self.folder.iterdir():
+            name = path.name
+            stale = name.startswith(".tmp-") or name.startswith(_OLD_ARTIFACTS)
+            stale = stale or (name.startswith("vectors-") and name != meta.base_file)
+            if not stale:
+                continue
+            if path.is_dir():
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        # Vectors no window uses: all of them after a merge (a full scan), else those just dropped.
+        with db.transaction(connection):
+            if self._full_gc:
+                connection.execute("DELETE FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)")
+            else:
+                for part in db.chunks(sorted(self._dropped)):
+                    marks = db.placeholders(len(part))
+                    connection.execute(
+                        f"DELETE FROM embeddings WHERE sha256 IN ({marks})"
+                        f" AND sha256 NOT IN (SELECT sha256 FROM windows WHERE sha256 IN ({marks}))",
+                        (*part, *part),
+                    )
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _report(
+        self, connection: sqlite3.Connection, counters: dict[str, int], started: float, updated: int
+    ) -> BuildReport:
+        """Totals of the index after the update."""
+        files, skipped_rows = 0, []
+        for source, skipped in connection.execute("SELECT source, skipped FROM files ORDER BY source"):
+            if skipped is None:
+                files += 1
+            else:
+                skipped_rows.append((source, skipped))
+        passages, vectors = connection.execute(
+            "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows)"
+        ).fetchone()
+        if passages == 0:
+            detail = f" ({len(skipped_rows)} unreadable)" if skipped_rows else ""
+            raise CorpusError(f"no paragraphs to index: no readable .txt or .md text in the corpus{detail}")
+        return BuildReport(
+            files=files,
+            passages=passages,
+            vectors=vectors,
+            embedded=counters["embedded"],
+            reused=max(0, vectors - counters["embedded"]),
+            windowed=counters["windowed"],
+            skipped=tuple(skipped_rows),
+            seconds=time.perf_counter() - started,
+            updated_files=updated,
+            repaired=tuple(self._repaired),
+        )
+
+    def _write_manifest(self, connection: sqlite3.Connection) -> None:
+        """A human-readable summary beside the database (the database is the truth)."""
+        try:
+            meta = db.Meta.read(connection, self.folder)
+        except IndexNotFoundError:
+            return
+        counts = connection.execute("SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM files)").fetchone()
+        summary = {**asdict(meta), "passage_count": counts[0], "file_count": counts[1], "database": db.DATABASE}
+        tmp = self.folder / f".tmp-{uuid.uuid4().hex[:8]}-{MANIFEST}"
+        tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.folder / MANIFEST)

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS passages(
     end_char INTEGER NOT NULL,
     text TEXT NOT NULL,
     sha256 TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    length INTEGER NOT NULL,
     generation INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_source ON passages(source, paragraph);
@@ -61,7 +63,7 @@ CREATE INDEX IF NOT EXISTS windows_passage ON windows(passage_id);
 CREATE INDEX IF NOT EXISTS windows_sha ON windows(sha256);
 CREATE TABLE IF NOT EXISTS embeddings(sha256 TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -164,6 +166,11 @@ class Meta:
         base_generation: Generation the vector file reflects.
         base_sha256: SHA-256 of the vector file's bytes.
         base_count: Vectors in the vector file.
+        lexical_file: The keyword segment folder covering the same passages (``""``: none).
+        lexical_sha256: Checksum of the keyword segment's arrays.
+        passage_count: Passages in the index.
+        vector_count: Vectors (windows) in the index.
+        token_total: Keyword terms over all passages, for BM25's average length.
 
     """
 
@@ -180,6 +187,11 @@ class Meta:
     base_generation: int = 0
     base_sha256: str = ""
     base_count: int = 0
+    lexical_file: str = ""
+    lexical_sha256: str = ""
+    passage_count: int = 0
+    vector_count: int = 0
+    token_total: int = 0
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:

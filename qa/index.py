@@ -19,9 +19,8 @@ from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexMismatchError, IndexNotFoundError
 from .lexical import tokens
 from .retrieval import Hit, Ranking, Retriever
-from .snapshot import Manifest, Snapshot
+from .snapshot import Base, Manifest, Snapshot
 from .sources import DocumentSource, FolderSource, Source
-from .vectors import BaseVectors
 from .writer import BuildReport, CorpusChanges, IndexedFile, IndexWriter, UpdateProgress, diff
 
 __all__ = [
@@ -318,7 +317,7 @@ def load_index(
     model: str | None = None,
     settings: Settings | None = None,
     embedder: Embedder | None = None,
-    reuse: BaseVectors | None = None,
+    reuse: Base | None = None,
 ) -> Index:
     """Open the newest committed state of an index built by :func:`build_index`.
 
@@ -327,7 +326,7 @@ def load_index(
         model: The model the caller expects; an index built with another is refused.
         settings: Retrieval settings (the model and context come from the index).
         embedder: A model to use instead of loading the one the index names.
-        reuse: An opened base vector file to share with this state if it still applies.
+        reuse: Opened base files (``index.snapshot.frozen``) to share with this state if they still apply.
 
     Raises:
         IndexNotFoundError: ``folder`` holds no index.

@@ -142,7 +142,7 @@ class LiveIndex:
     def reload(self) -> bool:
         """Swap in a newer state committed by any writer; return whether one was found."""
         index = self.current()
-        newer = load_index(self.folder, settings=self._settings, embedder=self._embedder, reuse=index.snapshot.base)
+        newer = load_index(self.folder, settings=self._settings, embedder=self._embedder, reuse=index.snapshot.frozen)
         if newer.generation == index.generation and newer.manifest == index.manifest:
             newer.snapshot.close()
             return False

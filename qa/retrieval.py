@@ -13,7 +13,7 @@ from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
 from .embedding import Embedder
 from .errors import QueryError
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, LexicalScores
 
 _WORD = re.compile(r"\w+")
 #: Vector cosine above which two paragraphs are compared word by word for duplication.
@@ -227,12 +227,15 @@ class Retriever:
             query = self._embedder().encode([question])
             dense = self._store.dense_top(query[0], pool * 2)
             best_cosine = max(dense.values()) if dense else None
+        all_lexical: LexicalScores | None = None
         if mode in ("lexical", "hybrid"):
-            ids, scores = self._store.lexical.top(question, pool)
+            all_lexical = self._store.lexical.scores(question, pool)
+            ids, scores = all_lexical.top(pool)
             lexical = {int(p): float(s) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)}
             best_lexical = float(scores[0]) if len(scores) else 0.0
         if mode == "hybrid":
-            order, fused = self._fuse(question, query, dense, lexical)
+            assert all_lexical is not None
+            order, fused = self._fuse(all_lexical, query, dense, lexical)
         elif mode == "dense":
             order = sorted(dense, key=lambda p: -dense[p])
             fused = dense
@@ -244,7 +247,7 @@ class Retriever:
 
     def _fuse(
         self,
-        question: str,
+        all_lexical: LexicalScores,
         query: np.ndarray,
         dense: dict[int, float],
         lexical: dict[int, float],
@@ -264,8 +267,7 @@ class Retriever:
             dense.update(self._store.dense_for(query[0], missing_dense))
         missing_lexical = [p for p in ids if p not in lexical]
         if missing_lexical:
-            found = self._store.lexical.scores_of(question, missing_lexical)
-            lexical.update({p: found.get(p, 0.0) for p in missing_lexical})
+            lexical.update(all_lexical.of(missing_lexical))
         dense_values = np.array([dense.get(p, -1.0) for p in ids])
         lexical_values = np.array([lexical[p] for p in ids], dtype=np.float64)
         combined = settings.dense_weight * minmax(dense_values) + (1 - settings.dense_weight) * minmax(lexical_values)

@@ -20,7 +20,7 @@ import numpy as np
 from . import database as db
 from .documents import Passage
 from .errors import IndexCorruptError, IndexNotFoundError, QAError
-from .lexical import LexicalIndex
+from .lexical import Delta, LexicalIndex, Segment, Stats
 from .vectors import BaseVectors, exact_search
 
 _PASSAGE_COLUMNS = "id, source, paragraph, start_line, end_line, start_char, end_char, text, sha256"
@@ -66,6 +66,14 @@ class Manifest:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Base:
+    """The frozen, memory-mapped part of a state: vector file and keyword segment (both or neither)."""
+
+    vectors: BaseVectors | None = None
+    segment: Segment | None = None
+
+
 def _passage(row: Sequence[object]) -> Passage:
     """A :class:`Passage` from a ``passages`` row (without its id)."""
     return Passage(*row[1:])  # type: ignore[arg-type]
@@ -81,23 +89,33 @@ class Snapshot:
         meta: db.Meta,
         manifest: Manifest,
         signatures: dict[str, tuple[int, int]],
-        base: BaseVectors | None,
+        frozen: Base,
         delta_ids: np.ndarray,
         delta: np.ndarray,
         exclude: np.ndarray,
+        delta_terms: Delta,
     ) -> None:
         """Assemble a snapshot; use :meth:`open`."""
         self.folder = folder
         self.meta = meta
         self.manifest = manifest
         self.signatures = signatures
-        self.base = base
+        self.frozen = frozen
+        self.base = frozen.vectors
         self._connection = connection
         self._lock = threading.Lock()
         self._delta_ids = delta_ids
         self._delta = delta
         self._exclude = exclude
-        self.lexical = LexicalIndex(connection, self._lock)
+        average = meta.token_total / meta.passage_count if meta.passage_count else 0.0
+        self.lexical = LexicalIndex(
+            connection,
+            self._lock,
+            frozen.segment,
+            delta_terms,
+            np.unique(db.passage_of(exclude)),
+            Stats(meta.passage_count, average),
+        )
 
     @property
     def generation(self) -> int:
@@ -109,12 +127,12 @@ class Snapshot:
         return self.manifest.passage_count
 
     @classmethod
-    def open(cls, folder: Path, *, reuse: BaseVectors | None = None) -> Snapshot:
+    def open(cls, folder: Path, *, reuse: Base | None = None) -> Snapshot:
         """Open the newest committed state of ``folder``.
 
         Args:
             folder: The index folder.
-            reuse: An already opened base file; used if the state still refers to it.
+            reuse: Already opened base files; used if the state still refers to them.
 
         Raises:
             IndexNotFoundError: ``folder`` holds no index.
@@ -139,7 +157,7 @@ class Snapshot:
         raise last
 
     @classmethod
-    def _open_in(cls, folder: Path, connection: sqlite3.Connection, reuse: BaseVectors | None) -> Snapshot:
+    def _open_in(cls, folder: Path, connection: sqlite3.Connection, reuse: Base | None) -> Snapshot:
         """Read one consistent state inside a read transaction that stays open."""
         try:
             connection.execute("BEGIN")
@@ -162,32 +180,37 @@ class Snapshot:
                 " LEFT JOIN embeddings e ON e.sha256 = w.sha256 WHERE p.generation > ? ORDER BY w.id",
                 (meta.base_generation,),
             ).fetchall()
-            exclude = np.fromiter(
-                (
-                    r[0]
-                    for r in connection.execute(
-                        "SELECT vector_id FROM removed WHERE generation > ?", (meta.base_generation,)
-                    )
-                ),
-                dtype=np.int64,
+            removed = connection.execute(
+                "SELECT vector_id FROM removed WHERE generation > ?", (meta.base_generation,)
+            ).fetchall()
+            exclude = np.array([r[0] for r in removed], dtype=np.int64)
+            delta_terms = Delta.of(
+                connection.execute("SELECT id, terms FROM passages WHERE generation > ?", (meta.base_generation,))
             )
         except sqlite3.DatabaseError as exc:
             raise db.damaged(folder, exc) from exc
         delta_ids, delta = _check_delta(folder, delta_rows, meta)
         base: BaseVectors | None = None
+        segment: Segment | None = None
         if meta.base_file:
             path = folder / meta.base_file
-            if reuse is not None and reuse.path == path and reuse.sha256 == meta.base_sha256:
-                base = reuse
-            else:
-                try:
+            lexical_path = folder / meta.lexical_file
+            try:
+                old = reuse.vectors if reuse is not None else None
+                if old is not None and old.path == path and old.sha256 == meta.base_sha256:
+                    base = old
+                else:
                     base = BaseVectors.open(
                         path, sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension
                     )
-                except IndexCorruptError as exc:
-                    if not path.exists():
-                        raise _BaseMoved(exc) from exc
-                    raise
+                if reuse is not None and reuse.segment is not None and reuse.segment.path == lexical_path:
+                    segment = reuse.segment
+                else:
+                    segment = Segment.open(lexical_path, meta.lexical_sha256)
+            except IndexCorruptError as exc:
+                if not path.exists() or not lexical_path.exists():
+                    raise _BaseMoved(exc) from exc
+                raise
         manifest = Manifest(
             format_version=meta.format_version,
             model=meta.model,
@@ -204,7 +227,9 @@ class Snapshot:
             files=files,
             skipped=skipped,
         )
-        return cls(folder, connection, meta, manifest, signatures, base, delta_ids, delta, exclude)
+        return cls(
+            folder, connection, meta, manifest, signatures, Base(base, segment), delta_ids, delta, exclude, delta_terms
+        )
 
     def close(self) -> None:
         """End the read transaction and close the database connection."""

@@ -26,7 +26,7 @@ from .config import Settings
 from .documents import Document, Passage, split_passages
 from .embedding import Embedder
 from .errors import CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError
-from .lexical import terms_of
+from .lexical import Segment, terms_of, write_segment
 from .sources import Loaded, Signature, Source
 from .vectors import write_base
 
@@ -43,8 +43,6 @@ EMBED_BATCH = 256
 MERGE_MIN = 5000
 LOCK_FILE = "writer.lock"
 MANIFEST = "manifest.json"
-#: Files of the format-1 layout, removed once a format-2 index is committed.
-_OLD_ARTIFACTS = ("passages-", "lexical-")
 
 
 @dataclass(frozen=True)
@@ -391,14 +389,15 @@ class IndexWriter:
     def _split(self, document: Document, pending: _Pending) -> None:
         """Split a changed document into passages and the strings to embed."""
         title = document.title if self.settings.lexical_title else ""
-        for passage in split_passages(document):
+        passages = split_passages(document)
+        # Keyword terms of the whole document in one tokenizer call.
+        terms = terms_of([f"{title}\n{p.text}" if title else p.text for p in passages])
+        for passage, words in zip(passages, terms, strict=True):
             windows, texts = embedding_inputs(document, passage, self.embedder, self.settings)
             # Keyed by model and exact text: a vector is reused only for the same input to the same model.
             hashes = tuple(_text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
             pending.windowed += len(windows) > 1
-            pending.passages.append(
-                (passage, tuple(windows), hashes, f"{title}\n{passage.text}" if title else passage.text)
-            )
+            pending.passages.append((passage, tuple(windows), hashes, " ".join(words)))
             pending.texts.update(zip(hashes, texts, strict=True))
 
     def _missing(self, connection: sqlite3.Connection, hashes: Sequence[str]) -> list[str]:
@@ -469,7 +468,7 @@ class IndexWriter:
         counters["windowed"] += pending.windowed
         with db.transaction(connection):
             if wipe:
-                for table in ("files", "passages", "windows", "removed", "lexical", "meta"):
+                for table in ("files", "passages", "windows", "removed", "lexical_terms", "meta"):
                     connection.execute(f"DELETE FROM {table}")
             content_changed = wipe or bool(removed)
             by_source: dict[str, list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str]]] = {}
@@ -486,8 +485,8 @@ class IndexWriter:
                     content_changed = True
                     if old is not None:
                         self._drop(connection, loaded.source, next_generation)
-                    for passage, windows, hashes, lexical_text in by_source.get(loaded.source, []):
-                        self._insert(connection, passage, windows, hashes, lexical_text, next_generation)
+                    for passage, windows, hashes, terms in by_source.get(loaded.source, []):
+                        self._insert(connection, passage, windows, hashes, terms, next_generation)
                 title = loaded.document.title if loaded.document is not None else ""
                 connection.execute(
                     "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped)"
@@ -497,11 +496,18 @@ class IndexWriter:
             if content_changed or wipe:
                 generation = next_generation
             counts = connection.execute(
-                "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows)"
+                "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows),"
+                " (SELECT coalesce(sum(length), 0) FROM passages)"
             ).fetchone()
             db.write_meta(
                 connection,
-                {**wanted, "generation": generation, "passage_count": counts[0], "vector_count": counts[1]},
+                {
+                    **wanted,
+                    "generation": generation,
+                    "passage_count": counts[0],
+                    "vector_count": counts[1],
+                    "token_total": counts[2],
+                },
             )
         counters["applied"] += len(pending.loaded) + len(removed)
         if content_changed or wipe:
@@ -523,7 +529,6 @@ class IndexWriter:
                 (generation, *part),
             )
             connection.execute(f"DELETE FROM windows WHERE passage_id IN ({marks})", tuple(part))
-            connection.execute(f"DELETE FROM lexical WHERE rowid IN ({marks})", tuple(part))
             connection.execute(f"DELETE FROM passages WHERE id IN ({marks})", tuple(part))
 
     def _insert(
@@ -532,13 +537,13 @@ class IndexWriter:
         passage: Passage,
         windows: tuple[tuple[int, int], ...],
         hashes: tuple[str, ...],
-        lexical_text: str,
+        terms: str,
         generation: int,
     ) -> None:
         """Insert one passage, its windows and its keyword terms."""
         cursor = connection.execute(
             "INSERT INTO passages(source, paragraph, start_line, end_line, start_char, end_char, text, sha256,"
-            " generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " terms, length, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 passage.source,
                 passage.paragraph,
@@ -548,6 +553,8 @@ class IndexWriter:
                 passage.end_char,
                 passage.text,
                 passage.sha256,
+                terms,
+                len(terms.split()),
                 generation,
             ),
         )
@@ -555,9 +562,6 @@ class IndexWriter:
         connection.executemany(
             "INSERT INTO windows(id, passage_id, start, end, sha256) VALUES (?, ?, ?, ?, ?)",
             [(db.vector_id(pid, n), pid, s, e, h) for n, ((s, e), h) in enumerate(zip(windows, hashes, strict=True))],
-        )
-        connection.execute(
-            "INSERT INTO lexical(rowid, terms) VALUES (?, ?)", (pid, " ".join(terms_of([lexical_text])[0]))
         )
 
     # -- after the content commits -----------------------------------------------------------
@@ -573,35 +577,48 @@ class IndexWriter:
         total = connection.execute("SELECT count(*) FROM windows").fetchone()[0]
         damaged = bool(meta.base_file) and not self._base_ok(meta)
         if damaged:
-            self._repaired.append(f"vector file {meta.base_file} rebuilt")
-            self._notify(f"The vector file {meta.base_file} was damaged; rebuilding it from the database.")
+            self._repaired.append(f"vector file {meta.base_file} and keyword segment {meta.lexical_file} rebuilt")
+            self._notify("The vector file or keyword segment was damaged; rebuilding them from the database.")
         if not damaged and delta <= max(MERGE_MIN, meta.base_count // 10):
             return
         self._full_gc = True
         if total == 0:
             with db.transaction(connection):
-                db.write_meta(
-                    connection,
-                    {"base_file": "", "base_generation": meta.generation, "base_sha256": "", "base_count": 0},
-                )
+                empty = {"base_file": "", "base_generation": meta.generation, "base_sha256": "", "base_count": 0}
+                db.write_meta(connection, {**empty, "lexical_file": "", "lexical_sha256": ""})
+                connection.execute("DELETE FROM lexical_terms")
             return
-        name = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
+        token = uuid.uuid4().hex[:12]
+        name, lexical_name = f"vectors-{token}.faiss", f"lexical-{token}"
         digest = write_base(self.folder / name, self._all_vectors(connection, meta.dimension), total, meta.dimension)
+        # The keyword segment covers the same passages as the vector file: all of them, now.
+        documents = connection.execute("SELECT id, terms FROM passages ORDER BY id")
+        lexical_digest, vocabulary = write_segment(self.folder / lexical_name, documents)
         with db.transaction(connection):
+            connection.execute("DELETE FROM lexical_terms")
+            connection.executemany("INSERT INTO lexical_terms(term, col) VALUES (?, ?)", vocabulary.items())
             db.write_meta(
                 connection,
-                {"base_file": name, "base_generation": meta.generation, "base_sha256": digest, "base_count": total},
+                {
+                    "base_file": name,
+                    "base_generation": meta.generation,
+                    "base_sha256": digest,
+                    "base_count": total,
+                    "lexical_file": lexical_name,
+                    "lexical_sha256": lexical_digest,
+                },
             )
             connection.execute("DELETE FROM removed WHERE generation <= ?", (meta.generation,))
 
     def _base_ok(self, meta: db.Meta) -> bool:
-        """Whether the base vector file opens and matches its checksum."""
+        """Whether the base vector file and keyword segment open and match their checksums."""
         from .vectors import BaseVectors
 
         try:
             BaseVectors.open(
                 self.folder / meta.base_file, sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension
             )
+            Segment.open(self.folder / meta.lexical_file, meta.lexical_sha256)
         except IndexCorruptError:
             return False
         return True
@@ -626,8 +643,9 @@ class IndexWriter:
         meta = db.Meta.read(connection, self.folder)
         for path in self.folder.iterdir():
             name = path.name
-            stale = name.startswith(".tmp-") or name.startswith(_OLD_ARTIFACTS)
+            stale = name.startswith((".tmp-", "passages-"))
             stale = stale or (name.startswith("vectors-") and name != meta.base_file)
+            stale = stale or (name.startswith("lexical-") and name != meta.lexical_file)
             if not stale:
                 continue
             if path.is_dir():

@@ -224,6 +224,26 @@ class Meta:
             ) from exc
 
 
+def state_of(folder: Path) -> tuple[int, str]:
+    """The committed ``(generation, base_file)`` of an index, read cheaply (no snapshot).
+
+    Raises:
+        IndexNotFoundError: There is no index.
+        IndexCorruptError: The database cannot be read.
+
+    """
+    connection = connect(folder)
+    try:
+        rows = dict(
+            connection.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'base_file')").fetchall()
+        )
+    except sqlite3.DatabaseError as exc:
+        raise damaged(folder, exc) from exc
+    finally:
+        connection.close()
+    return int(json.loads(rows.get("generation", "0"))), str(json.loads(rows.get("base_file", '""')))
+
+
 def encode_vector(vector: np.ndarray) -> bytes:
     """A vector as the little-endian float32 bytes stored in the database."""
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()

@@ -79,6 +79,7 @@ class SentenceTransformerEmbedder:
         *,
         device: str | None = None,
         fast_questions: bool = True,
+        fast_documents: bool = True,
         cache_dir: Path | None = None,
     ) -> None:
         """Load ``model`` (a name or a local folder).
@@ -88,6 +89,8 @@ class SentenceTransformerEmbedder:
             device: ``cpu``, ``cuda``, … (default: what sentence-transformers picks).
             fast_questions: Embed short batches (questions) with an ONNX export of the
                 model, made once and cached; PyTorch is used if that fails.
+            fast_documents: Embed document batches through the same ONNX export (measured
+                faster on CPU; equal to PyTorch within 1e-5). Progress bars use PyTorch.
             cache_dir: Where the ONNX export is cached (default ``~/.cache/qa``).
 
         Raises:
@@ -117,7 +120,8 @@ class SentenceTransformerEmbedder:
         self._dimension = int(dimension)
         self._max_tokens = int(self._model.max_seq_length or 512)
         self._model_path = path
-        self._fast = fast_questions and str(self._model.device) == "cpu"
+        self._fast = (fast_questions or fast_documents) and str(self._model.device) == "cpu"
+        self._fast_documents = fast_documents
         self._cache_dir = cache_dir
         self._onnx: Any = None
 
@@ -153,6 +157,12 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self._dimension), dtype=np.float32)
         if len(texts) <= _DIRECT_MAX and not progress:
             return self._encode_direct(texts)
+        if self._fast_documents and not progress and self._onnx_encoder() is not None:
+            return self._encode_onnx(texts, batch_size)
+        return self.encode_torch(texts, batch_size=batch_size, progress=progress)
+
+    def encode_torch(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed through ``SentenceTransformer.encode`` (PyTorch), whatever the batch."""
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -162,18 +172,32 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _onnx_encoder(self) -> Any:
+        """The ONNX export of the model, made on first use; ``None`` where it cannot be had."""
+        if self._fast and self._onnx is None:
+            from .onnx_query import load_or_export
+
+            # Exported once and cached; False remembers that it failed.
+            self._onnx = load_or_export(self._model, self._model_path, self._max_tokens, self._cache_dir) or False
+        return self._onnx or None
+
+    def _encode_onnx(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Embed many texts through onnxruntime, in batches of similar length (less padding)."""
+        encoder = self._onnx_encoder()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = encoder.encode([texts[i] for i in rows])
+        return out
+
     def _encode_direct(self, texts: Sequence[str]) -> np.ndarray:
         """Embed a few texts (a question) straight through the model's modules.
 
         Same vectors as ``SentenceTransformer.encode`` without its batching and sorting
         overhead, which dominates for one short question.
         """
-        if self._fast and self._onnx is None:
-            from .onnx_query import load_or_export
-
-            # Exported on the first question only; False remembers that it failed.
-            self._onnx = load_or_export(self._model, self._model_path, self._max_tokens, self._cache_dir) or False
-        if self._onnx:
+        if self._onnx_encoder() is not None:
             return np.asarray(self._onnx.encode(texts), dtype=np.float32)
         import torch
 

@@ -71,30 +71,38 @@ def bm25(tf: np.ndarray, length: np.ndarray, avgdl: float, weight: float) -> np.
 
 @dataclass(frozen=True)
 class Segment:
-    """A frozen keyword segment: a term-by-document matrix in CSC form, memory-mapped.
+    """A keyword segment: a term-by-document matrix in CSC form (memory-mapped for a base).
 
     Attributes:
-        path: The segment's folder.
         indptr: Start of each term's postings in ``rows``/``tf`` (one more than terms).
         rows: Document row of each posting.
         tf: Term frequency of each posting.
         doc_ids: Passage id of each document row, ascending.
         doc_len: Terms in each document.
-        sha256: Checksum of the arrays, as recorded by the writer.
+        vocabulary: Term -> column, for an in-memory segment (a base keeps it in the database).
+        path: The segment's folder, for a base.
+        sha256: Checksum of the arrays, for a base.
 
     """
 
-    path: Path
     indptr: np.ndarray
     rows: np.ndarray
     tf: np.ndarray
     doc_ids: np.ndarray
     doc_len: np.ndarray
-    sha256: str
+    vocabulary: dict[str, int] | None = None
+    path: Path | None = None
+    sha256: str = ""
+
+    @classmethod
+    def build(cls, documents: Iterable[tuple[int, str]]) -> Segment:
+        """An in-memory segment of ``(passage_id, terms)`` documents, ids ascending."""
+        arrays, vocabulary = _arrays(documents)
+        return cls(vocabulary=vocabulary, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def open(cls, path: Path, sha256: str) -> Segment:
-        """Memory-map a segment after checking its checksum.
+        """Memory-map a segment written by :func:`write_segment`, after checking its checksum.
 
         Raises:
             IndexCorruptError: A file is missing, unreadable or damaged.
@@ -113,6 +121,18 @@ class Segment:
         """Documents in the segment."""
         return len(self.doc_ids)
 
+    def postings(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, tf)`` of one term."""
+        start, end = int(self.indptr[column]), int(self.indptr[column + 1])
+        return np.asarray(self.rows[start:end], dtype=np.int64), np.asarray(self.tf[start:end], dtype=np.float64)
+
+    def rows_of(self, passage_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, found)``: each passage's row, and whether it is in this segment."""
+        if not len(self.doc_ids) or not len(passage_ids):
+            return np.zeros(len(passage_ids), dtype=np.int64), np.zeros(len(passage_ids), dtype=bool)
+        rows = np.minimum(np.searchsorted(self.doc_ids, passage_ids), len(self.doc_ids) - 1)
+        return rows, np.asarray(self.doc_ids[rows]) == passage_ids
+
 
 def _checksum(path: Path) -> str:
     """SHA-256 over a segment's array files, in a fixed order."""
@@ -124,17 +144,12 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_segment(path: Path, documents: Iterable[tuple[int, str]]) -> tuple[str, dict[str, int]]:
-    """Write a segment of ``(passage_id, terms)`` documents (ascending ids) to the folder ``path``.
-
-    Returns:
-        The checksum and the vocabulary (term -> column).
-
-    """
+def _arrays(documents: Iterable[tuple[int, str]]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The CSC arrays and vocabulary of ``(passage_id, terms)`` documents."""
     vocabulary: dict[str, int] = {}
-    postings_term: list[np.ndarray] = []
-    postings_row: list[np.ndarray] = []
-    postings_tf: list[np.ndarray] = []
+    term_parts: list[np.ndarray] = []
+    row_parts: list[np.ndarray] = []
+    tf_parts: list[np.ndarray] = []
     doc_ids: list[int] = []
     doc_len: list[int] = []
     for row, (pid, text) in enumerate(documents):
@@ -142,18 +157,16 @@ def write_segment(path: Path, documents: Iterable[tuple[int, str]]) -> tuple[str
         doc_ids.append(pid)
         doc_len.append(sum(counts.values()))
         if counts:
-            postings_term.append(np.array([vocabulary.setdefault(t, len(vocabulary)) for t in counts], dtype=np.int64))
-            postings_row.append(np.full(len(counts), row, dtype=np.int32))
-            postings_tf.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-    terms = np.concatenate(postings_term) if postings_term else np.zeros(0, dtype=np.int64)
-    rows = np.concatenate(postings_row) if postings_row else np.zeros(0, dtype=np.int32)
-    tf = np.concatenate(postings_tf) if postings_tf else np.zeros(0, dtype=np.float32)
+            term_parts.append(np.array([vocabulary.setdefault(t, len(vocabulary)) for t in counts], dtype=np.int64))
+            row_parts.append(np.full(len(counts), row, dtype=np.int32))
+            tf_parts.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    terms = np.concatenate(term_parts) if term_parts else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int32)
+    tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.float32)
     # Column-major: postings grouped by term, rows ascending within each term.
     order = np.lexsort((rows, terms))
     indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
     np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=indptr[1:])
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.mkdir(parents=True, exist_ok=True)
     arrays = {
         "indptr": indptr,
         "rows": rows[order],
@@ -161,6 +174,21 @@ def write_segment(path: Path, documents: Iterable[tuple[int, str]]) -> tuple[str
         "doc_ids": np.asarray(doc_ids, dtype=np.int64),
         "doc_len": np.asarray(doc_len, dtype=np.float32),
     }
+    return arrays, vocabulary
+
+
+def write_segment(path: Path, documents: Iterable[tuple[int, str]]) -> tuple[str, dict[str, int]]:
+    """Write a segment of ``(passage_id, terms)`` documents (ascending ids) to the folder ``path``.
+
+    Files are written under a temporary name, flushed, then renamed into place.
+
+    Returns:
+        The checksum and the vocabulary (term -> column).
+
+    """
+    arrays, vocabulary = _arrays(documents)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         with (tmp / f"{name}.npy").open("wb") as handle:
             np.save(handle, array, allow_pickle=False)
@@ -169,26 +197,6 @@ def write_segment(path: Path, documents: Iterable[tuple[int, str]]) -> tuple[str
     digest = _checksum(tmp)
     os.replace(tmp, path)
     return digest, vocabulary
-
-
-@dataclass(frozen=True)
-class Delta:
-    """Documents committed after the base segment, held in memory (few by construction)."""
-
-    postings: dict[str, list[tuple[int, int]]]
-    lengths: dict[int, int]
-
-    @classmethod
-    def of(cls, documents: Iterable[tuple[int, str]]) -> Delta:
-        """Index ``(passage_id, terms)`` documents."""
-        postings: dict[str, list[tuple[int, int]]] = {}
-        lengths: dict[int, int] = {}
-        for pid, text in documents:
-            counts = Counter(text.split())
-            lengths[pid] = sum(counts.values())
-            for term, count in counts.items():
-                postings.setdefault(term, []).append((pid, count))
-        return cls(postings, lengths)
 
 
 @dataclass(frozen=True)
@@ -202,18 +210,10 @@ class Stats:
 class LexicalScores:
     """BM25 scores of every document for one question: the best in order, any one by id."""
 
-    def __init__(
-        self,
-        ordered: list[tuple[int, float]],
-        extra: dict[int, float],
-        doc_ids: np.ndarray | None = None,
-        summed: np.ndarray | None = None,
-    ) -> None:
-        """Hold the best ``(passage_id, score)`` pairs, delta scores, and the base's score per row."""
+    def __init__(self, ordered: list[tuple[int, float]], parts: list[tuple[Segment, np.ndarray]]) -> None:
+        """Hold the best ``(passage_id, score)`` pairs and each segment's score per row."""
         self._ordered = ordered
-        self._extra = extra
-        self._doc_ids = doc_ids
-        self._summed = summed
+        self._parts = parts
 
     def top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best, best first."""
@@ -222,32 +222,28 @@ class LexicalScores:
 
     def of(self, passage_ids: Sequence[int]) -> dict[int, float]:
         """Score of each passage (0 when no question term occurs in it)."""
-        found = {int(p): self._extra.get(int(p), 0.0) for p in passage_ids}
-        if self._doc_ids is None or self._summed is None:
-            return found
-        base = [p for p in found if p not in self._extra]
-        ids = np.asarray(base, dtype=np.int64)
-        rows = np.minimum(np.searchsorted(self._doc_ids, ids), len(self._doc_ids) - 1)
-        match = np.asarray(self._doc_ids[rows]) == ids
-        for pid, row, ok in zip(base, rows.tolist(), match.tolist(), strict=True):
-            if ok:
-                found[pid] = float(self._summed[row])
+        ids = np.asarray([int(p) for p in passage_ids], dtype=np.int64)
+        found = dict.fromkeys(ids.tolist(), 0.0)
+        for segment, summed in self._parts:
+            rows, inside = segment.rows_of(ids)
+            for pid, row in zip(ids[inside].tolist(), rows[inside].tolist(), strict=True):
+                found[pid] = float(summed[row])
         return found
 
 
 class LexicalIndex:
-    """BM25 over a base segment, minus passages removed since, plus the delta documents."""
+    """BM25 over a base segment minus the passages removed since, plus a segment of those added since."""
 
     def __init__(
         self,
         connection: sqlite3.Connection,
         lock: threading.Lock,
         base: Segment | None,
-        delta: Delta,
+        delta: Segment,
         removed: np.ndarray,
         stats: Stats,
     ) -> None:
-        """Search a snapshot's keyword parts; ``connection`` maps terms to base columns."""
+        """Search a snapshot's keyword parts; ``connection`` maps terms to the base's columns."""
         self._connection = connection
         self._lock = lock
         self.base = base
@@ -255,17 +251,15 @@ class LexicalIndex:
         self._stats = stats
         self._removed_rows = np.zeros(0, dtype=np.int64)
         if base is not None and len(removed):
-            rows = np.searchsorted(base.doc_ids, removed)
-            inside = rows < len(base.doc_ids)
-            rows = rows[inside]
-            self._removed_rows = rows[base.doc_ids[rows] == removed[inside]]
+            rows, inside = base.rows_of(np.asarray(removed, dtype=np.int64))
+            self._removed_rows = rows[inside]
 
     @staticmethod
     def tokens(text: str) -> list[str]:
         """The stemmed query terms of ``text``."""
         return tokens(text)
 
-    def _columns(self, terms: Sequence[str]) -> dict[str, int]:
+    def _base_columns(self, terms: Sequence[str]) -> dict[str, int]:
         """Base columns of the question's terms."""
         if self.base is None or not terms:
             return {}
@@ -280,53 +274,39 @@ class LexicalIndex:
         """Score every document for ``question``; keep the ``limit`` best in order."""
         # A term asked twice counts twice, as in bm25s.
         terms = tokens(question)
-        columns = self._columns(list(dict.fromkeys(terms)))
-        stats = self._stats
-        extra: dict[int, float] = {}
-        if not terms or stats.documents == 0:
-            return LexicalScores([], {})
-        rows_parts: list[np.ndarray] = []
-        weight_parts: list[np.ndarray] = []
-        for term in terms:
-            base_df = 0
-            start = end = 0
-            if self.base is not None and term in columns:
-                start, end = int(self.base.indptr[columns[term]]), int(self.base.indptr[columns[term] + 1])
-                base_df = end - start
-            delta = self._delta.postings.get(term, [])
-            weight = float(idf(np.array([base_df + len(delta)], dtype=np.float64), stats.documents)[0])
-            if end > start and self.base is not None:
-                rows = np.asarray(self.base.rows[start:end], dtype=np.int64)
-                tf = np.asarray(self.base.tf[start:end], dtype=np.float64)
-                rows_parts.append(rows)
-                weight_parts.append(
-                    bm25(tf, np.asarray(self.base.doc_len[rows], dtype=np.float64), stats.avgdl, weight)
-                )
-            for pid, count in delta:
-                extra[pid] = extra.get(pid, 0.0) + float(
-                    bm25(
-                        np.array([count], dtype=np.float64), np.array([self._delta.lengths[pid]]), stats.avgdl, weight
-                    )[0]
-                )
-        ordered = list(extra.items())
-        doc_ids = summed = None
-        if rows_parts and self.base is not None:
-            summed = np.bincount(
-                np.concatenate(rows_parts), weights=np.concatenate(weight_parts), minlength=len(self.base)
-            )
-            if len(self._removed_rows):
+        if not terms or self._stats.documents == 0 or limit < 1:
+            return LexicalScores([], [])
+        unique = list(dict.fromkeys(terms))
+        segments = [(self.base, self._base_columns(unique)), (self._delta, self._delta.vocabulary or {})]
+        live = [(segment, columns) for segment, columns in segments if segment is not None and len(segment)]
+        # Document frequency over both segments: idf is corpus-wide, so the scales agree.
+        df = {t: sum(int(s.indptr[c[t] + 1] - s.indptr[c[t]]) for s, c in live if t in c) for t in unique}
+        values = idf(np.array([df[t] for t in unique], dtype=np.float64), self._stats.documents)
+        weights = dict(zip(unique, values.tolist(), strict=True))
+        ordered: list[tuple[int, float]] = []
+        parts: list[tuple[Segment, np.ndarray]] = []
+        for segment, columns in live:
+            row_parts, score_parts = [], []
+            for term in terms:
+                if term in columns:
+                    rows, tf = segment.postings(columns[term])
+                    length = np.asarray(segment.doc_len[rows], dtype=np.float64)
+                    row_parts.append(rows)
+                    score_parts.append(bm25(tf, length, self._stats.avgdl, float(weights[term])))
+            if not row_parts:
+                continue
+            summed = np.bincount(np.concatenate(row_parts), weights=np.concatenate(score_parts), minlength=len(segment))
+            if segment is self.base and len(self._removed_rows):
                 summed[self._removed_rows] = 0.0
-            hit_rows = np.flatnonzero(summed)
-            if len(hit_rows) > limit:
-                hit_rows = hit_rows[np.argpartition(-summed[hit_rows], limit - 1)[:limit]]
-            doc_ids = self.base.doc_ids
-            ids = np.asarray(doc_ids[hit_rows], dtype=np.int64)
-            ordered += list(zip(ids.tolist(), summed[hit_rows].tolist(), strict=True))
+            hit = np.flatnonzero(summed)
+            if len(hit) > limit:
+                hit = hit[np.argpartition(-summed[hit], limit - 1)[:limit]]
+            ids = np.asarray(segment.doc_ids[hit], dtype=np.int64)
+            ordered += zip(ids.tolist(), summed[hit].tolist(), strict=True)
+            parts.append((segment, summed))
         ordered.sort(key=lambda pair: (-pair[1], pair[0]))
-        return LexicalScores(ordered[:limit], extra, doc_ids, summed)
+        return LexicalScores(ordered[:limit], parts)
 
     def top(self, question: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best BM25 matches, best first."""
-        if limit < 1:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return self.scores(question, limit).top(limit)

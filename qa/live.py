@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Settings
+from .database import state_of
 from .embedding import Embedder
 from .errors import IndexBusyError, QAError
 from .index import Index, build_index, ensure_index, load_index
@@ -28,6 +29,8 @@ CHECK_INTERVAL = 2.0
 #: First and longest wait before retrying a failed update.
 RETRY_FIRST = 5.0
 RETRY_MAX = 300.0
+#: Least seconds between two reopenings of the index during one update.
+MIN_RELOAD_GAP = 1.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class LiveIndex:
         self._status = LiveStatus("ready", index.generation if index else 0, len(index) if index else 0)
         self._failures = 0
         self._retry_at = 0.0
+        self._last_reload = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -142,10 +146,12 @@ class LiveIndex:
     def reload(self) -> bool:
         """Swap in a newer state committed by any writer; return whether one was found."""
         index = self.current()
-        newer = load_index(self.folder, settings=self._settings, embedder=self._embedder, reuse=index.snapshot.frozen)
-        if newer.generation == index.generation and newer.manifest == index.manifest:
-            newer.snapshot.close()
+        served = (index.generation, index.snapshot.meta.base_file)
+        # A cheap look first: most rounds find nothing new.
+        if state_of(self.folder) == served:
             return False
+        newer = load_index(self.folder, settings=self._settings, embedder=self._embedder, reuse=index.snapshot.frozen)
+        self._last_reload = time.monotonic()
         self._swap(newer)
         return True
 
@@ -176,6 +182,9 @@ class LiveIndex:
 
     def _reload_quietly(self) -> None:
         """Serve a commit as soon as it lands, mid-update; failures wait for the end of the update."""
+        # A long first build commits often: reopening after every chunk would cost more than it serves.
+        if time.monotonic() - self._last_reload < MIN_RELOAD_GAP:
+            return
         try:
             self.reload()
         except QAError as exc:

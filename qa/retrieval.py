@@ -283,15 +283,27 @@ class Retriever:
         k: int,
     ) -> list[Hit]:
         """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits."""
-        passages = self._store.passages(list(order))
-        owners, first = self._store.vectors_of(list(passages), first_only=True)
-        vectors = {int(pid): first[row] for row, pid in enumerate(owners.tolist())}
+        passages: dict[int, Passage] = {}
+        vectors: dict[int, np.ndarray] = {}
+        fetched = 0
+
+        def fetch(upto: int) -> None:
+            # Passages and first-window vectors are read in blocks, only as far as the walk goes.
+            nonlocal fetched
+            block = list(order[fetched:upto])
+            fetched = max(fetched, upto)
+            if block:
+                passages.update(self._store.passages(block))
+                owners, first = self._store.vectors_of(block, first_only=True)
+                vectors.update({int(pid): first[row] for row, pid in enumerate(owners.tolist())})
+
+        fetch(3 * k + 10)
         kept: list[int] = []
         folded: dict[int, list[int]] = {}
         shingled: dict[int, frozenset[tuple[str, ...]]] = {}
         threshold = self._settings.duplicate_jaccard
         by_hash: dict[str, int] = {}
-        dimension = first.shape[1] if len(first) else 1
+        dimension = next(iter(vectors.values())).shape[0] if vectors else 1
         kept_vectors = np.zeros((k, dimension), dtype=np.float32)
 
         def shingles_of(pid: int) -> frozenset[tuple[str, ...]]:
@@ -303,6 +315,8 @@ class Retriever:
         for position, pid in enumerate(order):
             if horizon is not None and position >= horizon:
                 break
+            if position >= fetched:
+                fetch(fetched + 2 * k + 10)
             passage = passages.get(pid)
             if passage is None or pid not in vectors:
                 continue

@@ -20,7 +20,7 @@ import numpy as np
 from . import database as db
 from .documents import Passage
 from .errors import IndexCorruptError, IndexNotFoundError, QAError
-from .lexical import Delta, LexicalIndex, Segment, Stats
+from .lexical import LexicalIndex, Segment, Stats
 from .vectors import BaseVectors, exact_search
 
 _PASSAGE_COLUMNS = "id, source, paragraph, start_line, end_line, start_char, end_char, text, sha256"
@@ -93,7 +93,7 @@ class Snapshot:
         delta_ids: np.ndarray,
         delta: np.ndarray,
         exclude: np.ndarray,
-        delta_terms: Delta,
+        delta_terms: Segment,
     ) -> None:
         """Assemble a snapshot; use :meth:`open`."""
         self.folder = folder
@@ -184,8 +184,10 @@ class Snapshot:
                 "SELECT vector_id FROM removed WHERE generation > ?", (meta.base_generation,)
             ).fetchall()
             exclude = np.array([r[0] for r in removed], dtype=np.int64)
-            delta_terms = Delta.of(
-                connection.execute("SELECT id, terms FROM passages WHERE generation > ?", (meta.base_generation,))
+            delta_terms = Segment.build(
+                connection.execute(
+                    "SELECT id, terms FROM passages WHERE generation > ? ORDER BY id", (meta.base_generation,)
+                )
             )
         except sqlite3.DatabaseError as exc:
             raise db.damaged(folder, exc) from exc

@@ -82,7 +82,6 @@ def _ivf(batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension
             sample = np.concatenate([v for _, v in pending])
             # Every k-th vector, so that the sample spans the whole corpus order seen so far.
             index.train(np.ascontiguousarray(sample[:: max(1, len(sample) // _TRAIN_SAMPLE)], dtype=np.float32))
-            faiss.omp_set_num_threads(os.cpu_count() or 1)
             for pending_ids, pending_vectors in pending:
                 index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
             pending = []
@@ -93,7 +92,6 @@ def _ivf(batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension
         index.train(np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
         for pending_ids, pending_vectors in pending:
             index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
-    faiss.omp_set_num_threads(1)
     return index
 
 
@@ -165,7 +163,8 @@ def exact_search(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int)
     """``(ids, scores)`` of the ``k`` rows of ``matrix`` with the highest inner product, best first."""
     if len(matrix) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+    # einsum's own loop, not BLAS: BLAS threads stall when the other core is busy.
+    scores = np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32).reshape(-1))
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     top = top[np.argsort(-scores[top], kind="stable")]

@@ -57,17 +57,20 @@ def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Pat
     assert any(p.name.startswith("index.db.damaged-") for p in folder.iterdir())
 
 
-def test_damaged_vector_file_is_named_and_rebuilt(
-    corpus: Path, tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("part", ["vectors", "keywords"])
+def test_damaged_base_files_are_named_and_rebuilt(
+    corpus: Path, tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch, part: str
 ) -> None:
     monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
     index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
-    base = index.folder / index.snapshot.meta.base_file
-    assert index.snapshot.base is not None and base.is_file()
-    data = bytearray(base.read_bytes())
-    data[-40:-36] = b"\xff\xff\x7f\x7f"
-    base.write_bytes(bytes(data))
-    with pytest.raises(qa.IndexCorruptError, match=rf"vector file .*{base.name} is damaged"):
+    meta = index.snapshot.meta
+    assert index.snapshot.base is not None and (index.folder / meta.base_file).is_file()
+    damaged = index.folder / meta.base_file if part == "vectors" else index.folder / meta.lexical_file / "tf.npy"
+    data = bytearray(damaged.read_bytes())
+    data[-4:] = b"\xff\xff\x7f\x7f"
+    damaged.write_bytes(bytes(data))
+    named = meta.base_file if part == "vectors" else meta.lexical_file
+    with pytest.raises(qa.IndexCorruptError, match=rf"{named} is damaged"):
         qa.load_index(index.folder)
     repaired = qa.build_index(corpus, index.folder, embedder=fake)
     assert repaired.report is not None and any("rebuilt" in r for r in repaired.report.repaired)

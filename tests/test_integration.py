@@ -42,12 +42,21 @@ def test_question_fast_path_matches_batch_encoding(real_embedder: qa.index.Embed
 def test_pytorch_question_path_matches_too(tmp_path: Path) -> None:
     from qa.embedding import SentenceTransformerEmbedder
 
-    slow = SentenceTransformerEmbedder(fast_questions=False)
+    slow = SentenceTransformerEmbedder(fast_questions=False, fast_documents=False)
     texts = ["Who directs the Basra Cultural Center?", "What is Isfahan known for?"]
     reference = slow._model.encode(texts, normalize_embeddings=True)
     pairs = zip(reference, [slow.encode([t])[0] for t in texts], strict=True)
     assert max(float(abs(a - b).max()) for a, b in pairs) < 1e-4
     assert not slow._onnx
+
+
+def test_onnx_document_batches_equal_pytorch(real_embedder: qa.index.Embedder, seeds_copy: Path) -> None:
+    paragraphs = [p.text for d in qa.read_corpus(seeds_copy).documents for p in qa.split_passages(d)]
+    texts = [*paragraphs, "short", "a somewhat longer text " * 40]
+    fast = real_embedder.encode(texts, batch_size=8)
+    reference = real_embedder.encode_torch(texts, batch_size=8)  # type: ignore[attr-defined]
+    assert fast.shape == reference.shape == (len(texts), 384)
+    assert float(abs(fast - reference).max()) < 1e-5
 
 
 def test_manifest_records_the_real_model(seeds_index: qa.Index) -> None:

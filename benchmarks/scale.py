@@ -189,7 +189,8 @@ def role_serve(corpus: Path, index_folder: Path, questions: list[str]) -> dict[s
     files = sorted(corpus.iterdir())
     target = files[len(files) // 2]
     lines = target.read_text(encoding="utf-8").split("\n\n")
-    lines[50] = f"The zyxwvut observatory in file {target.name} opened on a rainy Tuesday."
+    # A new text each run (the corpus folder is kept between runs).
+    lines[50] = f"The zyxwvut observatory in file {target.name} opened on run {time.time_ns()}."
     target.write_text("\n\n".join(lines), encoding="utf-8")
     seen: dict[str, float] = {}
     edit_started = time.perf_counter()
@@ -226,7 +227,7 @@ def recall_at_10(folder: Path, embedder: QuestionCache, questions: list[str]) ->
     for question in questions:
         vector = embedder.cache[question]
         exact = set(ids[np.argsort(-(matrix @ vector))[:10]].tolist())
-        got, got_scores = index.snapshot.base.search(vector, 10, np.zeros(0, dtype=np.int64))
+        got, _ = index.snapshot.base.search(vector, 10, np.zeros(0, dtype=np.int64))
         found.append(len(exact & set(got.tolist())) / 10)
     return float(np.mean(found))
 
@@ -270,7 +271,8 @@ def main() -> None:
     for r in rows:
         print(
             f"| {r['size']:,} | {r['build_rate']:.0f} | {r['open_ms']:.0f} "
-            f"| {r['dense_p50_ms']:.1f} / {r['dense_p95_ms']:.1f} | {r['lexical_p50_ms']:.1f} / {r['lexical_p95_ms']:.1f} "
+            f"| {r['dense_p50_ms']:.1f} / {r['dense_p95_ms']:.1f} "
+            f"| {r['lexical_p50_ms']:.1f} / {r['lexical_p95_ms']:.1f} "
             f"| {r['hybrid_p50_ms']:.1f} / {r['hybrid_p95_ms']:.1f} | {r['answer_p50_ms']:.1f} "
             f"| {r['edit_searchable_s']:.2f} | {r['build_peak_rss_mb']:.0f} / {r['serve_peak_rss_mb']:.0f} "
             f"| {r['disk_mb']:.0f} | {r['base_kind']} | {r['recall_at_10']:.3f} |"

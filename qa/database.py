@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS passages(
     sha256 TEXT NOT NULL,
     terms TEXT NOT NULL,
     length INTEGER NOT NULL,
+    signature BLOB NOT NULL,
     generation INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_source ON passages(source, paragraph);

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
+from .duplicates import similarity
 from .embedding import Embedder
 from .errors import QueryError
 from .lexical import LexicalIndex, LexicalScores
 
-_WORD = re.compile(r"\w+")
+if TYPE_CHECKING:
+    from .snapshot import Candidate
+
 #: Vector cosine above which two paragraphs are compared word by word for duplication.
 _TWIN_COSINE = 0.9
 
@@ -104,21 +106,6 @@ def citation(label: str, passage: Passage) -> str:
     return f"{path} ¶{passage.paragraph} ({passage.lines})"
 
 
-def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
-    """Word ``size``-grams of ``text``, lower-cased, for near-duplicate detection."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    if len(words) < size:
-        return frozenset({tuple(words)})
-    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
-
-
-def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
-    """Jaccard similarity of two sets (1.0 for two empty sets)."""
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
-
-
 def minmax(values: np.ndarray) -> np.ndarray:
     """Scale ``values`` to [0, 1]; a constant array maps to zeros."""
     low, high = float(values.min()), float(values.max())
@@ -144,12 +131,8 @@ class Store(Protocol):
         """Exact best-window cosine with each passage."""
         ...
 
-    def vectors_of(self, passage_ids: Sequence[int], *, first_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Stored vectors of the passages' windows."""
-        ...
-
-    def passages(self, passage_ids: Sequence[int]) -> dict[int, Passage]:
-        """Passages by id."""
+    def candidates(self, passage_ids: Sequence[int]) -> dict[int, Candidate]:
+        """Passages with their first window's vector and duplicate signature."""
         ...
 
 
@@ -283,65 +266,54 @@ class Retriever:
         k: int,
     ) -> list[Hit]:
         """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits."""
-        passages: dict[int, Passage] = {}
-        vectors: dict[int, np.ndarray] = {}
+        found: dict[int, Candidate] = {}
         fetched = 0
 
         def fetch(upto: int) -> None:
-            # Passages and first-window vectors are read in blocks, only as far as the walk goes.
+            # Candidates are read in growing blocks, only as far as the walk goes.
             nonlocal fetched
             block = list(order[fetched:upto])
             fetched = max(fetched, upto)
             if block:
-                passages.update(self._store.passages(block))
-                owners, first = self._store.vectors_of(block, first_only=True)
-                vectors.update({int(pid): first[row] for row, pid in enumerate(owners.tolist())})
+                found.update(self._store.candidates(block))
 
         fetch(3 * k + 10)
         kept: list[int] = []
         folded: dict[int, list[int]] = {}
-        shingled: dict[int, frozenset[tuple[str, ...]]] = {}
         threshold = self._settings.duplicate_jaccard
         by_hash: dict[str, int] = {}
-        dimension = next(iter(vectors.values())).shape[0] if vectors else 1
-        kept_vectors = np.zeros((k, dimension), dtype=np.float32)
-
-        def shingles_of(pid: int) -> frozenset[tuple[str, ...]]:
-            if pid not in shingled:
-                shingled[pid] = shingles(passages[pid].text)
-            return shingled[pid]
-
+        kept_vectors: np.ndarray | None = None
         horizon: int | None = None
         for position, pid in enumerate(order):
             if horizon is not None and position >= horizon:
                 break
             if position >= fetched:
-                fetch(fetched + 2 * k + 10)
-            passage = passages.get(pid)
-            if passage is None or pid not in vectors:
+                fetch(2 * fetched)
+            candidate = found.get(pid)
+            if candidate is None:
                 continue
-            vector = vectors[pid]
-            twin = by_hash.get(passage.sha256)
+            if kept_vectors is None:
+                kept_vectors = np.zeros((k, len(candidate.vector)), dtype=np.float32)
+            twin = by_hash.get(candidate.passage.sha256)
             if twin is None and kept:
                 # Near-identical paragraphs have near-identical vectors: compare word
-                # trigrams only with the kept hits whose vectors are close.
-                close = np.flatnonzero(kept_vectors[: len(kept)] @ vector >= _TWIN_COSINE).tolist()
-                twin = next(
-                    (kept[j] for j in close if jaccard(shingles_of(kept[j]), shingles_of(pid)) >= threshold), None
-                )
+                # trigrams (their MinHash signatures) only with kept hits whose vectors are close.
+                close = np.flatnonzero(kept_vectors[: len(kept)] @ candidate.vector >= _TWIN_COSINE).tolist()
+                sketch = candidate.signature
+                twin = next((kept[j] for j in close if similarity(found[kept[j]].signature, sketch) >= threshold), None)
             if twin is not None:
                 folded[twin].append(pid)
             elif len(kept) < k:
-                kept_vectors[len(kept)] = vector
+                kept_vectors[len(kept)] = candidate.vector
                 kept.append(pid)
-                by_hash[passage.sha256] = pid
+                by_hash[candidate.passage.sha256] = pid
                 folded[pid] = []
                 if len(kept) == k:
                     horizon = position + 1 + 2 * k
         hits: list[Hit] = []
         for rank, pid in enumerate(kept, start=1):
-            passage = passages[pid]
-            twins = tuple(passages[t] for t in folded[pid])
+            passage = found[pid].passage
+            twins = tuple(found[t].passage for t in folded[pid])
             hits.append(
                 Hit(
                     passage=passage,

@@ -23,7 +23,7 @@ from .errors import IndexCorruptError, IndexNotFoundError, QAError
 from .lexical import LexicalIndex, Segment, Stats
 from .vectors import BaseVectors, exact_search
 
-_PASSAGE_COLUMNS = "id, source, paragraph, start_line, end_line, start_char, end_char, text, sha256"
+_PASSAGE_COLUMNS = "p.id, p.source, p.paragraph, p.start_line, p.end_line, p.start_char, p.end_char, p.text, p.sha256"
 #: Attempts at opening a snapshot while a writer replaces the base vector file.
 _OPEN_ATTEMPTS = 5
 
@@ -64,6 +64,15 @@ class Manifest:
     generation: int
     files: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked passage as duplicate folding needs it."""
+
+    passage: Passage
+    vector: np.ndarray
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -299,23 +308,42 @@ class Snapshot:
 
     # -- passages -----------------------------------------------------------------------------
 
-    def passages(self, passage_ids: Sequence[int]) -> dict[int, Passage]:
-        """The passages with these ids (ids not in this snapshot are left out)."""
+    def candidates(self, passage_ids: Sequence[int]) -> dict[int, Candidate]:
+        """Passages with their first window's vector and duplicate signature, in one read.
+
+        Raises:
+            IndexCorruptError: A stored vector is damaged.
+
+        """
         ids = list(dict.fromkeys(int(p) for p in passage_ids))
-        found: dict[int, Passage] = {}
+        rows: list[tuple[object, ...]] = []
         with self._lock:
             for part in db.chunks(ids):
-                for row in self._connection.execute(
-                    f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({db.placeholders(len(part))})", tuple(part)
-                ):
-                    found[int(row[0])] = _passage(row)
-        return found
+                rows += self._connection.execute(
+                    f"SELECT {_PASSAGE_COLUMNS}, p.signature, e.vector FROM passages p"
+                    f" JOIN windows w ON w.id = (p.id << {db.WINDOW_BITS})"
+                    " LEFT JOIN embeddings e ON e.sha256 = w.sha256"
+                    f" WHERE p.id IN ({db.placeholders(len(part))})",
+                    tuple(part),
+                ).fetchall()
+        try:
+            if any(r[-1] is None for r in rows):
+                raise ValueError("a vector is missing")
+            matrix = db.decode_vectors([r[-1] for r in rows], self.meta.dimension)  # type: ignore[misc]
+        except ValueError as exc:
+            raise _damaged_vectors(self.folder, str(exc)) from exc
+        if not db.valid_rows(matrix, normalized=self.meta.normalized).all():
+            raise _damaged_vectors(self.folder, "a vector is not a finite unit vector")
+        return {
+            int(row[0]): Candidate(_passage(row[:-2]), matrix[n], bytes(row[-2]))  # type: ignore[call-overload]
+            for n, row in enumerate(rows)
+        }
 
     def all_passages(self) -> list[Passage]:
         """Every passage, in corpus order (file, then paragraph)."""
         with self._lock:
             rows = self._connection.execute(
-                f"SELECT {_PASSAGE_COLUMNS} FROM passages ORDER BY source, paragraph"
+                f"SELECT {_PASSAGE_COLUMNS} FROM passages p ORDER BY p.source, p.paragraph"
             ).fetchall()
         return [_passage(row) for row in rows]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import faiss
@@ -19,12 +19,12 @@ import numpy as np
 from .errors import IndexCorruptError
 
 #: Up to this many vectors the base is exact (flat inner product); above it, IVF.
-#: Measured crossover in docs/benchmarks.md (benchmarks/scale.py).
-EXACT_MAX = 50_000
+#: Measured crossover in docs/benchmarks.md (benchmarks/ann.py).
+EXACT_MAX = 20_000
 #: Vectors sampled to train the IVF centroids.
 _TRAIN_SAMPLE = 64 * 1024
 #: Share of the IVF lists probed per question (recall@10 against exact >= 0.98, measured).
-PROBE_SHARE = 1 / 16
+PROBE_SHARE = 1 / 10
 
 # One question is searched on one thread: OpenMP's threads collapse when the other
 # core is busy (see docs/benchmarks.md); batch evaluation may raise this.
@@ -32,8 +32,8 @@ faiss.omp_set_num_threads(1)
 
 
 def list_count(total: int) -> int:
-    """IVF lists for ``total`` vectors: a power of two near ``sqrt(total)``."""
-    return int(2 ** round(np.log2(max(16.0, np.sqrt(total)))))
+    """IVF lists for ``total`` vectors: a power of two near ``4 * sqrt(total)``."""
+    return int(2 ** round(np.log2(max(16.0, 4 * np.sqrt(total)))))
 
 
 def file_sha256(path: Path) -> str:
@@ -45,17 +45,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_base(path: Path, batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension: int) -> str:
-    """Write a base file of ``total`` vectors from ``(ids, vectors)`` batches; return its SHA-256.
+def write_base(
+    path: Path, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], total: int, dimension: int
+) -> str:
+    """Write a base file of ``total`` vectors; return its SHA-256.
 
-    The file is written under a temporary name, flushed, then renamed to ``path``.
+    Args:
+        path: Where the file goes (written under a temporary name, flushed, then renamed).
+        batches: Returns a fresh iterator of ``(ids, vectors)`` batches each time it is called
+            (IVF reads them twice: a sample to train on, then all of them).
+        total: How many vectors the batches hold.
+        dimension: Vector length.
+
     """
     if total > EXACT_MAX:
         index: faiss.Index = _ivf(batches, total, dimension)
     else:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        for ids, vectors in batches:
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    for ids, vectors in batches():
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
     if index.ntotal != total:
         raise IndexCorruptError(f"vector file would hold {index.ntotal} vectors, expected {total}")
     tmp = path.with_name(f".tmp-{path.name}")
@@ -67,31 +75,18 @@ def write_base(path: Path, batches: Iterable[tuple[np.ndarray, np.ndarray]], tot
     return digest
 
 
-def _ivf(batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int, dimension: int) -> faiss.Index:
-    """An IVF-flat inner-product index trained on the first vectors and filled with all."""
+def _ivf(batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], total: int, dimension: int) -> faiss.Index:
+    """An empty IVF-flat inner-product index, its centroids trained on an even sample of all vectors."""
     lists = list_count(total)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
-    pending: list[tuple[np.ndarray, np.ndarray]] = []
-    seen = 0
-    for ids, vectors in batches:
-        if not index.is_trained:
-            pending.append((ids, vectors))
-            seen += len(ids)
-            if seen < min(total, _TRAIN_SAMPLE):
-                continue
-            sample = np.concatenate([v for _, v in pending])
-            # Every k-th vector, so that the sample spans the whole corpus order seen so far.
-            index.train(np.ascontiguousarray(sample[:: max(1, len(sample) // _TRAIN_SAMPLE)], dtype=np.float32))
-            for pending_ids, pending_vectors in pending:
-                index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
-            pending = []
-            continue
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-    if pending:
-        # Fewer vectors came than announced: train on what there is.
-        index.train(np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
-        for pending_ids, pending_vectors in pending:
-            index.add_with_ids(np.ascontiguousarray(pending_vectors, dtype=np.float32), pending_ids)
+    # Every k-th vector over the whole corpus, so that the centroids cover all of it.
+    stride = max(1, total // _TRAIN_SAMPLE)
+    sample, seen = [], 0
+    for _, vectors in batches():
+        first = (-seen) % stride
+        sample.append(vectors[first::stride])
+        seen += len(vectors)
+    index.train(np.ascontiguousarray(np.concatenate(sample), dtype=np.float32))
     return index
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from . import database as db
 from .config import Settings
 from .documents import Document, Passage, split_passages
+from .duplicates import signature
 from .embedding import Embedder
 from .errors import CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from .lexical import Segment, terms_of, write_segment
@@ -122,7 +123,9 @@ class _Pending:
     """Files read in the current chunk and the paragraphs to commit for them."""
 
     loaded: list[tuple[Loaded, Signature]] = field(default_factory=list)
-    passages: list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str]] = field(default_factory=list)
+    passages: list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str, bytes]] = field(
+        default_factory=list
+    )
     texts: dict[str, str] = field(default_factory=dict)
     windowed: int = 0
 
@@ -397,7 +400,7 @@ class IndexWriter:
             # Keyed by model and exact text: a vector is reused only for the same input to the same model.
             hashes = tuple(_text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
             pending.windowed += len(windows) > 1
-            pending.passages.append((passage, tuple(windows), hashes, " ".join(words)))
+            pending.passages.append((passage, tuple(windows), hashes, " ".join(words), signature(passage.text)))
             pending.texts.update(zip(hashes, texts, strict=True))
 
     def _missing(self, connection: sqlite3.Connection, hashes: Sequence[str]) -> list[str]:
@@ -425,9 +428,9 @@ class IndexWriter:
 
     def _embed(self, connection: sqlite3.Connection, pending: _Pending, counters: dict[str, int], bar: Any) -> None:
         """Embed the chunk's missing texts, longest batches together, committing each batch."""
-        unique = list(dict.fromkeys(h for _, _, hashes, _ in pending.passages for h in hashes))
+        unique = list(dict.fromkeys(h for _, _, hashes, _, _ in pending.passages for h in hashes))
         missing = self._missing(connection, unique)
-        counters["reused"] += sum(len(h) for _, _, h, _ in pending.passages) - len(missing)
+        counters["reused"] += sum(len(item[2]) for item in pending.passages) - len(missing)
         # Sorting by length keeps padding low inside each batch.
         missing.sort(key=lambda h: len(pending.texts[h]))
         if bar is not None:
@@ -471,7 +474,7 @@ class IndexWriter:
                 for table in ("files", "passages", "windows", "removed", "lexical_terms", "meta"):
                     connection.execute(f"DELETE FROM {table}")
             content_changed = wipe or bool(removed)
-            by_source: dict[str, list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str]]] = {}
+            by_source: dict[str, list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str, bytes]]] = {}
             for item in pending.passages:
                 by_source.setdefault(item[0].source, []).append(item)
             next_generation = generation + 1
@@ -485,8 +488,8 @@ class IndexWriter:
                     content_changed = True
                     if old is not None:
                         self._drop(connection, loaded.source, next_generation)
-                    for passage, windows, hashes, terms in by_source.get(loaded.source, []):
-                        self._insert(connection, passage, windows, hashes, terms, next_generation)
+                    for passage, windows, hashes, terms, sketch in by_source.get(loaded.source, []):
+                        self._insert(connection, passage, windows, hashes, terms, sketch, next_generation)
                 title = loaded.document.title if loaded.document is not None else ""
                 connection.execute(
                     "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped)"
@@ -538,12 +541,13 @@ class IndexWriter:
         windows: tuple[tuple[int, int], ...],
         hashes: tuple[str, ...],
         terms: str,
+        sketch: bytes,
         generation: int,
     ) -> None:
         """Insert one passage, its windows and its keyword terms."""
         cursor = connection.execute(
             "INSERT INTO passages(source, paragraph, start_line, end_line, start_char, end_char, text, sha256,"
-            " terms, length, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " terms, length, signature, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 passage.source,
                 passage.paragraph,
@@ -555,6 +559,7 @@ class IndexWriter:
                 passage.sha256,
                 terms,
                 len(terms.split()),
+                sketch,
                 generation,
             ),
         )
@@ -590,7 +595,9 @@ class IndexWriter:
             return
         token = uuid.uuid4().hex[:12]
         name, lexical_name = f"vectors-{token}.faiss", f"lexical-{token}"
-        digest = write_base(self.folder / name, self._all_vectors(connection, meta.dimension), total, meta.dimension)
+        digest = write_base(
+            self.folder / name, lambda: self._all_vectors(connection, meta.dimension), total, meta.dimension
+        )
         # The keyword segment covers the same passages as the vector file: all of them, now.
         documents = connection.execute("SELECT id, terms FROM passages ORDER BY id")
         lexical_digest, vocabulary = write_segment(self.folder / lexical_name, documents)

@@ -269,33 +269,42 @@ class Snapshot:
                 best[pid] = float(score)
         return best
 
-    def vectors_of(self, passage_ids: Sequence[int], *, first_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """``(passage_id per row, vectors)`` of the windows of ``passage_ids``, read from the database.
+    def vectors_by_id(self, vector_ids: np.ndarray) -> np.ndarray:
+        """The vectors with these ids, from memory: the delta, else the base file (checked when opened).
 
         Raises:
-            IndexCorruptError: A stored vector is damaged.
+            IndexCorruptError: An id is in neither (the database and vector files disagree).
 
         """
+        ids = np.asarray(vector_ids, dtype=np.int64)
+        out = np.empty((len(ids), self.meta.dimension), dtype=np.float32)
+        rows = np.minimum(np.searchsorted(self._delta_ids, ids), max(len(self._delta_ids) - 1, 0))
+        in_delta = (np.asarray(self._delta_ids[rows]) == ids) if len(self._delta_ids) else np.zeros(len(ids), bool)
+        out[in_delta] = self._delta[rows[in_delta]]
+        rest = ids[~in_delta]
+        if len(rest):
+            if self.base is None:
+                raise _damaged_vectors(self.folder, f"no vector {int(rest[0])}")
+            out[~in_delta] = self.base.reconstruct(rest)
+        return out
+
+    def vectors_of(self, passage_ids: Sequence[int], *, first_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(passage_id per row, vectors)`` of the windows of ``passage_ids``."""
         ids = list(dict.fromkeys(int(p) for p in passage_ids))
-        rows: list[tuple[int, bytes]] = []
-        window = f" AND w.id = (w.passage_id << {db.WINDOW_BITS})" if first_only else ""
-        with self._lock:
-            for part in db.chunks(ids):
-                rows += self._connection.execute(
-                    f"SELECT w.passage_id, e.vector FROM windows w LEFT JOIN embeddings e ON e.sha256 = w.sha256"
-                    f" WHERE w.passage_id IN ({db.placeholders(len(part))}){window}",
-                    tuple(part),
-                ).fetchall()
-        owners = np.array([r[0] for r in rows], dtype=np.int64)
-        try:
-            if any(r[1] is None for r in rows):
-                raise ValueError("a vector is missing")
-            matrix = db.decode_vectors([r[1] for r in rows], self.meta.dimension)
-        except ValueError as exc:
-            raise _damaged_vectors(self.folder, str(exc)) from exc
-        if not db.valid_rows(matrix, normalized=self.meta.normalized).all():
-            raise _damaged_vectors(self.folder, "a vector is not a finite unit vector")
-        return owners, matrix
+        if first_only:
+            vector_ids = np.asarray(ids, dtype=np.int64) << db.WINDOW_BITS
+        else:
+            found: list[int] = []
+            with self._lock:
+                for part in db.chunks(ids):
+                    found += [
+                        row[0]
+                        for row in self._connection.execute(
+                            f"SELECT id FROM windows WHERE passage_id IN ({db.placeholders(len(part))})", tuple(part)
+                        )
+                    ]
+            vector_ids = np.asarray(found, dtype=np.int64)
+        return db.passage_of(vector_ids), self.vectors_by_id(vector_ids)
 
     def dense_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
         """Exact best-window cosine of the question with each of ``passage_ids``."""
@@ -309,33 +318,19 @@ class Snapshot:
     # -- passages -----------------------------------------------------------------------------
 
     def candidates(self, passage_ids: Sequence[int]) -> dict[int, Candidate]:
-        """Passages with their first window's vector and duplicate signature, in one read.
-
-        Raises:
-            IndexCorruptError: A stored vector is damaged.
-
-        """
+        """Passages with their first window's vector and duplicate signature."""
         ids = list(dict.fromkeys(int(p) for p in passage_ids))
         rows: list[tuple[object, ...]] = []
         with self._lock:
             for part in db.chunks(ids):
                 rows += self._connection.execute(
-                    f"SELECT {_PASSAGE_COLUMNS}, p.signature, e.vector FROM passages p"
-                    f" JOIN windows w ON w.id = (p.id << {db.WINDOW_BITS})"
-                    " LEFT JOIN embeddings e ON e.sha256 = w.sha256"
+                    f"SELECT {_PASSAGE_COLUMNS}, p.signature FROM passages p"
                     f" WHERE p.id IN ({db.placeholders(len(part))})",
                     tuple(part),
                 ).fetchall()
-        try:
-            if any(r[-1] is None for r in rows):
-                raise ValueError("a vector is missing")
-            matrix = db.decode_vectors([r[-1] for r in rows], self.meta.dimension)  # type: ignore[misc]
-        except ValueError as exc:
-            raise _damaged_vectors(self.folder, str(exc)) from exc
-        if not db.valid_rows(matrix, normalized=self.meta.normalized).all():
-            raise _damaged_vectors(self.folder, "a vector is not a finite unit vector")
+        _, vectors = self.vectors_of([int(r[0]) for r in rows], first_only=True)  # type: ignore[call-overload]
         return {
-            int(row[0]): Candidate(_passage(row[:-2]), matrix[n], bytes(row[-2]))  # type: ignore[call-overload]
+            int(row[0]): Candidate(_passage(row[:-1]), vectors[n], bytes(row[-1]))  # type: ignore[call-overload]
             for n, row in enumerate(rows)
         }
 

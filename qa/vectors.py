@@ -101,6 +101,8 @@ class BaseVectors:
         self.kind = "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = max(1, round(index.nlist * PROBE_SHARE))
+            # Vectors by id (for exact rescoring and duplicate checks) through a hash table of ids.
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         """Vectors in the file."""
@@ -135,6 +137,20 @@ class BaseVectors:
                 f"the database {count} of {dimension}{hint}"
             )
         return cls(index, path, sha256)
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors with these ids.
+
+        Raises:
+            IndexCorruptError: An id is not in the file.
+
+        """
+        try:
+            return np.asarray(
+                self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), dtype=np.float32
+            )
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"the vector file {self.path} lacks a vector the database names ({exc})") from exc
 
     def search(self, query: np.ndarray, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, scores)`` of the ``k`` best vectors for one query, skipping ``exclude`` ids."""

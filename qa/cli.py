@@ -14,6 +14,7 @@ from .answers import Answer
 from .config import DEFAULT_MODEL, FUSIONS, RETRIEVERS, Settings
 from .errors import QAError
 from .index import Index, build_from_documents, build_index, ensure_index
+from .live import LiveIndex
 
 _BOLD = "\033[1;33m"
 _RESET = "\033[0m"
@@ -229,11 +230,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     """Launch the web chat."""
     from .app import serve
-    from .live import LiveIndex
 
-    index = _open(args, refresh=True, progress=True)
-    serve(LiveIndex(index.folder, index.corpus, settings=index.settings, index=index), host=args.host, port=args.port)
+    serve(_live(args), host=args.host, port=args.port)
     return 0
+
+
+def _live(args: argparse.Namespace) -> LiveIndex:
+    """The live index for ``qa serve``; the first state is referenced only by it, so it can be let go."""
+    index = _open(args, refresh=True, progress=True)
+    return LiveIndex(index.folder, index.corpus, settings=index.settings, index=index)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

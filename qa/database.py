@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .errors import IndexAccessError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 
 #: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest.
 FORMAT_VERSION = 2
@@ -83,6 +83,27 @@ def database_path(folder: Path) -> Path:
     return folder / DATABASE
 
 
+#: SQLite result codes that mean the file itself is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).
+_DAMAGE_CODES = (11, 26)
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error says the database file is damaged (not locked, full or read-only)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF in _DAMAGE_CODES
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
+def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccessError:
+    """The error to raise for an SQLite error: damage, or a passing access problem."""
+    if is_damage(exc):
+        return damaged(folder, exc)
+    return IndexAccessError(
+        f"the index in {folder} cannot be used right now ({exc}); the last complete state is kept, try again"
+    )
+
+
 def damaged(folder: Path, exc: BaseException) -> IndexCorruptError:
     """The error for a database that SQLite cannot read."""
     return IndexCorruptError(
@@ -120,7 +141,7 @@ def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
         else:
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise damaged(folder, exc) from exc
+        raise failure(folder, exc) from exc
     return connection
 
 
@@ -131,7 +152,9 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        # SQLite may have rolled back already (disk full): then there is nothing to undo.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 
@@ -172,6 +195,7 @@ class Meta:
         passage_count: Passages in the index.
         vector_count: Vectors (windows) in the index.
         token_total: Keyword terms over all passages, for BM25's average length.
+        epoch: Set anew when the index is built from scratch; generations compare within one epoch.
 
     """
 
@@ -193,6 +217,7 @@ class Meta:
     passage_count: int = 0
     vector_count: int = 0
     token_total: int = 0
+    epoch: str = ""
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:
@@ -207,7 +232,7 @@ class Meta:
         try:
             raw = read_meta(connection)
         except sqlite3.DatabaseError as exc:
-            raise damaged(folder, exc) from exc
+            raise failure(folder, exc) from exc
         if not raw:
             raise IndexNotFoundError(f"no index in {folder} yet: build one with `qa index`")
         try:
@@ -225,8 +250,8 @@ class Meta:
             ) from exc
 
 
-def state_of(folder: Path) -> tuple[int, str]:
-    """The committed ``(generation, base_file)`` of an index, read cheaply (no snapshot).
+def state_of(folder: Path) -> tuple[str, int, str]:
+    """The committed ``(epoch, generation, base_file)`` of an index, read cheaply (no snapshot).
 
     Raises:
         IndexNotFoundError: There is no index.
@@ -236,13 +261,19 @@ def state_of(folder: Path) -> tuple[int, str]:
     connection = connect(folder)
     try:
         rows = dict(
-            connection.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'base_file')").fetchall()
+            connection.execute(
+                "SELECT key, value FROM meta WHERE key IN ('epoch', 'generation', 'base_file')"
+            ).fetchall()
         )
     except sqlite3.DatabaseError as exc:
-        raise damaged(folder, exc) from exc
+        raise failure(folder, exc) from exc
     finally:
         connection.close()
-    return int(json.loads(rows.get("generation", "0"))), str(json.loads(rows.get("base_file", '""')))
+    return (
+        str(json.loads(rows.get("epoch", '""'))),
+        int(json.loads(rows.get("generation", "0"))),
+        str(json.loads(rows.get("base_file", '""'))),
+    )
 
 
 def encode_vector(vector: np.ndarray) -> bytes:

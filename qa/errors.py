@@ -41,3 +41,7 @@ class EvalDataError(QAError):
 
 class IndexBusyError(QAError):
     """Another process is updating the index and the caller chose not to wait."""
+
+
+class IndexAccessError(QAError):
+    """The index folder cannot be read or written now (locked, read-only, disk full); nothing was lost."""

@@ -146,7 +146,8 @@ class LiveIndex:
     def reload(self) -> bool:
         """Swap in a newer state committed by any writer; return whether one was found."""
         index = self.current()
-        served = (index.generation, index.snapshot.meta.base_file)
+        meta = index.snapshot.meta
+        served = (meta.epoch, meta.generation, meta.base_file)
         # A cheap look first: most rounds find nothing new.
         if state_of(self.folder) == served:
             return False
@@ -193,7 +194,13 @@ class LiveIndex:
     def _swap(self, index: Index) -> None:
         """Serve ``index`` from now on."""
         with self._lock:
-            if self._index is not None and index.generation < self._index.generation:
+            current = self._index.snapshot.meta if self._index is not None else None
+            # An older commit of the same index never replaces a newer one (updates finish out of order).
+            if (
+                current is not None
+                and index.snapshot.meta.epoch == current.epoch
+                and index.generation < current.generation
+            ):
                 return
             self._index = index
             self._status = replace(self._status, generation=index.generation, passages=len(index))
@@ -222,17 +229,21 @@ class LiveIndex:
             if self.pending():
                 self.refresh(wait=False)
             self._failures = 0
+            with self._lock:
+                self._status = replace(self._status, state="ready", stage="", files_pending=0, error="")
         except IndexBusyError:
             # Another process (`qa index`) is updating: its commits are picked up by reload().
             with self._lock:
                 self._status = replace(self._status, state="updating", stage="another process", files_pending=0)
-        except (QAError, OSError) as exc:
+        except Exception as exc:
             self._failures += 1
             delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
             self._retry_at = time.monotonic() + delay
-            message = str(exc) if isinstance(exc, QAError) else f"{exc.strerror or exc} ({exc.filename})"
+            message = f"{exc.strerror or exc} ({exc.filename})" if isinstance(exc, OSError) else str(exc)
             if self._failures == 1:
-                log.warning("index update failed (retrying with back-off): %s", message)
+                log.warning(
+                    "index update failed (retrying with back-off): %s", message, exc_info=not isinstance(exc, QAError)
+                )
             with self._lock:
                 self._status = replace(self._status, state="failed", error=message, stage="", files_pending=0)
 

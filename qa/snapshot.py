@@ -199,7 +199,7 @@ class Snapshot:
                 )
             )
         except sqlite3.DatabaseError as exc:
-            raise db.damaged(folder, exc) from exc
+            raise db.failure(folder, exc) from exc
         delta_ids, delta = _check_delta(folder, delta_rows, meta)
         base: BaseVectors | None = None
         segment: Segment | None = None
@@ -219,7 +219,8 @@ class Snapshot:
                 else:
                     segment = Segment.open(lexical_path, meta.lexical_sha256)
             except IndexCorruptError as exc:
-                if not path.exists() or not lexical_path.exists():
+                # A writer may have replaced the base files since we read the state: read it again.
+                if not path.exists() or not lexical_path.exists() or db.state_of(folder)[2] != meta.base_file:
                     raise _BaseMoved(exc) from exc
                 raise
         manifest = Manifest(

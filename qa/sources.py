@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ class Loaded:
     sha256: str
     document: Document | None
     skipped: str | None = None
+    unreadable: bool = False
 
 
 class Source(Protocol):
@@ -54,7 +56,10 @@ class FolderSource:
         for path in corpus_files(self.root):
             try:
                 stat = path.stat()
-                found[source_name(self.root, path)] = Signature(stat.st_size, stat.st_mtime_ns)
+                # An unreadable file has no signature: it is read again once it can be.
+                readable = os.access(path, os.R_OK)
+                signature = Signature(stat.st_size, stat.st_mtime_ns) if readable else Signature(-1, 0)
+                found[source_name(self.root, path)] = signature
             except OSError:
                 found[source_name(self.root, path)] = Signature(-1, 0)
         return found
@@ -64,7 +69,7 @@ class FolderSource:
         try:
             raw = (self.root / name).read_bytes()
         except OSError as exc:
-            return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc))
+            return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc), unreadable=True)
         digest = hashlib.sha256(raw).hexdigest()
         try:
             text = decode_text(raw)

@@ -26,7 +26,7 @@ from .config import Settings
 from .documents import Document, Passage, split_passages
 from .duplicates import signature
 from .embedding import Embedder
-from .errors import CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError
+from .errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from .lexical import Segment, terms_of, write_segment
 from .sources import Loaded, Signature, Source
 from .vectors import write_base
@@ -231,6 +231,7 @@ class IndexWriter:
         self._repaired: list[str] = []
         self._dropped: set[str] = set()
         self._full_gc = False
+        self._committed = False
 
     # -- the update -------------------------------------------------------------------------
 
@@ -255,6 +256,13 @@ class IndexWriter:
             lock.acquire()
         try:
             return self._update_locked()
+        except sqlite3.Error as exc:
+            raise db.failure(self.folder, exc) from exc
+        except RuntimeError as exc:
+            # FAISS reports write failures (disk full) as RuntimeError.
+            raise IndexAccessError(
+                f"writing the index in {self.folder} failed ({exc}); the last complete state is kept"
+            ) from exc
         finally:
             lock.release()
 
@@ -269,6 +277,9 @@ class IndexWriter:
             db.read_meta(connection)
             return connection
         except (IndexCorruptError, sqlite3.DatabaseError) as exc:
+            # Locked, read-only or full is not damage: never set a healthy database aside.
+            if isinstance(exc, sqlite3.DatabaseError) and not db.is_damage(exc):
+                raise db.failure(self.folder, exc) from exc
             aside = self.folder / f"{db.DATABASE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
             for suffix in ("", "-wal", "-shm"):
                 path = self.folder / f"{db.DATABASE}{suffix}"
@@ -310,19 +321,31 @@ class IndexWriter:
             if not current:
                 raise CorpusError(f"no .txt or .md files to index in {self.corpus}")
             changes = diff(indexed, current)
-            generation = 0 if fresh else int(stored.get("generation", 0))
+            # Generations only grow, across rebuilds too; a rebuilt or new database gets a new epoch.
+            generation = int(stored.get("generation", 0))
+            if fresh:
+                wanted["epoch"] = uuid.uuid4().hex
             counters = {"embedded": 0, "reused": 0, "windowed": 0, "applied": 0}
             todo = [*changes.added, *changes.changed]
             self._on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
             bar = self._bar()
             first = True
             pending = _Pending()
+            unreadable: list[tuple[str, str]] = []
             for position, name in enumerate(todo, start=1):
-                loaded = self.source.load(name)
+                loaded: Loaded | None = self.source.load(name)
                 old = indexed.get(name)
-                pending.loaded.append((loaded, current[name]))
-                same = old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
-                if loaded.document is not None and not same:
+                if loaded is not None and loaded.unreadable and old is not None and old.skipped is None:
+                    # A file that cannot be read now keeps what was indexed from it.
+                    unreadable.append((name, loaded.skipped or "unreadable"))
+                    loaded = None
+                if loaded is not None:
+                    signature = Signature(-1, 0) if loaded.unreadable else current[name]
+                    pending.loaded.append((loaded, signature))
+                same = loaded is None or (
+                    old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
+                )
+                if loaded is not None and loaded.document is not None and not same:
                     self._split(loaded.document, pending)
                 if len(pending.passages) >= CHUNK_PASSAGES or position == len(todo):
                     generation = self._apply(
@@ -347,10 +370,13 @@ class IndexWriter:
             if bar is not None:
                 bar.close()
             self._on_progress(UpdateProgress("merging", len(todo), len(todo)))
-            self._merge(connection)
-            self._clean(connection)
-            report = self._report(connection, counters, started, len(changes))
-            self._write_manifest(connection)
+            # Merging and cleaning follow a change (or a check); an idle update touches nothing.
+            if self._committed or self._verify:
+                self._merge(connection)
+                self._clean(connection)
+            report = self._report(connection, counters, started, len(changes), unreadable)
+            if self._committed:
+                self._write_manifest(connection)
             self._on_progress(UpdateProgress("done", len(todo), len(todo)))
             return report
         finally:
@@ -502,6 +528,12 @@ class IndexWriter:
                 "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows),"
                 " (SELECT coalesce(sum(length), 0) FROM passages)"
             ).fetchone()
+            if counts[0] == 0:
+                # Rolled back: an update that would leave nothing to search keeps the last state.
+                raise CorpusError(
+                    "no paragraphs to index: no readable .txt or .md text in the corpus"
+                    + (f" ({len(pending.loaded)} files unreadable or empty)" if pending.loaded else "")
+                )
             db.write_meta(
                 connection,
                 {
@@ -513,6 +545,7 @@ class IndexWriter:
                 },
             )
         counters["applied"] += len(pending.loaded) + len(removed)
+        self._committed = True
         if content_changed or wipe:
             self._on_commit(generation)
         return generation
@@ -650,15 +683,19 @@ class IndexWriter:
         meta = db.Meta.read(connection, self.folder)
         for path in self.folder.iterdir():
             name = path.name
-            stale = name.startswith((".tmp-", "passages-"))
-            stale = stale or (name.startswith("vectors-") and name != meta.base_file)
-            stale = stale or (name.startswith("lexical-") and name != meta.lexical_file)
+            # Only names this package writes: an index folder may sit beside other files.
+            stale = name.startswith(".tmp-") or (name.startswith("passages-") and name.endswith(".jsonl"))
+            stale = stale or (name.startswith("vectors-") and name.endswith(".faiss") and name != meta.base_file)
+            stale = stale or (path.is_dir() and name.startswith("lexical-") and name != meta.lexical_file)
             if not stale:
                 continue
             if path.is_dir():
                 import shutil
 
-                shutil.rmtree(path, ignore_errors=True)
+                # Renamed first, so that the folder disappears at once rather than file by file.
+                doomed = path if name.startswith(".tmp-") else path.with_name(f".tmp-gone-{name}")
+                os.replace(path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
         # Vectors no window uses: all of them after a merge (a full scan), else those just dropped.
@@ -676,10 +713,15 @@ class IndexWriter:
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _report(
-        self, connection: sqlite3.Connection, counters: dict[str, int], started: float, updated: int
+        self,
+        connection: sqlite3.Connection,
+        counters: dict[str, int],
+        started: float,
+        updated: int,
+        unreadable: list[tuple[str, str]],
     ) -> BuildReport:
         """Totals of the index after the update."""
-        files, skipped_rows = 0, []
+        files, skipped_rows = 0, list(unreadable)
         for source, skipped in connection.execute("SELECT source, skipped FROM files ORDER BY source"):
             if skipped is None:
                 files += 1

@@ -72,7 +72,7 @@ def test_damaged_base_files_are_named_and_rebuilt(
     named = meta.base_file if part == "vectors" else meta.lexical_file
     with pytest.raises(qa.IndexCorruptError, match=rf"{named} is damaged"):
         qa.load_index(index.folder)
-    repaired = qa.build_index(corpus, index.folder, embedder=fake)
+    repaired = qa.build_index(corpus, index.folder, embedder=fake, verify=True)
     assert repaired.report is not None and any("rebuilt" in r for r in repaired.report.repaired)
     assert qa.load_index(index.folder, embedder=fake).search("Etna volcano", k=1)[0].source == "volcano.txt"
 

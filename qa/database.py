@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS windows(
 );
 CREATE INDEX IF NOT EXISTS windows_passage ON windows(passage_id);
 CREATE INDEX IF NOT EXISTS windows_sha ON windows(sha256);
-CREATE TABLE IF NOT EXISTS embeddings(sha256 TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+-- A rowid table: a 1.5 KB vector fits in its page (WITHOUT ROWID would spill each to an overflow page).
+CREATE TABLE IF NOT EXISTS embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID;
 """

@@ -268,10 +268,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def _lines(text: str) -> Iterable[tuple[int, int]]:
     """Yield ``(start, end)`` of each line, without its line terminator."""
     start = 0
-    for index, char in enumerate(text):
-        if char == "\n":
-            yield start, index
-            start = index + 1
+    while (end := text.find("\n", start)) != -1:
+        yield start, end
+        start = end + 1
     yield start, len(text)
 
 

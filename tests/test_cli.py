@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,9 +111,57 @@ def test_errors_are_one_clear_line(project: Path, args: tuple[str, ...], message
     assert result.stderr.strip().splitlines()[-1].startswith("qa: error:")
 
 
-def test_corrupt_index_is_reported(project: Path, tmp_path: Path) -> None:
+def test_damaged_index_is_named_then_repaired_by_qa_index(project: Path, tmp_path: Path) -> None:
     copy = tmp_path / "p"
     shutil.copytree(project, copy)
-    (copy / "embeddings" / "manifest.json").write_text("{")
-    result = run("ask", "anything", cwd=copy)
-    assert result.returncode == 1 and "unreadable" in result.stderr and "qa index" in result.stderr
+    for suffix in ("-wal", "-shm"):
+        (copy / "embeddings" / f"index.db{suffix}").unlink(missing_ok=True)
+    (copy / "embeddings" / "index.db").write_bytes(b"\0garbage" * 1000)
+    result = run("ask", "anything", "--no-refresh", cwd=copy)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "index.db is damaged" in result.stderr and "qa index" in result.stderr
+    repaired = run("index", "seeds", "--out", "embeddings", "--quiet", cwd=copy)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "damaged" in repaired.stderr and "Indexed 28 paragraphs" in repaired.stdout
+    assert run("ask", "Who directs the Basra Cultural Center?", cwd=copy).returncode == 0
+
+
+def test_old_format_index_is_rebuilt(project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "p"
+    shutil.copytree(project / "seeds", copy / "seeds")
+    old = copy / "embeddings"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"format_version": 1, "model": "all-MiniLM-L6-v2"}))
+    (old / "passages-0123456789ab.jsonl").write_text("{}\n")
+    result = run("ask", "Who directs the Basra Cultural Center?", "--json", cwd=copy)
+    assert result.returncode == 0, result.stderr
+    assert "older format" in result.stderr
+    assert json.loads(result.stdout)["found"] is True
+    assert not (old / "passages-0123456789ab.jsonl").exists()
+
+
+def test_second_qa_index_waits_for_the_first(project: Path, tmp_path: Path) -> None:
+    import filelock
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    lock = filelock.FileLock(str(copy / "embeddings" / "writer.lock"))
+    with lock:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "qa", "index", "seeds", "--out", "embeddings", "--quiet"],
+            cwd=copy,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        line = ""
+        while "waiting" not in line and time.monotonic() < deadline:
+            line = waiting.stderr.readline() if waiting.stderr else ""
+        assert "Another index update is running" in line
+        assert waiting.poll() is None, "it did not wait"
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert "Indexed 28 paragraphs" in out

@@ -56,7 +56,8 @@ def test_busy_writer_is_reported_without_waiting_when_asked(tmp_path: Path) -> N
     corpus, folder = tmp_path / "corpus", tmp_path / "index"
     write_articles(corpus, files=2)
     qa.build_index(corpus, folder, embedder=FakeEmbedder())
-    with filelock.FileLock(str(folder / "writer.lock")), pytest.raises(qa.IndexBusyError, match="another index update is running"):
+    busy = pytest.raises(qa.IndexBusyError, match="another index update is running")
+    with filelock.FileLock(str(folder / "writer.lock")), busy:
         qa.build_index(corpus, folder, embedder=FakeEmbedder(), wait=False)
 
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
-from .duplicates import similarity
 from .embedding import Embedder
 from .errors import QueryError
 from .lexical import LexicalIndex, LexicalScores
@@ -265,55 +264,85 @@ class Retriever:
         lexical: dict[int, float],
         k: int,
     ) -> list[Hit]:
-        """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits."""
-        found: dict[int, Candidate] = {}
+        """Walk the ranking, folding near-duplicates into the first copy, until ``k`` hits.
+
+        A candidate is a twin of a kept hit when their vectors are close (cosine at least
+        0.9) and their word trigrams overlap (MinHash estimate of Jaccard similarity at
+        least ``duplicate_jaccard``). Both tests are computed for a whole block of
+        candidates at once, one column per kept hit.
+        """
+        threshold = self._settings.duplicate_jaccard
+        row_of: dict[int, int] = {}
+        passages: list[Passage] = []
+        vectors: list[np.ndarray] = []
+        sketches: list[np.ndarray] = []
+        kept: list[int] = []
+        kept_rows: list[int] = []
+        folded: dict[int, list[int]] = {}
+        by_hash: dict[str, int] = {}
+        twin_of = np.zeros((0, k), dtype=bool)
+        all_v = np.zeros((0, 0), dtype=np.float32)
+        all_s = np.zeros((0, 0), dtype=np.uint32)
         fetched = 0
+
+        def twins_with(rows_v: np.ndarray, rows_s: np.ndarray, row: int) -> np.ndarray:
+            """Which of these candidates are twins of the candidate at ``row``."""
+            close = rows_v @ vectors[row] >= _TWIN_COSINE
+            similar = (rows_s == sketches[row]).mean(axis=1) >= threshold
+            result: np.ndarray = close & similar
+            return result
 
         def fetch(upto: int) -> None:
             # Candidates are read in growing blocks, only as far as the walk goes.
-            nonlocal fetched
+            nonlocal fetched, twin_of, all_v, all_s
             block = list(order[fetched:upto])
             fetched = max(fetched, upto)
-            if block:
-                found.update(self._store.candidates(block))
+            found = self._store.candidates(block) if block else {}
+            start = len(passages)
+            for pid in block:
+                if pid in found:
+                    row_of[pid] = len(passages)
+                    passages.append(found[pid].passage)
+                    vectors.append(found[pid].vector)
+                    sketches.append(np.frombuffer(found[pid].signature, dtype=np.uint32))
+            if len(passages) == start:
+                return
+            new = np.zeros((len(passages) - start, k), dtype=bool)
+            block_v, block_s = np.stack(vectors[start:]), np.stack(sketches[start:])
+            for column, row in enumerate(kept_rows):
+                new[:, column] = twins_with(block_v, block_s, row)
+            twin_of = np.concatenate([twin_of, new])
+            all_v = block_v if not start else np.concatenate([all_v, block_v])
+            all_s = block_s if not start else np.concatenate([all_s, block_s])
 
         fetch(3 * k + 10)
-        kept: list[int] = []
-        folded: dict[int, list[int]] = {}
-        threshold = self._settings.duplicate_jaccard
-        by_hash: dict[str, int] = {}
-        kept_vectors: np.ndarray | None = None
         horizon: int | None = None
         for position, pid in enumerate(order):
             if horizon is not None and position >= horizon:
                 break
             if position >= fetched:
                 fetch(2 * fetched)
-            candidate = found.get(pid)
-            if candidate is None:
+            row = row_of.get(pid)
+            if row is None:
                 continue
-            if kept_vectors is None:
-                kept_vectors = np.zeros((k, len(candidate.vector)), dtype=np.float32)
-            twin = by_hash.get(candidate.passage.sha256)
-            if twin is None and kept:
-                # Near-identical paragraphs have near-identical vectors: compare word
-                # trigrams (their MinHash signatures) only with kept hits whose vectors are close.
-                close = np.flatnonzero(kept_vectors[: len(kept)] @ candidate.vector >= _TWIN_COSINE).tolist()
-                sketch = candidate.signature
-                twin = next((kept[j] for j in close if similarity(found[kept[j]].signature, sketch) >= threshold), None)
+            twin = by_hash.get(passages[row].sha256)
+            if twin is None and kept and twin_of[row].any():
+                twin = kept[int(twin_of[row].argmax())]
             if twin is not None:
                 folded[twin].append(pid)
             elif len(kept) < k:
-                kept_vectors[len(kept)] = candidate.vector
+                # A new kept hit: one more twin column for every candidate read so far.
+                twin_of[:, len(kept)] = twins_with(all_v, all_s, row)
                 kept.append(pid)
-                by_hash[candidate.passage.sha256] = pid
+                kept_rows.append(row)
+                by_hash[passages[row].sha256] = pid
                 folded[pid] = []
                 if len(kept) == k:
                     horizon = position + 1 + 2 * k
         hits: list[Hit] = []
         for rank, pid in enumerate(kept, start=1):
-            passage = found[pid].passage
-            twins = tuple(found[t].passage for t in folded[pid])
+            passage = passages[row_of[pid]]
+            twins = tuple(passages[row_of[t]] for t in folded[pid])
             hits.append(
                 Hit(
                     passage=passage,

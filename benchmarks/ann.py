@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 from scale import DEFAULT_SQUAD, HashEmbedder, squad
 
-from qa.vectors import PROBE_SHARE, list_count
+from qa.vectors import list_count, probe_count
 
 faiss.omp_set_num_threads(1)
 
@@ -60,7 +60,7 @@ def main() -> None:
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
         ivf.train(matrix[:: max(1, size // (64 * 1024))])
         ivf.add(matrix)
-        ivf.nprobe = max(1, round(lists * PROBE_SHARE))
+        ivf.nprobe = probe_count(lists)
         found = ivf.search(queries, 10)[1]
         recall = np.mean([len(set(found[i]) & set(exact[i])) / 10 for i in range(len(queries))])
         ivf_ms = per_question_ms(lambda q, ivf=ivf: ivf.search(q[None, :], 10), queries)

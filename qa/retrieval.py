@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -97,6 +99,19 @@ class Ranking:
     hits: tuple[Hit, ...]
     best_cosine: float | None
     best_lexical: float | None
+
+
+_WORKER: ThreadPoolExecutor | None = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The process's small pool for the keyword half of hybrid searches, made on first use."""
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None:
+            _WORKER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-keywords")
+        return _WORKER
 
 
 def citation(label: str, passage: Passage) -> str:
@@ -205,13 +220,16 @@ class Retriever:
         best_cosine: float | None = None
         best_lexical: float | None = None
         query = np.zeros((1, 0), dtype=np.float32)
+        # In hybrid mode the keyword half runs on a second thread while the question is
+        # embedded and the vectors searched: on two cores the halves overlap.
+        pending = _worker().submit(self._store.lexical.scores, question, pool) if mode == "hybrid" else None
         if mode in ("dense", "hybrid"):
             query = self._embedder().encode([question])
             dense = self._store.dense_top(query[0], pool * 2)
             best_cosine = max(dense.values()) if dense else None
         all_lexical: LexicalScores | None = None
         if mode in ("lexical", "hybrid"):
-            all_lexical = self._store.lexical.scores(question, pool)
+            all_lexical = pending.result() if pending is not None else self._store.lexical.scores(question, pool)
             ids, scores = all_lexical.top(pool)
             lexical = {int(p): float(s) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)}
             best_lexical = float(scores[0]) if len(scores) else 0.0

@@ -499,13 +499,16 @@ class IndexWriter:
             if wipe:
                 for table in ("files", "passages", "windows", "removed", "lexical_terms", "meta"):
                     connection.execute(f"DELETE FROM {table}")
+            # Totals are kept up to date by difference: counting a million rows per commit would be slow.
+            stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
+            totals = [int(stored.get(key, 0)) for key in ("passage_count", "vector_count", "token_total")]
             content_changed = wipe or bool(removed)
             by_source: dict[str, list[tuple[Passage, tuple[tuple[int, int], ...], tuple[str, ...], str, bytes]]] = {}
             for item in pending.passages:
                 by_source.setdefault(item[0].source, []).append(item)
             next_generation = generation + 1
             for name in removed:
-                self._drop(connection, name, next_generation)
+                totals = [a - b for a, b in zip(totals, self._drop(connection, name, next_generation), strict=True)]
                 connection.execute("DELETE FROM files WHERE source = ?", (name,))
             for loaded, signature in pending.loaded:
                 old = indexed.get(loaded.source)
@@ -513,9 +516,11 @@ class IndexWriter:
                 if not same:
                     content_changed = True
                     if old is not None:
-                        self._drop(connection, loaded.source, next_generation)
+                        dropped = self._drop(connection, loaded.source, next_generation)
+                        totals = [a - b for a, b in zip(totals, dropped, strict=True)]
                     for passage, windows, hashes, terms, sketch in by_source.get(loaded.source, []):
                         self._insert(connection, passage, windows, hashes, terms, sketch, next_generation)
+                        totals = [totals[0] + 1, totals[1] + len(windows), totals[2] + len(terms.split())]
                 title = loaded.document.title if loaded.document is not None else ""
                 connection.execute(
                     "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped)"
@@ -524,11 +529,8 @@ class IndexWriter:
                 )
             if content_changed or wipe:
                 generation = next_generation
-            counts = connection.execute(
-                "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows),"
-                " (SELECT coalesce(sum(length), 0) FROM passages)"
-            ).fetchone()
-            if counts[0] == 0:
+            counts = totals
+            if counts[0] <= 0:
                 # Rolled back: an update that would leave nothing to search keeps the last state.
                 raise CorpusError(
                     "no paragraphs to index: no readable .txt or .md text in the corpus"
@@ -550,9 +552,16 @@ class IndexWriter:
             self._on_commit(generation)
         return generation
 
-    def _drop(self, connection: sqlite3.Connection, source: str, generation: int) -> None:
-        """Delete a file's passages, remembering their vector ids as removed at ``generation``."""
-        ids = [row[0] for row in connection.execute("SELECT id FROM passages WHERE source = ?", (source,))]
+    def _drop(self, connection: sqlite3.Connection, source: str, generation: int) -> tuple[int, int, int]:
+        """Delete a file's passages, remembering their vector ids as removed at ``generation``.
+
+        Returns:
+            The passages, windows and keyword terms deleted.
+
+        """
+        rows = connection.execute("SELECT id, length FROM passages WHERE source = ?", (source,)).fetchall()
+        ids = [row[0] for row in rows]
+        windows = 0
         for part in db.chunks(ids):
             marks = db.placeholders(len(part))
             self._dropped.update(
@@ -564,8 +573,9 @@ class IndexWriter:
                 f" SELECT id, ? FROM windows WHERE passage_id IN ({marks})",
                 (generation, *part),
             )
-            connection.execute(f"DELETE FROM windows WHERE passage_id IN ({marks})", tuple(part))
+            windows += connection.execute(f"DELETE FROM windows WHERE passage_id IN ({marks})", tuple(part)).rowcount
             connection.execute(f"DELETE FROM passages WHERE id IN ({marks})", tuple(part))
+        return len(ids), windows, sum(row[1] for row in rows)
 
     def _insert(
         self,

@@ -241,3 +241,17 @@ def test_stop_words_only_corpus_builds_and_searches(tmp_path: Path, fake: FakeEm
     index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
     assert index.search("the and", k=1, retriever="lexical") == []
     assert len(index.search("and of", k=1, retriever="dense")) == 1
+
+
+def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
+    (corpus / "volcano.txt").write_text("Etna sleeps.\n\nThe observatory is quiet.", encoding="utf-8")
+    (corpus / "nested" / "rivers.txt").unlink()
+    (corpus / "new.md").write_text("# Glaciers\n\nIce carves valleys slowly.", encoding="utf-8")
+    updated = qa.build_index(corpus, fake_index.folder, embedder=fake)
+    with sqlite3.connect(fake_index.folder / "index.db") as connection:
+        rows = connection.execute(
+            "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows), (SELECT sum(length) FROM passages)"
+        ).fetchone()
+    meta = updated.snapshot.meta
+    assert (meta.passage_count, meta.vector_count, meta.token_total) == rows
+    assert len(updated) == rows[0] == 6

@@ -254,4 +254,4 @@ def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: 
         ).fetchone()
     meta = updated.snapshot.meta
     assert (meta.passage_count, meta.vector_count, meta.token_total) == rows
-    assert len(updated) == rows[0] == 6
+    assert len(updated) == rows[0] == 7

@@ -101,6 +101,10 @@ class Ranking:
     best_lexical: float | None
 
 
+#: Passages from which hybrid search runs its two halves on two threads (benchmarks/scale.py:
+#: it pays at 10^6 paragraphs, where each half takes milliseconds, and costs at 10^5).
+OVERLAP_FROM = 300_000
+
 _WORKER: ThreadPoolExecutor | None = None
 _WORKER_LOCK = threading.Lock()
 
@@ -220,9 +224,10 @@ class Retriever:
         best_cosine: float | None = None
         best_lexical: float | None = None
         query = np.zeros((1, 0), dtype=np.float32)
-        # In hybrid mode the keyword half runs on a second thread while the question is
-        # embedded and the vectors searched: on two cores the halves overlap.
-        pending = _worker().submit(self._store.lexical.scores, question, pool) if mode == "hybrid" else None
+        # In hybrid mode over a large index the keyword half runs on a second thread while the
+        # question is embedded and the vectors searched; below that, the hand-off costs more.
+        overlap = mode == "hybrid" and size >= OVERLAP_FROM
+        pending = _worker().submit(self._store.lexical.scores, question, pool) if overlap else None
         if mode in ("dense", "hybrid"):
             query = self._embedder().encode([question])
             dense = self._store.dense_top(query[0], pool * 2)

@@ -48,3 +48,13 @@ def test_ivf_base_with_deleted_ids_and_a_delta(
         for hit in edited.search("bridge7 repainted town7", k=10, retriever=retriever):
             if hit.source == "article_7.txt":
                 assert text[hit.start_char : hit.end_char] == hit.text, "a removed paragraph came back"
+
+
+def test_hybrid_on_two_threads_ranks_as_on_one(fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa import retrieval
+
+    questions = ["Who trains apprentices?", "Etna lava farmland", "barges carry grain", "sourdough before dawn"]
+    single = [[(h.citation, round(h.score, 9)) for h in fake_index.search(q, k=5)] for q in questions]
+    monkeypatch.setattr(retrieval, "OVERLAP_FROM", 0)
+    overlapped = [[(h.citation, round(h.score, 9)) for h in fake_index.search(q, k=5)] for q in questions]
+    assert overlapped == single

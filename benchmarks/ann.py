@@ -38,7 +38,7 @@ def per_question_ms(search: object, queries: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 50_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 40_000, 50_000, 100_000])
     parser.add_argument("--questions", type=int, default=200)
     args = parser.parse_args()
     paragraphs, questions = squad(DEFAULT_SQUAD)

@@ -20,7 +20,7 @@ from .errors import IndexCorruptError
 
 #: Up to this many vectors the base is exact (flat inner product); above it, IVF.
 #: Measured crossover in docs/benchmarks.md (benchmarks/ann.py).
-EXACT_MAX = 20_000
+EXACT_MAX = 40_000
 #: Vectors sampled to train the IVF centroids.
 _TRAIN_SAMPLE = 64 * 1024
 #: IVF lists probed per question: ``PROBE_FACTOR * sqrt(lists)``, a tenth of 1,024 lists and

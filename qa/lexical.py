@@ -249,10 +249,13 @@ class LexicalIndex:
         self.base = base
         self._delta = delta
         self._stats = stats
-        self._removed_rows = np.zeros(0, dtype=np.int64)
+        # Base rows of passages removed since the base was written: neither scored nor counted.
+        self._removed: np.ndarray | None = None
         if base is not None and len(removed):
             rows, inside = base.rows_of(np.asarray(removed, dtype=np.int64))
-            self._removed_rows = rows[inside]
+            if inside.any():
+                self._removed = np.zeros(len(base), dtype=bool)
+                self._removed[rows[inside]] = True
 
     @staticmethod
     def tokens(text: str) -> list[str]:
@@ -279,25 +282,35 @@ class LexicalIndex:
         unique = list(dict.fromkeys(terms))
         segments = [(self.base, self._base_columns(unique)), (self._delta, self._delta.vocabulary or {})]
         live = [(segment, columns) for segment, columns in segments if segment is not None and len(segment)]
+        # Each term's postings in each segment, without removed passages.
+        postings: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+        for segment, columns in live:
+            found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            for term in unique:
+                if term in columns:
+                    rows, tf = segment.postings(columns[term])
+                    if segment is self.base and self._removed is not None:
+                        keep = ~self._removed[rows]
+                        rows, tf = rows[keep], tf[keep]
+                    found[term] = (rows, tf)
+            postings.append(found)
         # Document frequency over both segments: idf is corpus-wide, so the scales agree.
-        df = {t: sum(int(s.indptr[c[t] + 1] - s.indptr[c[t]]) for s, c in live if t in c) for t in unique}
-        values = idf(np.array([df[t] for t in unique], dtype=np.float64), self._stats.documents)
+        df = np.array([sum(len(p[t][0]) for p in postings if t in p) for t in unique], dtype=np.float64)
+        values = idf(np.minimum(df, self._stats.documents), self._stats.documents)
         weights = dict(zip(unique, values.tolist(), strict=True))
         ordered: list[tuple[int, float]] = []
         parts: list[tuple[Segment, np.ndarray]] = []
-        for segment, columns in live:
+        for (segment, _), found in zip(live, postings, strict=True):
             row_parts, score_parts = [], []
             for term in terms:
-                if term in columns:
-                    rows, tf = segment.postings(columns[term])
+                if term in found:
+                    rows, tf = found[term]
                     length = np.asarray(segment.doc_len[rows], dtype=np.float64)
                     row_parts.append(rows)
                     score_parts.append(bm25(tf, length, self._stats.avgdl, float(weights[term])))
             if not row_parts:
                 continue
             summed = np.bincount(np.concatenate(row_parts), weights=np.concatenate(score_parts), minlength=len(segment))
-            if segment is self.base and len(self._removed_rows):
-                summed[self._removed_rows] = 0.0
             hit = np.flatnonzero(summed)
             if len(hit) > limit:
                 hit = hit[np.argpartition(-summed[hit], limit - 1)[:limit]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -228,10 +228,15 @@ class Retriever:
         # question is embedded and the vectors searched; below that, the hand-off costs more.
         overlap = mode == "hybrid" and size >= OVERLAP_FROM
         pending = _worker().submit(self._store.lexical.scores, question, pool) if overlap else None
-        if mode in ("dense", "hybrid"):
-            query = self._embedder().encode([question])
-            dense = self._store.dense_top(query[0], pool * 2)
-            best_cosine = max(dense.values()) if dense else None
+        try:
+            if mode in ("dense", "hybrid"):
+                query = self._embedder().encode([question])
+                dense = self._store.dense_top(query[0], pool * 2)
+                best_cosine = max(dense.values()) if dense else None
+        finally:
+            # Never leave the keyword half running against a snapshot its caller may drop.
+            if pending is not None:
+                wait([pending])
         all_lexical: LexicalScores | None = None
         if mode in ("lexical", "hybrid"):
             all_lexical = pending.result() if pending is not None else self._store.lexical.scores(question, pool)
@@ -292,7 +297,7 @@ class Retriever:
         A candidate is a twin of a kept hit when their vectors are close (cosine at least
         0.9) and their word trigrams overlap (MinHash estimate of Jaccard similarity at
         least ``duplicate_jaccard``). Both tests are computed for a whole block of
-        candidates at once, one column per kept hit.
+        candidates at once, recording for each candidate the first kept hit it is a twin of.
         """
         threshold = self._settings.duplicate_jaccard
         row_of: dict[int, int] = {}
@@ -303,7 +308,8 @@ class Retriever:
         kept_rows: list[int] = []
         folded: dict[int, list[int]] = {}
         by_hash: dict[str, int] = {}
-        twin_of = np.zeros((0, k), dtype=bool)
+        # For each candidate read so far, the first kept hit it is a twin of (-1: none).
+        first_twin = np.zeros(0, dtype=np.int64)
         all_v = np.zeros((0, 0), dtype=np.float32)
         all_s = np.zeros((0, 0), dtype=np.uint32)
         fetched = 0
@@ -317,7 +323,7 @@ class Retriever:
 
         def fetch(upto: int) -> None:
             # Candidates are read in growing blocks, only as far as the walk goes.
-            nonlocal fetched, twin_of, all_v, all_s
+            nonlocal fetched, first_twin, all_v, all_s
             block = list(order[fetched:upto])
             fetched = max(fetched, upto)
             found = self._store.candidates(block) if block else {}
@@ -330,11 +336,11 @@ class Retriever:
                     sketches.append(np.frombuffer(found[pid].signature, dtype=np.uint32))
             if len(passages) == start:
                 return
-            new = np.zeros((len(passages) - start, k), dtype=bool)
+            new = np.full(len(passages) - start, -1, dtype=np.int64)
             block_v, block_s = np.stack(vectors[start:]), np.stack(sketches[start:])
             for column, row in enumerate(kept_rows):
-                new[:, column] = twins_with(block_v, block_s, row)
-            twin_of = np.concatenate([twin_of, new])
+                new[(new < 0) & twins_with(block_v, block_s, row)] = column
+            first_twin = np.concatenate([first_twin, new])
             all_v = block_v if not start else np.concatenate([all_v, block_v])
             all_s = block_s if not start else np.concatenate([all_s, block_s])
 
@@ -349,13 +355,13 @@ class Retriever:
             if row is None:
                 continue
             twin = by_hash.get(passages[row].sha256)
-            if twin is None and kept and twin_of[row].any():
-                twin = kept[int(twin_of[row].argmax())]
+            if twin is None and first_twin[row] >= 0:
+                twin = kept[int(first_twin[row])]
             if twin is not None:
                 folded[twin].append(pid)
             elif len(kept) < k:
-                # A new kept hit: one more twin column for every candidate read so far.
-                twin_of[:, len(kept)] = twins_with(all_v, all_s, row)
+                # A new kept hit: candidates read so far that are its twins (and no earlier hit's).
+                first_twin[(first_twin < 0) & twins_with(all_v, all_s, row)] = len(kept)
                 kept.append(pid)
                 kept_rows.append(row)
                 by_hash[passages[row].sha256] = pid

@@ -58,3 +58,24 @@ def test_hybrid_on_two_threads_ranks_as_on_one(fake_index: qa.Index, monkeypatch
     monkeypatch.setattr(retrieval, "OVERLAP_FROM", 0)
     overlapped = [[(h.citation, round(h.score, 9)) for h in fake_index.search(q, k=5)] for q in questions]
     assert overlapped == single
+
+
+def test_keyword_scores_ignore_passages_removed_since_the_base(
+    tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Etna volcano erupts.\n\nRivers flow to the sea.\n\nMountains rise high.")
+    for number in range(4):
+        (corpus / f"v{number}.txt").write_text("The volcano volcano rumbles at night.")
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    qa.build_index(corpus, tmp_path / "incremental", embedder=fake)
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 10_000)
+    for number in range(4):
+        (corpus / f"v{number}.txt").unlink()
+    incremental = qa.build_index(corpus, tmp_path / "incremental", embedder=fake)
+    assert incremental.snapshot.meta.base_generation < incremental.generation
+    fresh = qa.build_index(corpus, tmp_path / "fresh", embedder=fake)
+    got = [(h.citation, round(h.score, 6)) for h in incremental.search("volcano", k=3, retriever="lexical")]
+    assert got == [(h.citation, round(h.score, 6)) for h in fresh.search("volcano", k=3, retriever="lexical")]
+    assert got[0][1] > 0

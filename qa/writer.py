@@ -408,12 +408,12 @@ class IndexWriter:
         self._notify(f"{len(bad)} stored vectors were damaged; their paragraphs are embedded again.")
 
     def _bar(self) -> Any:
-        """A tqdm progress bar over embedded paragraphs, if asked for."""
+        """A tqdm progress bar over embedded paragraphs, if asked for: shown once there is something to embed."""
         if not self._progress_bar:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=0, unit="paragraph", desc="Embedding", leave=False)
+        return tqdm(total=0, unit="paragraph", desc="Embedding", leave=False, delay=float("inf"))
 
     def _split(self, document: Document, pending: _Pending) -> None:
         """Split a changed document into passages and the strings to embed."""
@@ -459,8 +459,10 @@ class IndexWriter:
         counters["reused"] += sum(len(item[2]) for item in pending.passages) - len(missing)
         # Sorting by length keeps padding low inside each batch.
         missing.sort(key=lambda h: len(pending.texts[h]))
-        if bar is not None:
+        if bar is not None and missing:
             bar.total += len(missing)
+            # The bar was created hidden (``delay``); it appears with the first paragraph to embed.
+            bar.delay = 0
             bar.refresh()
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]

@@ -9,6 +9,7 @@ from .documents import Document, Passage, read_corpus, split_passages
 from .errors import (
     CorpusError,
     EvalDataError,
+    IndexAccessError,
     IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
@@ -32,6 +33,7 @@ __all__ = [
     "EvalDataError",
     "Hit",
     "Index",
+    "IndexAccessError",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexMismatchError",

@@ -99,8 +99,8 @@ class ChatBackend:
     def status_markdown(self) -> str:
         """The status line under the chat: up to date, updating (with progress) or failed."""
         status = self.live.status()
-        icon = {"ready": "✅", "updating": "⏳", "failed": "⚠️"}.get(status.state, "")
-        return f"{icon} {escape(status.describe())}"
+        # Words, not emoji: a browser without an emoji font shows those as empty boxes.
+        return f"**Index:** {escape(status.describe())}"
 
     def ask(self, question: str, k: int | None = None) -> dict[str, Any]:
         """The answer as JSON data (what ``qa ask --json`` prints); errors as ``{"error"}``."""

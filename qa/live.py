@@ -59,15 +59,15 @@ class LiveStatus:
     retry_in: float = 0.0
 
     def describe(self) -> str:
-        """One line for people, e.g. ``Updating the index: 3 files to go, 120 paragraphs embedded``."""
+        """One line for people, e.g. ``Updating (embedding): 3 files to go, 120 paragraphs embedded. …``."""
         if self.state == "updating":
             detail = f"{self.files_pending} {'file' if self.files_pending == 1 else 'files'} to go"
             if self.embedded:
                 detail += f", {self.embedded} paragraphs embedded"
-            return f"Updating the index ({self.stage}): {detail}. Answers come from the last complete state."
+            return f"Updating ({self.stage}): {detail}. Answers come from the last complete state."
         if self.state == "failed":
-            return f"The last index update failed: {self.error}. Retrying in {self.retry_in:.0f} s."
-        return f"Index up to date: {self.passages} paragraphs."
+            return f"The last update failed: {self.error}. Retrying in {self.retry_in:.0f} s."
+        return f"Up to date: {self.passages} paragraphs."
 
 
 class LiveIndex:

@@ -32,7 +32,7 @@ def test_respond_turns_errors_into_friendly_messages(backend: app.ChatBackend) -
 
 def test_chat_picks_up_edited_articles_in_the_background(backend: app.ChatBackend, corpus: Path) -> None:
     before = backend.index.generation
-    assert "up to date: 7 paragraphs" in backend.status_markdown()
+    assert "Up to date: 7 paragraphs" in backend.status_markdown()
     backend.live.start()
     try:
         (corpus / "glacier.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.", encoding="utf-8")
@@ -46,7 +46,7 @@ def test_chat_picks_up_edited_articles_in_the_background(backend: app.ChatBacken
     data = backend.ask("largest glacier in the Alps", 1)
     assert data["quotes"][0]["source"] == "glacier.txt"
     assert not backend.index.changes()
-    assert "up to date: 8 paragraphs" in backend.status_markdown()
+    assert "Up to date: 8 paragraphs" in backend.status_markdown()
 
 
 def test_failed_update_is_reported_once_and_retried_with_back_off(

@@ -35,7 +35,7 @@ def test_status_shows_a_running_update_while_answers_keep_coming(tmp_path: Path)
     update.join()
     updating = [s for s in seen if s.state == "updating"]
     assert updating and any(s.files_pending > 0 for s in updating) and answers > 5
-    assert "Updating the index" in updating[-1].describe()
+    assert "Updating (" in updating[-1].describe()
     assert live.status().state == "ready" and len(live.current()) == 60
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from .answers import Answer
 from .config import DEFAULT_MODEL, FUSIONS, RETRIEVERS, Settings
 from .errors import QAError
-from .index import Index, build_from_documents, build_index, ensure_index
+from .index import build_from_documents, build_index, ensure_index
 from .live import LiveIndex
 
 _BOLD = "\033[1;33m"
@@ -148,17 +148,14 @@ def format_answer(answer: Answer, *, colour: bool = False) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _open(args: argparse.Namespace, *, refresh: bool, progress: bool) -> Index:
-    """Load (building or refreshing if needed) the index named by the options."""
-    return ensure_index(
-        args.index,
-        args.corpus,
-        model=args.model,
-        settings=_settings(args),
-        refresh=refresh,
-        progress=progress,
-        notify=_say,
-    )
+def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveIndex:
+    """The live index named by the options, built if missing and brought up to date if asked."""
+    live = LiveIndex(args.index, args.corpus, settings=_settings(args), model=args.model, notify=_say)
+    if refresh:
+        live.catch_up(progress=progress)
+    else:
+        live.current()
+    return live
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -182,7 +179,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question."""
-    index = _open(args, refresh=not args.no_refresh, progress=not args.json)
+    index = _live(args, refresh=not args.no_refresh, progress=not args.json).current()
     answer = index.answer(args.question, args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -231,14 +228,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     """Launch the web chat."""
     from .app import serve
 
-    serve(_live(args), host=args.host, port=args.port)
+    # The first state is referenced only by the live index, so it can be let go when replaced.
+    serve(_live(args, refresh=True, progress=True), host=args.host, port=args.port)
     return 0
-
-
-def _live(args: argparse.Namespace) -> LiveIndex:
-    """The live index for ``qa serve``; the first state is referenced only by it, so it can be let go."""
-    index = _open(args, refresh=True, progress=True)
-    return LiveIndex(index.folder, index.corpus, settings=index.settings, index=index)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

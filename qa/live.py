@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -82,6 +83,8 @@ class LiveIndex:
         embedder: Embedder | None = None,
         index: Index | None = None,
         interval: float = CHECK_INTERVAL,
+        model: str | None = None,
+        notify: Callable[[str], None] = lambda _message: None,
     ) -> None:
         """Serve the index in ``folder`` (built from ``corpus`` if there is none yet).
 
@@ -92,6 +95,8 @@ class LiveIndex:
             embedder: The model, shared by every state served.
             index: An already opened state to start from.
             interval: Seconds between looks for changes in the background.
+            model: The model the caller expects; an index built with another is refused.
+            notify: Receives one-line messages (building, updating) for a terminal.
 
         """
         self.folder = Path(folder)
@@ -99,6 +104,8 @@ class LiveIndex:
         self._settings = settings or Settings()
         self._embedder = embedder
         self._interval = interval
+        self._model = model
+        self._notify = notify
         self._lock = threading.Lock()
         self._update_lock = threading.Lock()
         self._index: Index | None = index
@@ -108,6 +115,7 @@ class LiveIndex:
         self._last_reload = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._progress_bar = False
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -115,7 +123,15 @@ class LiveIndex:
         """The newest committed state (opened or built on first use)."""
         with self._lock:
             if self._index is None:
-                self._index = ensure_index(self.folder, self._corpus, settings=self._settings, refresh=False)
+                self._index = ensure_index(
+                    self.folder,
+                    self._corpus,
+                    model=self._model,
+                    settings=self._settings,
+                    refresh=False,
+                    progress=self._progress_bar,
+                    notify=self._notify,
+                )
                 self._embedder = self._embedder or self._index.embedder()
                 self._status = replace(self._status, generation=self._index.generation, passages=len(self._index))
             return self._index
@@ -155,6 +171,16 @@ class LiveIndex:
         self._last_reload = time.monotonic()
         self._swap(newer)
         return True
+
+    def catch_up(self, *, progress: bool = False) -> Index:
+        """The newest state, after applying the corpus's changes now if there are any (as ``qa ask`` does)."""
+        self._progress_bar = progress
+        index = self.current()
+        changes = index.changes()
+        if not changes:
+            return index
+        self._notify(f"The articles changed since the last build ({changes.describe()}): updating the index ...")
+        return self.refresh(progress=progress)
 
     def refresh(self, *, wait: bool = True, progress: bool = False) -> Index:
         """Apply the corpus's changes now and serve the result.

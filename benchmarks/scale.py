@@ -33,6 +33,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from common import CachedEmbedder  # noqa: E402
+
 import qa  # noqa: E402
 from qa.embedding import token_windows  # noqa: E402
 
@@ -84,34 +86,6 @@ class HashEmbedder:
                 out[row] = self._table[ids].sum(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
-
-
-class QuestionCache:
-    """The stand-in embedder with question vectors computed before timing starts."""
-
-    def __init__(self, inner: HashEmbedder, questions: Sequence[str]) -> None:
-        self.inner = inner
-        self.cache = {q: v for q, v in zip(questions, inner.encode(questions), strict=True)}
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if len(texts) == 1 and texts[0] in self.cache:
-            return self.cache[texts[0]][None, :]
-        return self.inner.encode(texts)
 
 
 def squad(path: Path) -> tuple[list[str], list[str]]:
@@ -167,7 +141,8 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 def role_serve(corpus: Path, index_folder: Path, questions: list[str]) -> dict[str, float]:
     """Open, search, answer, apply one edit; then recall of the vector index against exact search."""
-    embedder = QuestionCache(HashEmbedder(), questions)
+    embedder = CachedEmbedder(HashEmbedder())  # type: ignore[arg-type]
+    embedder.prime(questions)
     started = time.perf_counter()
     index = qa.load_index(index_folder, embedder=embedder)  # type: ignore[arg-type]
     result: dict[str, float] = {"open_ms": (time.perf_counter() - started) * 1000}
@@ -209,7 +184,7 @@ def role_serve(corpus: Path, index_folder: Path, questions: list[str]) -> dict[s
     return result
 
 
-def recall_at_10(folder: Path, embedder: QuestionCache, questions: list[str]) -> float:
+def recall_at_10(folder: Path, embedder: CachedEmbedder, questions: list[str]) -> float:
     """Share of the exact top-10 vectors that the index's vector search returns."""
     import sqlite3
 

@@ -48,13 +48,19 @@ def signature(text: str) -> bytes:
     return bytes((hashed.min(axis=1) >> np.uint64(32)).astype(np.uint32).tobytes())
 
 
+def similarities(signatures: np.ndarray, one: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of each row of ``signatures`` (uint32, one per row) with ``one``."""
+    shares: np.ndarray = (signatures == one).mean(axis=1)
+    return shares
+
+
 def similarity(a: bytes, b: bytes) -> float:
-    """Estimated Jaccard similarity of two paragraphs from their signatures."""
+    """Estimated Jaccard similarity of two paragraphs from their stored signatures."""
     left = np.frombuffer(a, dtype=np.uint32)
     right = np.frombuffer(b, dtype=np.uint32)
     if len(left) != len(right) or not len(left):
         return 0.0
-    return float(np.count_nonzero(left == right)) / len(left)
+    return float(similarities(left[None, :], right)[0])
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

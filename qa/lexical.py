@@ -257,11 +257,6 @@ class LexicalIndex:
                 self._removed = np.zeros(len(base), dtype=bool)
                 self._removed[rows[inside]] = True
 
-    @staticmethod
-    def tokens(text: str) -> list[str]:
-        """The stemmed query terms of ``text``."""
-        return tokens(text)
-
     def _base_columns(self, terms: Sequence[str]) -> dict[str, int]:
         """Base columns of the question's terms."""
         if self.base is None or not terms:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
+from .duplicates import similarities
 from .embedding import Embedder
 from .errors import QueryError
 from .lexical import LexicalIndex, LexicalScores
@@ -317,7 +318,7 @@ class Retriever:
         def twins_with(rows_v: np.ndarray, rows_s: np.ndarray, row: int) -> np.ndarray:
             """Which of these candidates are twins of the candidate at ``row``."""
             close = rows_v @ vectors[row] >= _TWIN_COSINE
-            similar = (rows_s == sketches[row]).mean(axis=1) >= threshold
+            similar = similarities(rows_s, sketches[row]) >= threshold
             result: np.ndarray = close & similar
             return result
 

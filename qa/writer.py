@@ -23,7 +23,7 @@ import numpy as np
 
 from . import database as db
 from .config import Settings
-from .documents import Document, Passage, split_passages
+from .documents import Document, Passage, split_passages, text_sha256
 from .duplicates import signature
 from .embedding import Embedder
 from .errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError, IndexNotFoundError
@@ -170,13 +170,6 @@ def diff(indexed: dict[str, IndexedFile], current: dict[str, Signature]) -> Corp
             )
         ),
     )
-
-
-def _text_sha256(text: str) -> str:
-    """Hex SHA-256 of ``text`` in UTF-8."""
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class IndexWriter:
@@ -424,7 +417,7 @@ class IndexWriter:
         for passage, words in zip(passages, terms, strict=True):
             windows, texts = embedding_inputs(document, passage, self.embedder, self.settings)
             # Keyed by model and exact text: a vector is reused only for the same input to the same model.
-            hashes = tuple(_text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
+            hashes = tuple(text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
             pending.windowed += len(windows) > 1
             pending.passages.append((passage, tuple(windows), hashes, " ".join(words), signature(passage.text)))
             pending.texts.update(zip(hashes, texts, strict=True))

@@ -140,6 +140,25 @@ def test_near_duplicates_are_shown_once_with_also_in(tmp_path: Path, fake: FakeE
     assert all("breakwater" not in h.text for h in hits[1:])
 
 
+def test_also_in_citations_are_rechecked_like_quotes(tmp_path: Path, fake: FakeEmbedder) -> None:
+    para = "The harbour authority approved a new breakwater to protect fishing boats from winter storms."
+    files = {
+        "a.txt": f"{para}\n\nUnrelated text about violins and orchestras.",
+        "b.txt": f"Other intro about gardens.\n\n{para}",
+        "c.txt": f"{para}",
+    }
+    corpus = write_corpus(tmp_path / "c", files)
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake, settings=qa.Settings(threshold=0.0))
+    # b.txt gains a line before the paragraph (it moves); c.txt loses it (gone).
+    (corpus / "b.txt").write_text(f"New first line.\n\nOther intro about gardens.\n\n{para}", encoding="utf-8")
+    (corpus / "c.txt").write_text("Now about something else entirely.", encoding="utf-8")
+    quote = index.answer("breakwater fishing boats harbour", 1).quotes[0]
+    assert quote.source == "a.txt"
+    assert [c.rsplit("/", 1)[1] for c in quote.also_in] == ["b.txt ¶3 (line 5)"]
+    moved = quote.duplicates[0]
+    assert (corpus / "b.txt").read_text(encoding="utf-8")[moved.start_char : moved.end_char] == moved.text
+
+
 def test_paraphrases_are_not_collapsed(tmp_path: Path, fake: FakeEmbedder) -> None:
     files = {
         "mosul.txt": "In Mosul, community leaders organise cultural exchanges and humanitarian aid for Palestine.",

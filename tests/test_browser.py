@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -56,6 +57,10 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
         page.get_by_placeholder("Ask a question about the articles…").fill("bridge7 repainted")
         page.keyboard.press("Enter")
         expect(page.get_by_text("town_7.txt ¶3 (line 5)").first).to_be_visible(timeout=60_000)
+        # What the person saw, kept for looking at: $QA_SCREENSHOTS or the test's folder.
+        shots = Path(os.environ.get("QA_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "chat-after-update.png"), full_page=True)
     finally:
         live.stop()
         demo.close()

@@ -255,3 +255,21 @@ def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: 
     meta = updated.snapshot.meta
     assert (meta.passage_count, meta.vector_count, meta.token_total) == rows
     assert len(updated) == rows[0] == 7
+
+
+def test_unchanged_files_are_not_read_again(
+    fake_index: qa.Index, corpus: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa import sources
+
+    read: list[str] = []
+    original = sources.FolderSource.load
+
+    def spy(self: sources.FolderSource, name: str) -> sources.Loaded:
+        read.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(sources.FolderSource, "load", spy)
+    (corpus / "volcano.txt").write_text("Etna sleeps.", encoding="utf-8")
+    qa.build_index(corpus, fake_index.folder, embedder=fake)
+    assert read == ["volcano.txt"]

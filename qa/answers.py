@@ -15,8 +15,11 @@ from .retrieval import Hit, Ranking, citation
 
 Span = tuple[int, int]
 
-#: Sentences scoring within this margin of the best one are highlighted too.
-HIGHLIGHT_MARGIN = 0.03
+#: Sentences scoring within this margin of the best one are highlighted too (0: only the best, and ties).
+HIGHLIGHT_MARGIN = 0.0
+
+#: Longest first line taken as an article's title.
+TITLE_MAX = 90
 
 NOT_FOUND = "No passage in the articles answers this question."
 
@@ -30,11 +33,17 @@ class Quote(Hit):
             the question, best first.
         relocated: The file changed since indexing but this exact paragraph was found
             again; the citation points to where it is now.
+        title: The article's title (its first heading, a short first line, or the start
+            of its first sentence), for people; ``source`` stays the file path.
+        file_sha256: SHA-256 of the file's bytes when the quote was checked, so that a
+            later reader can tell whether the file changed since.
 
     """
 
     highlights: tuple[Span, ...] = ()
     relocated: bool = False
+    title: str = ""
+    file_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The quote as plain JSON-ready data."""
@@ -48,6 +57,8 @@ class Quote(Hit):
             "text": self.text,
             "score": round(self.score, 6),
             "citation": self.citation,
+            "title": self.title,
+            "passage_sha256": self.passage.sha256,
             "highlights": [list(span) for span in self.highlights],
             "also_in": list(self.also_in),
         }
@@ -68,6 +79,10 @@ class Answer:
             BM25 score for the lexical retriever).
         confident: ``found`` with evidence well above the threshold; a found answer that is
             not confident is a weak match and its message says so.
+        more: Further passages that did not clear the relevance cut, best first (shown
+            collapsed under "more passages").
+        searched: What was searched: the question, or a follow-up expanded with the
+            previous turn's subject.
 
     """
 
@@ -78,15 +93,19 @@ class Answer:
     warnings: tuple[str, ...] = ()
     best_score: float | None = None
     confident: bool = False
+    more: tuple[Quote, ...] = ()
+    searched: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as the JSON that ``qa ask --json`` prints."""
         return {
             "question": self.question,
+            "searched": self.searched or self.question,
             "found": self.found,
             "confident": self.confident,
             "message": self.message,
             "quotes": [quote.to_dict() for quote in self.quotes],
+            "more": [quote.to_dict() for quote in self.more],
             "warnings": list(self.warnings),
         }
 
@@ -116,6 +135,16 @@ class SourceChecker:
             except (OSError, UnicodeDecodeError, ValueError):
                 self._files[source] = None
         return self._files[source]
+
+    def title(self, source: str) -> str:
+        """The article's title as the file reads now (``""`` if it cannot be read)."""
+        found = self._read(source)
+        return article_title(source, found[0]) if found else ""
+
+    def digest(self, source: str) -> str:
+        """SHA-256 of the file's current bytes (``""`` if it cannot be read)."""
+        found = self._read(source)
+        return found[1] if found else ""
 
     def current(self, passage: Passage) -> Passage | None:
         """Return the passage as it is on disk now.
@@ -149,13 +178,58 @@ class SourceChecker:
         return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
 
 
-def highlight_spans(scores: Sequence[float], spans: Sequence[Span]) -> tuple[Span, ...]:
-    """Pick the best-scoring sentence spans (best first) within a margin of the top one."""
+def article_title(source: str, text: str) -> str:
+    """A title people can read for an article.
+
+    Its first heading, a short first line, a title-like file name, else the start of its
+    first sentence (cut at a word, with an ellipsis).
+    """
+    document = make_document(source, text)
+    if document.title:
+        return document.title
+    first = text.strip().split("\n", 1)[0].strip()
+    if first and len(first) <= TITLE_MAX:
+        return first
+    lead = document.lead or first
+    if len(lead) <= TITLE_MAX:
+        return lead
+    return lead[:TITLE_MAX].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def quote_count(hits: Sequence[Hit], *, margin: float, level: float, relative: bool = False) -> int:
+    """How many of ``hits`` (best first) clear the relevance cut and are shown as quotes.
+
+    The best hit always does; each next one does while its ranking score is within
+    ``margin`` of the best (``relative``: within that fraction of it, for BM25 scores that
+    have no fixed scale) or its dense cosine is at least ``level``. The cut is a prefix of
+    the ranking, so that shown quotes stay in rank order.
+    """
+    if not hits:
+        return 0
+    best = hits[0].score
+    floor = best * (1 - margin) if relative else best - margin
+    count = 1
+    for hit in hits[1:]:
+        close = hit.score >= floor
+        confident = hit.dense_score is not None and hit.dense_score >= level
+        if not (close or confident):
+            break
+        count += 1
+    return count
+
+
+def highlight_spans(scores: Sequence[float], spans: Sequence[Span], *, bar: float = 0.0) -> tuple[Span, ...]:
+    """Pick the best-scoring sentence spans, best first.
+
+    A sentence is picked when it is within a margin of the top one and clears the
+    absolute ``bar``; if no sentence clears it, none is.
+    """
     if not spans:
         return ()
     best = max(scores)
+    floor = max(best - HIGHLIGHT_MARGIN, bar)
     order = sorted(range(len(spans)), key=lambda i: -scores[i])
-    return tuple(spans[i] for i in order if scores[i] >= best - HIGHLIGHT_MARGIN)
+    return tuple(spans[i] for i in order if scores[i] >= floor)
 
 
 def compose(
@@ -167,11 +241,14 @@ def compose(
     label: str,
     checker: SourceChecker,
     score_sentences: Callable[[str, list[str]], np.ndarray] | None,
+    cut: Callable[[Sequence[Quote]], int] | None = None,
+    highlight_bar: float = 0.0,
+    searched: str = "",
 ) -> Answer:
     """Build an :class:`Answer` from a ranking, re-checking every quote on disk.
 
     Args:
-        question: The question.
+        question: The question as asked.
         ranking: Hits best first.
         found: Whether the best evidence cleared the abstention threshold.
         weak: The evidence cleared it only narrowly; the message says to check the quotes.
@@ -179,6 +256,10 @@ def compose(
         checker: Verifies quotes against the files.
         score_sentences: Scores sentences against the question (cosine); ``None`` skips
             highlighting.
+        cut: How many of the checked quotes (best first) are shown; the rest go to
+            ``more``. ``None`` shows them all.
+        highlight_bar: Sentence score a sentence must reach to be highlighted.
+        searched: What was searched, when it differs from ``question`` (a follow-up).
 
     """
     warnings: list[str] = []
@@ -210,26 +291,41 @@ def compose(
                 also_in=tuple(citation(label, t) for t in duplicates),
                 duplicates=duplicates,
                 relocated=moved,
+                title=checker.title(current.source),
+                file_sha256=checker.digest(current.source),
             )
         )
-    if score_sentences is not None and checked:
-        checked = _highlight(question, checked, score_sentences)
+    # Passages that are probably not an answer get no highlight: nothing in them answers.
+    if found and score_sentences is not None and checked:
+        checked = _highlight(searched or question, checked, score_sentences, highlight_bar)
     best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
     if not checked:
         message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
-        return Answer(question, False, (), message, tuple(warnings), best)
+        return Answer(question, False, (), message, tuple(warnings), best, searched=searched)
+    count = cut(checked) if cut is not None else len(checked)
+    shown, more = tuple(checked[:count]), tuple(checked[count:])
     if found:
-        noun = "passage" if len(checked) == 1 else "passages"
-        message = f"Quoting {len(checked)} {noun} from the articles."
+        noun = "passage" if len(shown) == 1 else "passages"
+        message = f"Quoting {len(shown)} {noun} from the articles."
         if weak:
-            message = f"Weak match: quoting {len(checked)} {noun} that may only partly answer; check them."
+            message = f"Weak match: quoting {len(shown)} {noun} that may only partly answer; check them."
     else:
         message = f"{NOT_FOUND} Closest, but probably not an answer:"
-    return Answer(question, found, tuple(checked), message, tuple(warnings), best, confident=found and not weak)
+    return Answer(
+        question,
+        found,
+        shown,
+        message,
+        tuple(warnings),
+        best,
+        confident=found and not weak,
+        more=more,
+        searched=searched,
+    )
 
 
 def _highlight(
-    question: str, quotes: list[Quote], score_sentences: Callable[[str, list[str]], np.ndarray]
+    question: str, quotes: list[Quote], score_sentences: Callable[[str, list[str]], np.ndarray], bar: float
 ) -> list[Quote]:
     """Attach the best-answering sentence ranges to each quote, scoring all sentences at once."""
     spans = [sentence_spans(quote.text) for quote in quotes]
@@ -240,5 +336,5 @@ def _highlight(
     for quote, quote_spans in zip(quotes, spans, strict=True):
         own = scores[position : position + len(quote_spans)]
         position += len(quote_spans)
-        result.append(replace(quote, highlights=highlight_spans(own, quote_spans)))
+        result.append(replace(quote, highlights=highlight_spans(own, quote_spans, bar=bar)))
     return result

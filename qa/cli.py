@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answers import Answer
+from .answers import Answer, Quote
 from .config import DEFAULT_MODEL, FUSIONS, RETRIEVERS, Settings
 from .errors import QAError
 from .index import build_from_documents, build_index, ensure_index
@@ -84,7 +84,19 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer a question with quotes from the articles")
     ask.add_argument("question", help="the question, in quotes")
-    ask.add_argument("--k", type=int, default=3, help="quotes to show (default: 3)")
+    ask.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="passages to rank (default: 5); those that clear the relevance cut are quoted, the rest listed as more",
+    )
+    ask.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        metavar="FILE_OR_FOLDER",
+        help="search only this file or folder (relative to the corpus; repeat for several)",
+    )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--corpus", default=None, help="corpus folder to build from if there is no index yet")
     ask.add_argument("--no-refresh", action="store_true", help="do not update the index when the articles changed")
@@ -105,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", default=None, help="corpus folder the questions are about (default: seeds)")
     evaluate.add_argument("--beir", default=None, help="a data set in BEIR layout instead of a questions file")
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
+    evaluate.add_argument(
+        "--feedback",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="votes on quotes instead of a questions file (default FILE: feedback.jsonl in the index folder)",
+    )
     evaluate.add_argument("--k", type=int, default=20, help="ranking depth (default: 20)")
     evaluate.add_argument("--json", action="store_true", help="print metrics and rankings as JSON")
     evaluate.add_argument(
@@ -131,21 +151,34 @@ def _highlighted(text: str, spans: Sequence[tuple[int, int]], colour: bool) -> s
 
 
 def format_answer(answer: Answer, *, colour: bool = False) -> str:
-    """Render an answer for the terminal: citations, verbatim quotes, highlights."""
+    """Render an answer for the terminal: citations, verbatim quotes, highlights, then the further passages."""
     lines = [answer.message, ""]
+    if answer.searched and answer.searched != answer.question:
+        lines += [f"searched for: {answer.searched}", ""]
     for quote in answer.quotes:
-        similarity = f"  (similarity {quote.dense_score:.2f})" if quote.dense_score is not None else ""
-        lines.append(f"[{quote.rank}] {quote.citation}{similarity}")
-        for line in _highlighted(quote.text, quote.highlights, colour).splitlines() or [""]:
-            lines.append(f"    > {line}")
-        if quote.highlights and not colour:
-            start, end = quote.highlights[0]
-            lines.append(f"    best sentence: {quote.text[start:end]}")
-        if quote.also_in:
-            lines.append(f"    also in: {', '.join(quote.also_in)}")
-        lines.append("")
+        lines += _quote_lines(quote, colour)
+    if answer.more:
+        lines += ["more passages (less likely to answer):", ""]
+        for quote in answer.more:
+            lines += _quote_lines(quote, colour)
     lines += [f"note: {warning}" for warning in answer.warnings]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _quote_lines(quote: Quote, colour: bool) -> list[str]:
+    """One quote for the terminal: rank, title and citation, the verbatim text, its best sentence."""
+    lines = []
+    title = f" {quote.title} —" if quote.title else ""
+    lines.append(f"[{quote.rank}]{title} {quote.citation}  (match {quote.score:.2f})")
+    for line in _highlighted(quote.text, quote.highlights, colour).splitlines() or [""]:
+        lines.append(f"    > {line}")
+    if quote.highlights and not colour:
+        start, end = quote.highlights[0]
+        lines.append(f"    best sentence: {quote.text[start:end]}")
+    if quote.also_in:
+        lines.append(f"    also in: {', '.join(quote.also_in)}")
+    lines.append("")
+    return lines
 
 
 def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveIndex:
@@ -180,7 +213,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question."""
     index = _live(args, refresh=not args.no_refresh, progress=not args.json).current()
-    answer = index.answer(args.question, args.k)
+    answer = index.answer(args.question, args.k, sources=args.source)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -190,13 +223,36 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate retrieval on a questions file or a BEIR folder."""
-    from .evaluation import evaluate, read_beir, read_questions
+    """Evaluate retrieval on a questions file, a BEIR folder or the votes on quotes."""
+    from .errors import EvalDataError
+    from .evaluation import Report, evaluate, read_beir, read_questions
+    from .feedback import FeedbackSummary, down_vote_metrics, feedback_path, read_votes, votes_to_questions
 
     settings = _settings(args)
     if args.model:
         settings = settings.with_(model=args.model)
-    if args.beir:
+    summary: FeedbackSummary | None = None
+    if args.feedback is not None:
+        if args.questions or args.beir:
+            raise QAError("give a questions file, --beir DIR or --feedback FILE, not several")
+        path = Path(args.feedback) if args.feedback else feedback_path(Path(args.index))
+        votes = read_votes(path)
+        if not votes:
+            raise EvalDataError(f"{path} holds no votes yet: rate quotes in the chat (`qa serve`) first")
+        # The votes name paragraphs of this index: its own corpus, brought up to date.
+        index = ensure_index(
+            args.index, args.corpus, model=args.model, settings=settings, progress=not args.json, notify=_say
+        )
+        questions, summary = votes_to_questions(votes, index)
+        if not questions:
+            raise EvalDataError(
+                f"no usable votes in {path}: of {summary.votes} votes, {summary.gone} are on paragraphs no longer "
+                f"indexed and {summary.unanswered} queries have only down-votes; a question needs an up-voted "
+                "paragraph that is still indexed"
+            )
+        report = evaluate(index, questions, k=args.k)
+        report = Report({**report.metrics, **down_vote_metrics(index, votes)}, report.questions)
+    elif args.beir:
         documents, questions = read_beir(args.beir, args.split)
         # BEIR documents are single passages with their own title: embed title and text
         # together, as the BEIR protocol does, unless told otherwise.
@@ -206,7 +262,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(index, questions, k=args.k, by_document=True)
     else:
         if not args.questions:
-            raise QAError("give a questions file (JSON lines) or --beir DIR")
+            raise QAError("give a questions file (JSON lines), --beir DIR or --feedback FILE")
         questions = read_questions(args.questions)
         corpus = args.corpus or "seeds"
         default_index = args.index if args.corpus is None else str(Path(corpus) / ".qa-index")
@@ -215,8 +271,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         )
         report = evaluate(index, questions, k=args.k)
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = report.to_dict()
+        if summary is not None:
+            data["feedback"] = summary.to_dict()
+        print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
+    if summary is not None:
+        print(
+            f"{summary.votes} votes: {summary.up} up and {summary.down} down count (the last per query and "
+            f"paragraph), {summary.gone} on paragraphs no longer indexed, {summary.unanswered} queries with only "
+            "down-votes (left out)"
+        )
     print(f"{len(questions)} questions, retriever {index.settings.retriever}, model {index.manifest.model}")
     for name, value in report.metrics.items():
         shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))

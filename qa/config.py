@@ -50,7 +50,14 @@ class Settings:
             calibrated value for ``model``.
         confident: Best cosine above which an answer carries no weak-match caveat;
             ``None`` picks the calibrated value for ``model``.
-        answer_k: Quotes in an answer.
+        answer_k: Passages an answer considers: the quotes that clear the relevance cut
+            are shown, the rest go under "more passages".
+        quote_margin: A passage is shown as a quote when its ranking score is within this
+            margin of the best one (hybrid and dense scores; lexical: this fraction of the best).
+        quote_confident: Dense cosine at or above which a passage is shown whatever its
+            margin; ``None`` uses ``confident_above``.
+        highlight_bar: Sentence score (cosine with the question plus shared key words)
+            a sentence must reach to be highlighted.
         duplicate_jaccard: Word-trigram Jaccard similarity above which two paragraphs
             are shown once.
         max_question_chars: Longest question accepted.
@@ -69,7 +76,10 @@ class Settings:
     candidates: int = 100
     threshold: float | None = None
     confident: float | None = None
-    answer_k: int = 3
+    answer_k: int = 5
+    quote_margin: float = 0.1
+    quote_confident: float | None = 0.75
+    highlight_bar: float = 0.5
     duplicate_jaccard: float = 0.8
     max_question_chars: int = 2000
 
@@ -79,6 +89,11 @@ class Settings:
         if self.confident is not None:
             return max(self.confident, self.abstain_below)
         return max(CONFIDENT_ABOVE.get(canonical_model_name(self.model), self.abstain_below), self.abstain_below)
+
+    @property
+    def quote_level(self) -> float:
+        """Dense cosine at or above which a passage is quoted whatever its distance from the best."""
+        return self.quote_confident if self.quote_confident is not None else self.confident_above
 
     @property
     def abstain_below(self) -> float:

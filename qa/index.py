@@ -7,16 +7,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .answers import Answer, SourceChecker, compose
+from .answers import Answer, SourceChecker, compose, quote_count
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexMismatchError, IndexNotFoundError
+from .followup import resolve
 from .lexical import tokens
 from .retrieval import Hit, Ranking, Retriever
 from .snapshot import Base, Manifest, Snapshot
@@ -121,36 +122,84 @@ class Index:
             label=self.manifest.corpus_label,
         )
 
-    def rank(self, question: str, k: int = 5, *, retriever: RetrieverName | None = None) -> Ranking:
-        """Ranked hits plus the evidence used for abstention (see :class:`Ranking`)."""
-        return self._retriever.rank(question, k, retriever=retriever)
+    def sources(self) -> list[str]:
+        """Every indexed file, relative to the corpus folder, sorted: choices for ``sources``."""
+        return self.snapshot.sources()
 
-    def search(self, question: str, k: int = 5, *, retriever: RetrieverName | None = None) -> list[Hit]:
+    def folders(self) -> list[str]:
+        """Every folder holding indexed files, as ``sub/``, sorted: choices for ``sources``."""
+        return self.snapshot.folders()
+
+    def rank(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        retriever: RetrieverName | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> Ranking:
+        """Ranked hits plus the evidence used for abstention (see :class:`Ranking`)."""
+        return self._retriever.rank(question, k, retriever=retriever, sources=sources)
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        retriever: RetrieverName | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[Hit]:
         """The ``k`` passages that best match ``question``, best first.
 
         Args:
             question: The question, 1 to ``settings.max_question_chars`` characters.
             k: How many hits to return.
             retriever: ``dense``, ``lexical`` or ``hybrid``; defaults to the settings.
+            sources: Search only these files and folders (as in :meth:`sources` and
+                :meth:`folders`, e.g. ``["a.txt", "sub/"]``); ``None`` searches everything.
 
         Raises:
-            QueryError: The question or ``k`` is unusable.
+            QueryError: The question, ``k`` or ``sources`` is unusable.
 
         """
-        return list(self.rank(question, k, retriever=retriever).hits)
+        return list(self.rank(question, k, retriever=retriever, sources=sources).hits)
 
-    def answer(self, question: str, k: int | None = None, *, retriever: RetrieverName | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        retriever: RetrieverName | None = None,
+        sources: Sequence[str] | None = None,
+        history: Sequence[str] = (),
+    ) -> Answer:
         """Answer ``question`` with verbatim quotes, or say that nothing answers it.
 
         Every quote is checked against its file first: it is shown only if the file's
         current bytes at its offsets are its text; a paragraph that moved is cited where
         it is now, and one that is gone is dropped with a warning.
 
+        Of the ``k`` passages ranked, those that clear the relevance cut (the best, plus
+        those within ``settings.quote_margin`` of it or with a cosine of at least
+        ``settings.quote_level``) are the quotes; the rest are ``Answer.more``.
+
+        Args:
+            question: The question.
+            k: Passages to rank (quotes plus more); default ``settings.answer_k``.
+            retriever: Overrides the configured retriever.
+            sources: Files or folders to search in (default: all).
+            history: Earlier questions of a conversation, oldest first. A follow-up
+                ("and in Isfahan?") is searched with the previous question's subject;
+                without ``history`` the question is searched as it is.
+
         Raises:
-            QueryError: The question or ``k`` is unusable.
+            QueryError: The question, ``k`` or ``sources`` is unusable.
 
         """
-        ranking = self.rank(question, self.settings.answer_k if k is None else k, retriever=retriever)
+        searched = resolve(question, history) if history else question.strip()
+        ranking = self.rank(searched, self.settings.answer_k if k is None else k, retriever=retriever, sources=sources)
+        mode = retriever or self.settings.retriever
+        settings = self.settings
         return compose(
             question.strip(),
             ranking,
@@ -158,7 +207,12 @@ class Index:
             weak=self._is_weak(ranking, retriever),
             label=self.manifest.corpus_label,
             checker=SourceChecker(self.corpus, self.manifest.files),
-            score_sentences=self._score_sentences,
+            score_sentences=self.score_sentences,
+            cut=lambda quotes: quote_count(
+                quotes, margin=settings.quote_margin, level=settings.quote_level, relative=mode == "lexical"
+            ),
+            highlight_bar=settings.highlight_bar,
+            searched=searched if searched != question.strip() else "",
         )
 
     def is_answer(self, ranking: Ranking, retriever: RetrieverName | None = None) -> bool:
@@ -177,7 +231,7 @@ class Index:
             return False
         return ranking.best_cosine < self.settings.confident_above
 
-    def _score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
+    def score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
         """How well each sentence answers: cosine with the question plus shared key words."""
         vectors = self.embedder().encode([question, *sentences])
         terms = set(tokens(question))

@@ -268,11 +268,19 @@ class LexicalIndex:
             ).fetchall()
         return dict(rows)
 
-    def scores(self, question: str, limit: int) -> LexicalScores:
-        """Score every document for ``question``; keep the ``limit`` best in order."""
+    def scores(self, question: str, limit: int, *, within: np.ndarray | None = None) -> LexicalScores:
+        """Score every document for ``question``; keep the ``limit`` best in order.
+
+        Args:
+            question: The question.
+            limit: How many of the best to keep in order.
+            within: Passage ids that may be among the best (ascending); ``None``: all.
+                Term statistics stay corpus-wide, so scores do not depend on the choice.
+
+        """
         # A term asked twice counts twice, as in bm25s.
         terms = tokens(question)
-        if not terms or self._stats.documents == 0 or limit < 1:
+        if not terms or self._stats.documents == 0 or limit < 1 or (within is not None and not len(within)):
             return LexicalScores([], [])
         unique = list(dict.fromkeys(terms))
         segments = [(self.base, self._base_columns(unique)), (self._delta, self._delta.vocabulary or {})]
@@ -307,6 +315,9 @@ class LexicalIndex:
                 continue
             summed = np.bincount(np.concatenate(row_parts), weights=np.concatenate(score_parts), minlength=len(segment))
             hit = np.flatnonzero(summed)
+            if within is not None:
+                # Only the chosen passages compete for the best places.
+                hit = hit[_members(np.asarray(segment.doc_ids[hit], dtype=np.int64), within)]
             if len(hit) > limit:
                 hit = hit[np.argpartition(-summed[hit], limit - 1)[:limit]]
             ids = np.asarray(segment.doc_ids[hit], dtype=np.int64)
@@ -315,6 +326,15 @@ class LexicalIndex:
         ordered.sort(key=lambda pair: (-pair[1], pair[0]))
         return LexicalScores(ordered[:limit], parts)
 
-    def top(self, question: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(passage_ids, scores)`` of the ``limit`` best BM25 matches, best first."""
-        return self.scores(question, limit).top(limit)
+    def top(self, question: str, limit: int, *, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(passage_ids, scores)`` of the ``limit`` best BM25 matches (among ``within``), best first."""
+        return self.scores(question, limit, within=within).top(limit)
+
+
+def _members(ids: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` are in ``pool`` (ascending)."""
+    if not len(pool):
+        return np.zeros(len(ids), dtype=bool)
+    rows = np.minimum(np.searchsorted(pool, ids), len(pool) - 1)
+    found: np.ndarray = pool[rows] == ids
+    return found

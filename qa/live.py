@@ -47,6 +47,8 @@ class LiveStatus:
         stage: The running update's stage.
         error: The last failure, while it stands.
         retry_in: Seconds until the next attempt after a failure.
+        files: Files in the served state.
+        updated: When the served state was taken up (seconds since the epoch; 0: not yet).
 
     """
 
@@ -58,6 +60,8 @@ class LiveStatus:
     stage: str = ""
     error: str = ""
     retry_in: float = 0.0
+    files: int = 0
+    updated: float = 0.0
 
     def describe(self) -> str:
         """One line for people, e.g. ``Updating (embedding): 3 files to go, 120 paragraphs embedded. …``."""
@@ -109,7 +113,13 @@ class LiveIndex:
         self._lock = threading.Lock()
         self._update_lock = threading.Lock()
         self._index: Index | None = index
-        self._status = LiveStatus("ready", index.generation if index else 0, len(index) if index else 0)
+        self._status = LiveStatus(
+            "ready",
+            index.generation if index else 0,
+            len(index) if index else 0,
+            files=len(index.manifest.files) if index else 0,
+            updated=time.time() if index else 0.0,
+        )
         self._failures = 0
         self._retry_at = 0.0
         self._last_reload = 0.0
@@ -133,7 +143,13 @@ class LiveIndex:
                     notify=self._notify,
                 )
                 self._embedder = self._embedder or self._index.embedder()
-                self._status = replace(self._status, generation=self._index.generation, passages=len(self._index))
+                self._status = replace(
+                    self._status,
+                    generation=self._index.generation,
+                    passages=len(self._index),
+                    files=len(self._index.manifest.files),
+                    updated=time.time(),
+                )
             return self._index
 
     def status(self) -> LiveStatus:
@@ -229,7 +245,13 @@ class LiveIndex:
             ):
                 return
             self._index = index
-            self._status = replace(self._status, generation=index.generation, passages=len(index))
+            self._status = replace(
+                self._status,
+                generation=index.generation,
+                passages=len(index),
+                files=len(index.manifest.files),
+                updated=time.time() if index.generation != self._status.generation else self._status.updated,
+            )
 
     def _progress(self, progress: UpdateProgress) -> None:
         """Record a running update's progress for :meth:`status`."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +18,7 @@ from .errors import QueryError
 from .lexical import LexicalIndex, LexicalScores
 
 if TYPE_CHECKING:
-    from .snapshot import Candidate
+    from .snapshot import Candidate, SourceFilter
 
 #: Vector cosine above which two paragraphs are compared word by word for duplication.
 _TWIN_COSINE = 0.9
@@ -142,8 +142,12 @@ class Store(Protocol):
         """Passages indexed."""
         ...
 
-    def dense_top(self, query: np.ndarray, windows: int) -> dict[int, float]:
-        """Best cosine per passage among the best-matching vectors."""
+    def dense_top(self, query: np.ndarray, windows: int, *, within: SourceFilter | None = None) -> dict[int, float]:
+        """Best cosine per passage among the best-matching vectors (of ``within``'s passages)."""
+        ...
+
+    def restrict(self, sources: Iterable[str]) -> SourceFilter:
+        """The passages and vectors of the chosen files and folders (raises :class:`QueryError`)."""
         ...
 
     def dense_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
@@ -197,16 +201,26 @@ class Retriever:
             raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
         return stripped
 
-    def rank(self, question: str, k: int, *, retriever: RetrieverName | None = None) -> Ranking:
+    def rank(
+        self,
+        question: str,
+        k: int,
+        *,
+        retriever: RetrieverName | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> Ranking:
         """Rank passages for ``question`` and collapse near-duplicates.
 
         Args:
             question: The question (checked with :meth:`check_question`).
             k: Hits wanted (after duplicates are collapsed).
             retriever: Overrides the configured retriever.
+            sources: Search only these files and folders (relative to the corpus folder,
+                e.g. ``["a.txt", "sub/"]``); ``None`` searches everything. The limit applies
+                inside the search: up to ``k`` hits come from them however others score.
 
         Raises:
-            QueryError: Bad question, ``k`` or retriever name.
+            QueryError: Bad question, ``k``, retriever name or sources.
 
         """
         question = self.check_question(question)
@@ -215,7 +229,11 @@ class Retriever:
             raise QueryError(f"unknown retriever {mode!r}: choose one of {', '.join(RETRIEVERS)}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise QueryError(f"k must be a positive whole number, got {k!r}")
-        size = len(self._store)
+        within = self._store.restrict(sources) if sources is not None else None
+        allowed = within.passage_ids if within is not None else None
+        corpus = len(self._store)
+        # Pools are capped by what may match: the whole corpus, or the chosen files.
+        size = corpus if within is None else len(within)
         if not size:
             return Ranking((), None, None)
         k = min(k, size)
@@ -227,12 +245,13 @@ class Retriever:
         query = np.zeros((1, 0), dtype=np.float32)
         # In hybrid mode over a large index the keyword half runs on a second thread while the
         # question is embedded and the vectors searched; below that, the hand-off costs more.
-        overlap = mode == "hybrid" and size >= OVERLAP_FROM
-        pending = _worker().submit(self._store.lexical.scores, question, pool) if overlap else None
+        # The corpus decides, filtered or not: keyword scoring reads all postings of the terms.
+        overlap = mode == "hybrid" and corpus >= OVERLAP_FROM
+        pending = _worker().submit(self._store.lexical.scores, question, pool, within=allowed) if overlap else None
         try:
             if mode in ("dense", "hybrid"):
                 query = self._embedder().encode([question])
-                dense = self._store.dense_top(query[0], pool * 2)
+                dense = self._store.dense_top(query[0], pool * 2, within=within)
                 best_cosine = max(dense.values()) if dense else None
         finally:
             # Never leave the keyword half running against a snapshot its caller may drop.
@@ -240,7 +259,10 @@ class Retriever:
                 wait([pending])
         all_lexical: LexicalScores | None = None
         if mode in ("lexical", "hybrid"):
-            all_lexical = pending.result() if pending is not None else self._store.lexical.scores(question, pool)
+            if pending is not None:
+                all_lexical = pending.result()
+            else:
+                all_lexical = self._store.lexical.scores(question, pool, within=allowed)
             ids, scores = all_lexical.top(pool)
             lexical = {int(p): float(s) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)}
             best_lexical = float(scores[0]) if len(scores) else 0.0

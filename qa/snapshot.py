@@ -8,10 +8,13 @@ vectors added since, read from the database and searched exactly.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import posixpath
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +22,21 @@ import numpy as np
 
 from . import database as db
 from .documents import Passage
-from .errors import IndexCorruptError, IndexNotFoundError, QAError
+from .errors import IndexCorruptError, IndexNotFoundError, QAError, QueryError
 from .lexical import LexicalIndex, Segment, Stats
-from .vectors import BaseVectors, exact_search
+from .vectors import Allowed, BaseVectors, exact_search
 
 _PASSAGE_COLUMNS = "p.id, p.source, p.paragraph, p.start_line, p.end_line, p.start_char, p.end_char, p.text, p.sha256"
 #: Attempts at opening a snapshot while a writer replaces the base vector file.
 _OPEN_ATTEMPTS = 5
+#: Source filters a snapshot keeps resolved (the most recently used).
+_FILTER_CACHE = 8
+#: Passages that are in a file chosen by a filter or under a chosen folder (the bounds of a
+#: folder's range: ``'0'`` is the character after ``'/'``, so the range holds ``name/...``).
+_FILTER_SQL = (
+    "SELECT p.id, w.id FROM passages p LEFT JOIN windows w ON w.passage_id = p.id"
+    " WHERE p.source = ? OR (p.source >= ? AND p.source < ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,28 @@ class Base:
     segment: Segment | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class SourceFilter:
+    """The part of a snapshot a question limited to some files and folders may match.
+
+    Attributes:
+        names: The chosen files and folders, normalised (``sub``, ``sub/b.md``), sorted.
+        passage_ids: Ids of the passages in them, ascending.
+        delta_rows: Rows of the snapshot's recent (delta) vectors that belong to those passages.
+        base: Their vectors in the base file, prepared for a filtered search (``None``: no base file).
+
+    """
+
+    names: tuple[str, ...]
+    passage_ids: np.ndarray
+    delta_rows: np.ndarray
+    base: Allowed | None
+
+    def __len__(self) -> int:
+        """Passages the filter allows."""
+        return len(self.passage_ids)
+
+
 def _passage(row: Sequence[object]) -> Passage:
     """A :class:`Passage` from a ``passages`` row (without its id)."""
     return Passage(*row[1:])  # type: ignore[arg-type]
@@ -116,6 +149,9 @@ class Snapshot:
         self._delta_ids = delta_ids
         self._delta = delta
         self._exclude = exclude
+        self._files = tuple(sorted(manifest.files))
+        self._filters: OrderedDict[tuple[str, ...], SourceFilter] = OrderedDict()
+        self._filters_lock = threading.Lock()
         average = meta.token_total / meta.passage_count if meta.passage_count else 0.0
         self.lexical = LexicalIndex(
             connection,
@@ -255,11 +291,16 @@ class Snapshot:
 
     # -- vectors ------------------------------------------------------------------------------
 
-    def dense_top(self, query: np.ndarray, windows: int) -> dict[int, float]:
-        """Best cosine per passage among the ``windows`` best-matching vectors."""
-        found_ids, found_scores = exact_search(self._delta, self._delta_ids, query, windows)
-        if self.base is not None:
-            base_ids, base_scores = self.base.search(query, windows, self._exclude)
+    def dense_top(self, query: np.ndarray, windows: int, *, within: SourceFilter | None = None) -> dict[int, float]:
+        """Best cosine per passage among the ``windows`` best-matching vectors (of ``within``'s passages)."""
+        if within is None:
+            found_ids, found_scores = exact_search(self._delta, self._delta_ids, query, windows)
+        else:
+            rows = within.delta_rows
+            found_ids, found_scores = exact_search(self._delta[rows], self._delta_ids[rows], query, windows)
+        if self.base is not None and (within is None or within.base is not None):
+            allowed = within.base if within is not None else None
+            base_ids, base_scores = self.base.search(query, windows, self._exclude, allowed=allowed)
             found_ids = np.concatenate([found_ids, base_ids])
             found_scores = np.concatenate([found_scores, base_scores])
         order = np.argsort(-found_scores, kind="stable")[:windows]
@@ -316,6 +357,100 @@ class Snapshot:
             best[pid] = max(best.get(pid, -2.0), float(score))
         return best
 
+    # -- source filters -----------------------------------------------------------------------
+
+    def sources(self) -> list[str]:
+        """Every indexed file, as a path relative to the corpus folder, sorted."""
+        return list(self._files)
+
+    def folders(self) -> list[str]:
+        """Every folder that holds indexed files (at any depth), as ``sub/``, sorted."""
+        found: set[str] = set()
+        for name in self._files:
+            parts = name.split("/")[:-1]
+            found.update("/".join(parts[: depth + 1]) + "/" for depth in range(len(parts)))
+        return sorted(found)
+
+    def restrict(self, sources: Iterable[str]) -> SourceFilter:
+        """The passages and vectors of the chosen files and folders.
+
+        Args:
+            sources: Files (``a.txt``, ``sub/b.md``) and folders (``sub`` or ``sub/``) relative
+                to the corpus folder; a leading ``./`` and a trailing ``/`` are optional.
+
+        Raises:
+            QueryError: No entries, an entry that is not text, or one that matches no indexed file.
+
+        """
+        if isinstance(sources, str | bytes) or not isinstance(sources, Iterable):
+            raise QueryError("sources must be a list of files or folders, e.g. ['a.txt', 'sub/']")
+        entries = list(sources)
+        if not entries:
+            raise QueryError("choose at least one file or folder to search, or none to search everything")
+        names = tuple(sorted({self._match(entry) for entry in entries}))
+        with self._filters_lock:
+            cached = self._filters.get(names)
+            if cached is not None:
+                self._filters.move_to_end(names)
+                return cached
+        # Resolved outside the cache's lock: two threads may both resolve a new filter, harmlessly.
+        resolved = self._resolve(names)
+        with self._filters_lock:
+            self._filters[names] = resolved
+            while len(self._filters) > _FILTER_CACHE:
+                self._filters.popitem(last=False)
+        return resolved
+
+    def _match(self, entry: object) -> str:
+        """``entry`` normalised, checked to name an indexed file or a folder holding one."""
+        if not isinstance(entry, str):
+            raise QueryError(f"a file or folder must be given as text, not {entry!r}")
+        given = entry.strip()
+        name = _normalise(given)
+        if not name:
+            raise QueryError(f"{given!r} names no file or folder: choose one inside the corpus folder")
+        if self._holds(name):
+            return name
+        # A path copied from a citation starts with the corpus label: try it without.
+        label = _normalise(self.manifest.corpus_label)
+        if label and name.startswith(f"{label}/") and self._holds(name[len(label) + 1 :]):
+            return name[len(label) + 1 :]
+        if name in self.manifest.skipped:
+            raise QueryError(f"{given!r} could not be read when it was indexed ({self.manifest.skipped[name]})")
+        raise QueryError(
+            f"no indexed file or folder matches {given!r}; name one relative to the corpus folder, "
+            "e.g. 'a.txt' or 'sub/'"
+        )
+
+    def _holds(self, name: str) -> bool:
+        """Whether ``name`` is an indexed file or a folder holding one."""
+        at = bisect.bisect_left(self._files, name)
+        if at < len(self._files) and self._files[at] == name:
+            return True
+        at = bisect.bisect_left(self._files, f"{name}/", at)
+        return at < len(self._files) and self._files[at].startswith(f"{name}/")
+
+    def _resolve(self, names: tuple[str, ...]) -> SourceFilter:
+        """Read the passage and vector ids of ``names`` (checked) from this snapshot's state."""
+        passages: list[int] = []
+        windows: list[int] = []
+        with self._lock:
+            for name in names:
+                for passage_id, window_id in self._connection.execute(_FILTER_SQL, (name, f"{name}/", f"{name}0")):
+                    passages.append(passage_id)
+                    if window_id is not None:
+                        windows.append(window_id)
+        passage_ids = np.unique(np.asarray(passages, dtype=np.int64))
+        window_ids = np.unique(np.asarray(windows, dtype=np.int64))
+        # The live windows table names only vectors still searchable: removed ones never come back.
+        if len(self._delta_ids):
+            rows = np.minimum(np.searchsorted(self._delta_ids, window_ids), len(self._delta_ids) - 1)
+            in_delta = np.asarray(self._delta_ids[rows] == window_ids)
+        else:
+            rows, in_delta = np.zeros(len(window_ids), dtype=np.int64), np.zeros(len(window_ids), dtype=bool)
+        base = self.base.allow(window_ids[~in_delta]) if self.base is not None else None
+        return SourceFilter(names, passage_ids, rows[in_delta], base)
+
     # -- passages -----------------------------------------------------------------------------
 
     def candidates(self, passage_ids: Sequence[int]) -> dict[int, Candidate]:
@@ -342,6 +477,15 @@ class Snapshot:
                 f"SELECT {_PASSAGE_COLUMNS} FROM passages p ORDER BY p.source, p.paragraph"
             ).fetchall()
         return [_passage(row) for row in rows]
+
+
+def _normalise(name: str) -> str:
+    """A file or folder path as the index writes it: no ``./``, no trailing ``/`` (``""``: none)."""
+    name = name.strip()
+    if not name:
+        return ""
+    name = posixpath.normpath(name).rstrip("/")
+    return "" if name == "." else name
 
 
 class _BaseMoved(Exception):

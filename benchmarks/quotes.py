@@ -15,10 +15,12 @@ per setting, over the answerable questions:
 
 "always 3" is the old behaviour (three quotes, every time). The shipped setting is marked.
 
-On SQuAD it also measures the highlight bar (:func:`qa.answers.highlight_spans`): for the
-shown quotes of the shipped cut, with each bar, how often the relevant quote's highlight
-holds the answer text (answer found) and what share of highlighted sentences hold it
-(highlight precision; sentences in wrong quotes count against it).
+On SQuAD it also measures the highlight rule (:func:`qa.answers.highlight_spans`): a
+quote's best sentence is marked if it clears an absolute bar and is within a margin of
+the best sentence of the whole answer. For the shown quotes of the shipped cut, per bar
+and margin: how often the relevant quote's highlight holds the answer text (answer
+found) and what share of highlighted sentences hold it (highlight precision; sentences
+in wrong quotes count against it).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from qa.retrieval import Hit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BARS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8)
+BARS = (0.0, 0.5, 0.6, 0.7)
+WITHIN = (1.0, 0.2, 0.1, 0.05)
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 LEVELS = (0.45, 0.55, 0.65, 0.75, 1.01)
 
@@ -109,35 +112,42 @@ def answers_of(squad: Path) -> dict[str, list[str]]:
 
 
 def highlight_bars(index: qa.Index, questions: list[Question], answers: dict[str, list[str]]) -> dict[str, Any]:
-    """Answer found in the relevant quote's highlight, and highlight precision, per bar."""
-    counts = {bar: [0, 0, 0, 0] for bar in BARS}  # relevant quotes with answer, relevant quotes, right, marked
+    """Answer found in the relevant quote's highlight, and highlight precision, per bar and margin."""
     settings = index.settings
+    grid = [(bar, within) for bar in BARS for within in WITHIN]
+    counts = {key: [0, 0, 0, 0] for key in grid}  # relevant quotes with answer, relevant quotes, right, marked
     for question in questions:
         hits = index.rank(question.text, settings.answer_k).hits
-        shown = hits[: quote_count(hits, margin=settings.quote_margin, level=settings.quote_level)]
-        spans = [sentence_spans(hit.text) for hit in shown]
-        sentences = [hit.text[s:e] for hit, own in zip(shown, spans, strict=True) for s, e in own]
+        shown = quote_count(hits, margin=settings.quote_margin, level=settings.quote_level)
+        # As the answer does: every ranked passage's sentences, the best of them all as reference.
+        spans = [sentence_spans(hit.text) for hit in hits]
+        sentences = [hit.text[s:e] for hit, own in zip(hits, spans, strict=True) for s, e in own]
         scores = index.score_sentences(question.text, sentences).tolist() if sentences else []
+        top = max(scores, default=0.0)
         position = 0
-        for hit, own in zip(shown, spans, strict=True):
+        for number, (hit, own) in enumerate(zip(hits, spans, strict=True)):
             mine = scores[position : position + len(own)]
             position += len(own)
+            if number >= shown:
+                continue
             relevant = hit.passage.key in question.relevant
-            for bar in BARS:
-                marked = [hit.text[s:e] for s, e in highlight_spans(mine, own, bar=bar)]
+            for bar, within in grid:
+                marked = [hit.text[s:e] for s, e in highlight_spans(mine, own, bar=max(bar, top - within))]
                 right = [m for m in marked if relevant and any(a in m for a in answers[question.id])]
-                counts[bar][0] += bool(right)
-                counts[bar][1] += relevant
-                counts[bar][2] += len(right)
-                counts[bar][3] += len(marked)
+                counts[bar, within][0] += bool(right)
+                counts[bar, within][1] += relevant
+                counts[bar, within][2] += len(right)
+                counts[bar, within][3] += len(marked)
     rows = {}
-    print("\n| highlight bar | answer found | highlight precision |")
-    print("| ---: | ---: | ---: |")
-    for bar, (found, relevant, right, marked) in counts.items():
+    print("\n| highlight bar | within best | answer found | highlight precision |")
+    print("| ---: | ---: | ---: | ---: |")
+    for (bar, within), (found, relevant, right, marked) in counts.items():
         row = {"answer_found": found / max(relevant, 1), "precision": right / max(marked, 1)}
-        rows[f"{bar:.2f}"] = row
-        mark = " (shipped)" if abs(bar - settings.highlight_bar) < 1e-9 else ""
-        print(f"| {bar:.2f}{mark} | {row['answer_found']:.3f} | {row['precision']:.3f} |")
+        rows[f"{bar:.2f}/{within:.2f}"] = row
+        shipped = abs(bar - settings.highlight_bar) < 1e-9 and abs(within - settings.highlight_within) < 1e-9
+        mark = " (shipped)" if shipped else ""
+        shown_within = "off" if within >= 1 else f"{within:.2f}"
+        print(f"| {bar:.2f}{mark} | {shown_within} | {row['answer_found']:.3f} | {row['precision']:.3f} |")
     return rows
 
 

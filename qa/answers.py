@@ -19,7 +19,7 @@ Span = tuple[int, int]
 HIGHLIGHT_MARGIN = 0.0
 
 #: Longest first line taken as an article's title.
-TITLE_MAX = 90
+TITLE_MAX = 64
 
 NOT_FOUND = "No passage in the articles answers this question."
 
@@ -168,14 +168,19 @@ class SourceChecker:
             return passage
         # Offsets alone could still match text that moved to other lines, so split the
         # file again and find the paragraph by its text.
-        matches = [
-            c
-            for c in split_passages(make_document(passage.source, text))
-            if c.text == passage.text and c.sha256 == passage.sha256
-        ]
-        if not matches:
-            return None
-        return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
+        return locate(passage, text)
+
+
+def locate(passage: Passage, text: str) -> Passage | None:
+    """Where ``passage`` is in its file's current ``text`` (nearest its old number), or ``None`` if gone."""
+    matches = [
+        c
+        for c in split_passages(make_document(passage.source, text))
+        if c.text == passage.text and c.sha256 == passage.sha256
+    ]
+    if not matches:
+        return None
+    return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
 
 
 def article_title(source: str, text: str) -> str:
@@ -243,6 +248,7 @@ def compose(
     score_sentences: Callable[[str, list[str]], np.ndarray] | None,
     cut: Callable[[Sequence[Quote]], int] | None = None,
     highlight_bar: float = 0.0,
+    highlight_within: float = 1.0,
     searched: str = "",
 ) -> Answer:
     """Build an :class:`Answer` from a ranking, re-checking every quote on disk.
@@ -259,6 +265,7 @@ def compose(
         cut: How many of the checked quotes (best first) are shown; the rest go to
             ``more``. ``None`` shows them all.
         highlight_bar: Sentence score a sentence must reach to be highlighted.
+        highlight_within: ... and the most it may score below the answer's best sentence.
         searched: What was searched, when it differs from ``question`` (a follow-up).
 
     """
@@ -297,7 +304,7 @@ def compose(
         )
     # Passages that are probably not an answer get no highlight: nothing in them answers.
     if found and score_sentences is not None and checked:
-        checked = _highlight(searched or question, checked, score_sentences, highlight_bar)
+        checked = _highlight(searched or question, checked, score_sentences, highlight_bar, highlight_within)
     best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
     if not checked:
         message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
@@ -325,12 +332,18 @@ def compose(
 
 
 def _highlight(
-    question: str, quotes: list[Quote], score_sentences: Callable[[str, list[str]], np.ndarray], bar: float
+    question: str,
+    quotes: list[Quote],
+    score_sentences: Callable[[str, list[str]], np.ndarray],
+    bar: float,
+    within: float,
 ) -> list[Quote]:
     """Attach the best-answering sentence ranges to each quote, scoring all sentences at once."""
     spans = [sentence_spans(quote.text) for quote in quotes]
     sentences = [quote.text[s:e] for quote, quote_spans in zip(quotes, spans, strict=True) for s, e in quote_spans]
     scores = score_sentences(question, sentences).tolist() if sentences else []
+    # A quote's best sentence is marked only if it is close to the best of the whole answer.
+    bar = max(bar, max(scores, default=0.0) - within)
     result: list[Quote] = []
     position = 0
     for quote, quote_spans in zip(quotes, spans, strict=True):

@@ -9,15 +9,18 @@ shows an indexed file's text through the same event, and only that.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gradio as gr
 
 from . import chat, render
-from .errors import QAError
+from .answers import Quote
+from .errors import QAError, QueryError
 from .feedback import Vote, feedback_path, record_vote, utc_now
 from .index import Index
 from .live import LiveIndex
@@ -96,6 +99,18 @@ mark.qa-answer { background: #fff3a3; color: #1a1a1a; padding: 0 .1em; border-ra
 #: keeps the newest turn in view.
 CHAT_JS = r"""
 const send = (data) => trigger('click', Object.assign({action: '', turn: -1, quote: '', vote: '', query: ''}, data));
+// What the person changed on the page that a redraw would lose: open "more passages", edited searches.
+const opened = new Set();
+const edits = new Map();
+element.addEventListener('toggle', (event) => {
+  const more = event.target;
+  if (!more.classList || !more.classList.contains('qa-more')) return;
+  if (more.open) opened.add(more.dataset.turn); else opened.delete(more.dataset.turn);
+}, true);
+element.addEventListener('input', (event) => {
+  const input = event.target;
+  if (input.classList && input.classList.contains('qa-searched-input')) edits.set(input.dataset.turn, input.value);
+});
 element.addEventListener('click', async (event) => {
   const button = event.target.closest('[data-action]');
   if (!button || !element.contains(button)) return;
@@ -122,6 +137,7 @@ element.addEventListener('click', async (event) => {
   if (action === 'rerun') {
     const input = element.querySelector('#qa-searched-' + turn);
     data.query = input ? input.value : '';
+    edits.delete(String(turn));
   }
   send(data);
 });
@@ -129,18 +145,24 @@ element.addEventListener('keydown', (event) => {
   const input = event.target;
   if (event.key === 'Enter' && input.classList && input.classList.contains('qa-searched-input')) {
     event.preventDefault();
+    edits.delete(input.dataset.turn);
     send({action: 'rerun', turn: Number(input.dataset.turn), query: input.value});
   }
 });
-let seen = -1;
-const follow = () => {
+let seen = '';
+const redrawn = () => {
+  element.querySelectorAll('details.qa-more').forEach((more) => { more.open = opened.has(more.dataset.turn); });
+  element.querySelectorAll('.qa-searched-input').forEach((input) => {
+    if (edits.has(input.dataset.turn)) input.value = edits.get(input.dataset.turn);
+  });
   const log = element.querySelector('.qa-log');
   if (!log) return;
-  const turns = log.dataset.turns + '/' + log.querySelectorAll('.qa-searching').length;
-  if (turns !== seen) { seen = turns; log.scrollTop = log.scrollHeight; }
+  // Follow the newest turn when one is added or answered, not on every redraw.
+  const now = log.dataset.turns + '/' + log.querySelectorAll('.qa-searching').length;
+  if (now !== seen) { seen = now; log.scrollTop = log.scrollHeight; }
 };
-watch('value', follow);
-follow();
+watch('value', redrawn);
+redrawn();
 """
 
 #: The source pane's script: bring the quoted paragraph into view whenever it changes.
@@ -159,11 +181,12 @@ class Seen:
     """What the page last showed of things that change in the background."""
 
     stale: frozenset[tuple[int, str]] = frozenset()
+    version: int = -1
     choices: tuple[str, ...] = ()
 
 
 class ChatBackend:
-    """The chat's behaviour, one method per event; state lives in the caller's session."""
+    """The chat's behaviour, one method per event; each session's state is a :class:`chat.Conversation`."""
 
     def __init__(self, index: Index | LiveIndex) -> None:
         """Serve answers from ``index`` (wrapped in a :class:`LiveIndex` if it is a plain state)."""
@@ -171,6 +194,7 @@ class ChatBackend:
             index = LiveIndex(index.folder, index.corpus, settings=index.settings, index=index)
         self.live = index
         self._exports = Path(tempfile.mkdtemp(prefix="qa-export-"))
+        self._choices: tuple[str, int, list[str]] = ("", -1, [])
 
     @property
     def index(self) -> Index:
@@ -179,12 +203,17 @@ class ChatBackend:
 
     # -- API ----------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None, sources: list[str] | None = None) -> dict[str, Any]:
-        """The answer as JSON data (what ``qa ask --json`` prints); errors as ``{"error"}``."""
+    def ask(self, question: object, k: object = None, sources: object = None) -> dict[str, Any]:
+        """The answer as JSON data (what ``qa ask --json`` prints); bad input as ``{"error"}``."""
         try:
-            return self.index.answer(question, k, sources=sources or None).to_dict()
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
+                raise QueryError(f"k must be a positive whole number, got {k!r}")
+            if sources is not None and not isinstance(sources, list):
+                raise QueryError("sources must be a list of files or folders")
+            return self.index.answer(chat.check_question(question), k, sources=sources or None).to_dict()
         except QAError as exc:
-            return {"question": question, "found": False, "quotes": [], "more": [], "error": str(exc)}
+            text = question if isinstance(question, str) else ""
+            return {"question": text, "found": False, "quotes": [], "more": [], "error": str(exc)}
 
     # -- page parts ---------------------------------------------------------------------------
 
@@ -194,82 +223,99 @@ class ChatBackend:
         return render.status_html(self.live.status(), index.manifest.model)
 
     def choices(self) -> list[str]:
-        """Files and folders a question can be limited to."""
+        """Files and folders a question can be limited to (listed once per index state)."""
         index = self.index
-        return [*index.folders(), *index.sources()]
+        key = (index.snapshot.meta.epoch, index.generation)
+        if self._choices[:2] != key:
+            self._choices = (*key, [*index.folders(), *index.sources()])
+        return list(self._choices[2])
 
-    def conversation(self, turns: list[chat.Turn], votes: dict[tuple[int, str], str]) -> str:
-        """The conversation as HTML, with "changed since" badges as of now."""
-        return render.conversation_html(turns, chat.stale_quotes(turns, self.index), votes)
+    def page(self, conversation: chat.Conversation) -> tuple[str, frozenset[tuple[int, str]], int]:
+        """The conversation as HTML as it is now, with "changed since" badges; and what it showed."""
+        turns, votes, version = conversation.view()
+        stale = chat.stale_quotes(turns, self.index)
+        return render.conversation_html(turns, stale, votes), stale, version
 
-    def export(self, turns: list[chat.Turn]) -> str | None:
-        """Write the conversation as Markdown to a fresh file and return its path."""
+    def export(self, conversation: chat.Conversation) -> str | None:
+        """Write the conversation as Markdown to its session's file and return its path."""
+        turns, _, _ = conversation.view()
         if not turns:
             return None
-        # A new file per export: a download in progress never sees the next one being written.
-        folder = Path(tempfile.mkdtemp(dir=self._exports))
-        path = folder / "conversation.md"
-        path.write_text(chat.export_markdown(turns), encoding="utf-8")
+        path = self._exports / conversation.id / "conversation.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside under a name of its own and renamed, so that neither a download in
+        # progress nor another event of the same session ever sees half a file.
+        handle, part = tempfile.mkstemp(suffix=".part", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(chat.export_markdown(turns))
+        os.replace(part, path)
         return str(path)
+
+    def forget(self, conversation: chat.Conversation) -> None:
+        """Remove a closed session's export file."""
+        shutil.rmtree(self._exports / conversation.id, ignore_errors=True)
 
     # -- events -------------------------------------------------------------------------------
 
-    def start(
-        self, message: str, turns: list[chat.Turn], sources: list[str] | None, votes: dict[tuple[int, str], str]
-    ) -> tuple[list[chat.Turn], str, str]:
-        """Show the question at once, with a searching indicator; :meth:`finish` answers it."""
-        try:
-            turns = chat.ask(turns, message, sources or ())
-        except QAError as exc:
-            gr.Warning(str(exc))
-            return turns, self.conversation(turns, votes), message
-        return turns, self.conversation(turns, votes), ""
-
-    def finish(self, turns: list[chat.Turn], votes: dict[tuple[int, str], str]) -> tuple[Any, Any, Any]:
-        """Answer the pending question, show the answer and offer the conversation for export."""
-        if not turns or not turns[-1].pending:
-            return turns, gr.skip(), gr.skip()
-        try:
-            turns = chat.answer_pending(turns, self.index)
-        except Exception:
-            log.exception("failed to answer %r", turns[-1].question if turns else "")
-            if turns and turns[-1].pending:
-                failed = "Something went wrong while answering; the details are in the server log."
-                turns = [*turns[:-1], chat.Turn(turns[-1].question, error=failed)]
-        return turns, self.conversation(turns, votes), self.export(turns)
-
-    def act(
-        self, turns: list[chat.Turn], votes: dict[tuple[int, str], str], event: dict[str, Any]
-    ) -> tuple[list[chat.Turn], dict[tuple[int, str], str], str, str | None, bool]:
-        """A click in the conversation: open a citation, vote, ask again or search again.
+    def start(self, message: str, conversation: chat.Conversation, sources: list[str] | None) -> tuple[str, str]:
+        """Show the question at once, with a searching indicator; :meth:`finish` answers it.
 
         Returns:
-            ``(turns, votes, conversation HTML, source pane HTML or None to leave it, pane visible)``.
+            ``(conversation HTML, text left in the question box)``.
 
         """
-        action = str(event.get("action", ""))
-        number = event.get("turn", -1)
-        turn = turns[number] if isinstance(number, int) and 0 <= number < len(turns) else None
+        try:
+            conversation.ask(message, sources or ())
+        except QAError as exc:
+            gr.Warning(str(exc))
+            return self.page(conversation)[0], message
+        return self.page(conversation)[0], ""
+
+    def finish(self, conversation: chat.Conversation) -> tuple[Any, Any]:
+        """Answer every pending question, show the answers and offer the conversation for export."""
+        if not conversation.answer_pending(self.index):
+            return gr.skip(), gr.skip()
+        return self.page(conversation)[0], self.export(conversation)
+
+    def act(self, conversation: chat.Conversation, event: object) -> tuple[Any, str | None]:
+        """A click in the conversation: open a citation, vote, ask again or search again.
+
+        ``event`` comes from the page and is not trusted: anything that does not name a
+        turn and quote of this conversation changes nothing.
+
+        Returns:
+            ``(conversation HTML or gr.skip(), source pane HTML or None to leave it)``.
+
+        """
+        data = event if isinstance(event, dict) else {}
+        action = data.get("action")
+        turn = conversation.turn(data.get("turn"))
         if turn is None:
-            return turns, votes, self.conversation(turns, votes), None, False
-        quote = turn.quote(str(event.get("quote", "")))
+            return gr.skip(), None
+        quote = turn.quote(data.get("quote"))
         if action == "cite" and quote is not None:
             try:
-                pane = render.source_html(chat.source_view(self.index, quote))
+                return gr.skip(), render.source_html(chat.source_view(self.index, quote))
             except QAError as exc:
-                pane = render.source_message_html(str(exc))
-            return turns, votes, self.conversation(turns, votes), pane, True
-        if action == "vote" and quote is not None and event.get("vote") in ("up", "down"):
-            vote: Literal["up", "down"] = "up" if event["vote"] == "up" else "down"
-            self._record(turn, quote, vote)
-            votes = {**votes, (number, str(event["quote"])): vote}
-        elif action == "reask":
-            turns = chat.ask(turns, turn.searched or turn.question, turn.sources, literal=True)
-        elif action == "rerun" and str(event.get("query", "")).strip():
-            turns = chat.ask(turns, str(event["query"]), turn.sources, literal=True)
-        return turns, votes, self.conversation(turns, votes), None, False
+                return gr.skip(), render.source_message_html(str(exc))
+        try:
+            if action == "vote" and quote is not None and data.get("vote") in ("up", "down"):
+                vote: chat.Vote = "up" if data["vote"] == "up" else "down"
+                prefix = "q" if turn.answer is not None and quote in turn.answer.quotes else "m"
+                conversation.vote(turn.id, chat.quote_key(prefix, quote), vote)
+                self._record(turn, quote, vote)
+            elif action == "reask":
+                conversation.ask(turn.searched or turn.question, turn.sources, literal=True)
+            elif action == "rerun" and isinstance(data.get("query"), str):
+                conversation.ask(data["query"], turn.sources, literal=True)
+            else:
+                return gr.skip(), None
+        except QAError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), None
+        return self.page(conversation)[0], None
 
-    def _record(self, turn: chat.Turn, quote: Any, vote: Literal["up", "down"]) -> None:
+    def _record(self, turn: chat.Turn, quote: Quote, vote: chat.Vote) -> None:
         """Append a vote to the feedback file beside the index."""
         try:
             record_vote(
@@ -290,21 +336,18 @@ class ChatBackend:
         except QAError as exc:
             gr.Warning(f"Your vote could not be saved: {exc}")
 
-    def tick(self, turns: list[chat.Turn], votes: dict[tuple[int, str], str], seen: Seen) -> tuple[str, Any, Any, Seen]:
-        """Every second: the status line, plus badges and filter choices when they change."""
-        stale = chat.stale_quotes(turns, self.index)
-        choices = tuple(self.choices())
-        busy = any(t.pending for t in turns)
-        # While an answer is being searched, its own event redraws the conversation.
+    def tick(self, conversation: chat.Conversation, seen: Seen, chosen: list[str] | None) -> tuple[Any, ...]:
+        """Every second: the status line; the conversation when it or its badges changed; the filter choices."""
         page: Any = gr.skip()
-        if stale != seen.stale and not busy:
-            page = render.conversation_html(turns, stale, votes)
-            seen = Seen(stale, seen.choices)
+        html, stale, version = self.page(conversation)
+        if (stale, version) != (seen.stale, seen.version):
+            page = html
+        choices = tuple(self.choices())
         filters: Any = gr.skip()
         if choices != seen.choices:
-            filters = gr.update(choices=list(choices))
-            seen = Seen(seen.stale, choices)
-        return self.status_html(), page, filters, seen
+            # A chosen file that is gone is dropped from the choice too.
+            filters = gr.update(choices=list(choices), value=[c for c in chosen or [] if c in choices])
+        return self.status_html(), page, filters, Seen(stale, version, choices)
 
 
 def build_app(index: Index | LiveIndex) -> gr.Blocks:
@@ -313,36 +356,34 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
 
     def ask(question: str, k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
-        return backend.ask(question, int(k), sources)
+        return backend.ask(question, k, sources)
 
-    def act(turns: list[chat.Turn], votes: dict[tuple[int, str], str], event: gr.EventData) -> tuple[Any, ...]:
-        turns, votes, page, pane, show = backend.act(turns, votes, dict(getattr(event, "_data", None) or {}))
-        return turns, votes, page, gr.skip() if pane is None else pane, gr.update(visible=True) if show else gr.skip()
+    def act(conversation: chat.Conversation, event: gr.EventData) -> tuple[Any, Any, Any]:
+        page, pane = backend.act(conversation, getattr(event, "_data", None))
+        if pane is None:
+            return page, gr.skip(), gr.skip()
+        return page, pane, gr.update(visible=True)
 
-    # No usage analytics: the bot runs offline and sends nothing anywhere.
-    with gr.Blocks(title="Citation QA", analytics_enabled=False) as demo:
+    # No usage analytics: the bot runs offline and sends nothing anywhere. Exports and
+    # uploads Gradio keeps in its cache are deleted after an hour.
+    with gr.Blocks(title="Citation QA", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             "## Ask the articles\nEvery answer is a verbatim quote with its article, file, paragraph and lines; "
             "the sentence that best answers is marked. Click a citation to read it in its article."
         )
         status = gr.HTML(backend.status_html(), elem_id="qa-status")
-        turns = gr.State([])
-        votes = gr.State({})
+        conversation = gr.State(chat.Conversation(), delete_callback=backend.forget)
         seen = gr.State(Seen())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                page = gr.HTML(
-                    render.conversation_html([]),
-                    elem_id="qa-chat",
-                    js_on_load=CHAT_JS,
-                    apply_default_css=True,
-                )
+                page = gr.HTML(render.conversation_html([]), elem_id="qa-chat", js_on_load=CHAT_JS)
                 box = gr.Textbox(
                     label="Your question",
                     placeholder="Ask a question about the articles…",
                     submit_btn="Ask",
                     elem_id="qa-question",
                     max_lines=4,
+                    max_length=chat.MAX_QUESTION,
                 )
                 with gr.Row():
                     filters = gr.Dropdown(
@@ -361,46 +402,30 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             with gr.Column(scale=2, min_width=360, visible=False, elem_id="qa-source-pane") as pane_column:
                 source = gr.HTML("", elem_id="qa-source", js_on_load=SOURCE_JS)
                 close = gr.Button("Close the article", size="sm", elem_id="qa-source-close")
-        # The status line and the "changed since" badges follow background updates.
+        # The status line, the "changed since" badges and the filter choices follow
+        # background updates; a tick is cheap, so every open page gets its own.
         timer = gr.Timer(STATUS_INTERVAL)
         timer.tick(
             backend.tick,
-            [turns, votes, seen],
+            [conversation, seen, filters],
             [status, page, filters, seen],
             api_visibility="private",
             show_progress="hidden",
+            concurrency_limit=None,
         )
-        finish = {
+        quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        finish: dict[str, Any] = {
             "fn": backend.finish,
-            "inputs": [turns, votes],
-            "outputs": [turns, page, export],
-            "api_visibility": "private",
-            "show_progress": "hidden",
+            "inputs": [conversation],
+            "outputs": [page, export],
             "concurrency_limit": ANSWER_CONCURRENCY,
+            **quiet,
         }
-        box.submit(
-            backend.start,
-            [box, turns, filters, votes],
-            [turns, page, box],
-            api_visibility="private",
-            show_progress="hidden",
-        ).then(**finish)
+        box.submit(backend.start, [box, conversation, filters], [page, box], **quiet).then(**finish)
         for button in examples:
-            button.click(
-                backend.start,
-                [button, turns, filters, votes],
-                [turns, page, box],
-                api_visibility="private",
-                show_progress="hidden",
-            ).then(**finish)
-        page.click(
-            act,
-            [turns, votes],
-            [turns, votes, page, source, pane_column],
-            api_visibility="private",
-            show_progress="hidden",
-        ).then(**finish)
-        close.click(lambda: gr.update(visible=False), None, pane_column, api_visibility="private")
+            button.click(backend.start, [button, conversation, filters], [page, box], **quiet).then(**finish)
+        page.click(act, [conversation], [page, source, pane_column], **quiet).then(**finish)
+        close.click(lambda: gr.update(visible=False), None, pane_column, **quiet)
         gr.api(ask, api_name="ask")  # type: ignore[attr-defined]
     return demo  # type: ignore[no-any-return]
 

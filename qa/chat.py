@@ -7,18 +7,31 @@ Nothing here imports gradio; :mod:`qa.app` wires these functions to the page and
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
+import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import Literal
 
-from .answers import Answer, Quote, SourceChecker, article_title
+from .answers import Answer, Quote, article_title, locate
 from .documents import decode_text
 from .errors import CorpusError, QAError, QueryError
 from .index import Index
 
-#: Turns of a conversation kept (older ones drop off the top).
+log = logging.getLogger(__name__)
+
+#: Turns of a conversation kept (older ones drop off the top; turns keep their ids).
 MAX_TURNS = 100
+
+#: Longest question or edited search accepted from the page (as ``Settings.max_question_chars``).
+MAX_QUESTION = 2000
+
+_KEY = re.compile(r"([qm])([0-9]{1,3})")
+
+Vote = Literal["up", "down"]
 
 
 @dataclass(frozen=True)
@@ -26,22 +39,30 @@ class Turn:
     """One question and its answer in a conversation.
 
     Attributes:
-        question: The question as typed.
+        id: The turn's number in its conversation, stable while older turns drop off.
+        question: The question as typed (or the search as edited, for ``literal`` turns).
         searched: What was searched (the question, or a follow-up expanded with the
             previous turn's subject); the person can edit and re-run it.
         sources: Files or folders the question was limited to (empty: all).
+        literal: Searched exactly as written, with no follow-up expansion.
         answer: The answer; ``None`` while it is being searched.
         error: A message for a question that could not be answered.
         asked: When it was asked (seconds since the epoch).
+        indexed: For each file the answer cites, the hash of its bytes the index held
+            when the answer was given (``""``: not indexed); a different hash later
+            means the file changed since the answer.
 
     """
 
+    id: int
     question: str
     searched: str = ""
     sources: tuple[str, ...] = ()
+    literal: bool = False
     answer: Answer | None = None
     error: str = ""
     asked: float = 0.0
+    indexed: tuple[tuple[str, str], ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -52,65 +73,168 @@ class Turn:
         """Every passage of the answer: the quotes, then the further passages."""
         return () if self.answer is None else (*self.answer.quotes, *self.answer.more)
 
-    def quote(self, key: str) -> Quote | None:
+    def quote(self, key: object) -> Quote | None:
         """The passage with ``key`` (``q<rank>`` for a quote, ``m<rank>`` for a further passage), or ``None``."""
-        if self.answer is None or len(key) < 2 or key[0] not in "qm" or not key[1:].isdigit():
+        match = _KEY.fullmatch(key) if isinstance(key, str) else None
+        if self.answer is None or match is None:
             return None
-        group = self.answer.quotes if key[0] == "q" else self.answer.more
-        return next((q for q in group if q.rank == int(key[1:])), None)
+        group = self.answer.quotes if match[1] == "q" else self.answer.more
+        return next((q for q in group if q.rank == int(match[2])), None)
 
 
-def ask(turns: Sequence[Turn], question: str, sources: Sequence[str] = (), *, literal: bool = False) -> list[Turn]:
-    """Add a pending turn for ``question`` (``literal``: search it exactly as written).
+def quote_key(prefix: str, quote: Quote) -> str:
+    """The key of a quote within its turn: ``q<rank>`` (quote) or ``m<rank>`` (further passage)."""
+    return f"{prefix}{quote.rank}"
 
-    Raises:
-        QueryError: The question is empty.
 
-    """
-    question = question.strip() if isinstance(question, str) else ""
-    if not question:
+def check_question(question: object) -> str:
+    """The stripped question, or :class:`QueryError` if it is empty, not text or too long."""
+    text = question.strip() if isinstance(question, str) else ""
+    if not text:
         raise QueryError("the question is empty: type a question about the articles")
-    turn = Turn(question, question if literal else "", tuple(sources), asked=time.time())
-    return [*turns, turn][-MAX_TURNS:]
+    if len(text) > MAX_QUESTION:
+        raise QueryError(f"the question is {len(text)} characters long; the limit is {MAX_QUESTION}")
+    return text
 
 
 def history(turns: Sequence[Turn]) -> list[str]:
-    """What earlier turns searched, oldest first: the context of a follow-up."""
-    return [t.searched or t.question for t in turns if t.answer is not None]
+    """The earlier questions of a conversation as typed, oldest first: the context of a follow-up.
+
+    Questions, not the searches they were expanded to: expanding an expansion again would
+    make a chain of follow-ups grow without end.
+    """
+    return [t.question for t in turns if t.answer is not None]
 
 
-def answer_pending(turns: Sequence[Turn], index: Index) -> list[Turn]:
-    """Answer the last turn if it is pending; earlier turns are its conversation."""
-    if not turns or not turns[-1].pending:
-        return list(turns)
-    *earlier, turn = turns
+class Conversation:
+    """The turns and votes of one chat session, safe to change from several events at once.
+
+    Gradio hands the same object to every event of a session; each change happens under
+    the lock and bumps :attr:`version`, and every rendering reads a consistent copy.
+    """
+
+    def __init__(self) -> None:
+        """An empty conversation."""
+        self._lock = threading.Lock()
+        self._turns: list[Turn] = []
+        self._votes: dict[tuple[int, str], Vote] = {}
+        self._answering: set[int] = set()
+        self._next = 0
+        self.version = 0
+        self.id = uuid.uuid4().hex
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Conversation:
+        """A new empty conversation (Gradio copies the initial value for each session)."""
+        return Conversation()
+
+    def view(self) -> tuple[tuple[Turn, ...], dict[tuple[int, str], Vote], int]:
+        """``(turns, votes, version)`` as they are now."""
+        with self._lock:
+            return tuple(self._turns), dict(self._votes), self.version
+
+    def turn(self, turn_id: object) -> Turn | None:
+        """The turn with ``turn_id``, or ``None``."""
+        if not isinstance(turn_id, int) or isinstance(turn_id, bool):
+            return None
+        with self._lock:
+            return next((t for t in self._turns if t.id == turn_id), None)
+
+    def ask(self, question: object, sources: Sequence[str] = (), *, literal: bool = False) -> Turn:
+        """Add a pending turn for ``question`` (``literal``: search it exactly as written).
+
+        Raises:
+            QueryError: The question is empty or too long.
+
+        """
+        text = check_question(question)
+        with self._lock:
+            turn = Turn(self._next, text, text if literal else "", tuple(sources), literal, asked=time.time())
+            self._next += 1
+            self._turns.append(turn)
+            # Votes on turns that drop off go with them.
+            for old in self._turns[:-MAX_TURNS]:
+                self._votes = {k: v for k, v in self._votes.items() if k[0] != old.id}
+            del self._turns[:-MAX_TURNS]
+            self.version += 1
+            return turn
+
+    def vote(self, turn_id: int, key: str, vote: Vote) -> None:
+        """Record a vote on a quote of a turn (shown as pressed)."""
+        with self._lock:
+            self._votes[(turn_id, key)] = vote
+            self.version += 1
+
+    def answer_pending(self, index: Index) -> bool:
+        """Answer every pending turn, oldest first; whether any was answered here.
+
+        A turn is answered by one caller only; questions asked meanwhile are answered too.
+        """
+        answered = False
+        while True:
+            with self._lock:
+                position = next(
+                    (n for n, t in enumerate(self._turns) if t.pending and t.id not in self._answering), None
+                )
+                if position is None:
+                    return answered
+                turn = self._turns[position]
+                earlier = history(self._turns[:position])
+                self._answering.add(turn.id)
+            try:
+                done = answered_turn(turn, index, earlier)
+            finally:
+                with self._lock:
+                    self._answering.discard(turn.id)
+            with self._lock:
+                # The turn may have dropped off meanwhile: then there is nothing to put back.
+                for n, current in enumerate(self._turns):
+                    if current.id == turn.id:
+                        self._turns[n] = done
+                        self.version += 1
+            answered = True
+
+
+def answered_turn(turn: Turn, index: Index, earlier: Sequence[str]) -> Turn:
+    """``turn`` with its answer (or the error that prevented one)."""
     try:
-        if turn.searched:
-            # An edited search runs as written, with no follow-up expansion.
+        if turn.literal:
             answer = index.answer(turn.searched, sources=turn.sources or None)
         else:
-            answer = index.answer(turn.question, sources=turn.sources or None, history=history(earlier))
-        done = replace(turn, answer=answer, searched=answer.searched or turn.question)
+            answer = index.answer(turn.question, sources=turn.sources or None, history=earlier)
     except QAError as exc:
-        done = replace(turn, error=str(exc), searched=turn.searched or turn.question)
-    return [*earlier, done]
+        return replace(turn, error=str(exc), searched=turn.searched or turn.question)
+    except Exception:
+        log.exception("failed to answer %r", turn.question)
+        failed = "Something went wrong while answering; the details are in the server log."
+        return replace(turn, error=failed, searched=turn.searched or turn.question)
+    files = index.manifest.files
+    cited = {p.source for q in (*answer.quotes, *answer.more) for p in (q.passage, *q.duplicates)}
+    return replace(
+        turn,
+        answer=answer,
+        searched=answer.searched or turn.searched or turn.question,
+        indexed=tuple(sorted((source, files.get(source, "")) for source in cited)),
+    )
 
 
 def stale_quotes(turns: Sequence[Turn], index: Index) -> frozenset[tuple[int, str]]:
-    """``(turn, quote key)`` of every quote whose file changed or went since it was answered.
+    """``(turn id, quote key)`` of every quote whose file (or a duplicate's) changed or went since its answer.
 
-    A file counts as changed when the index now holds other bytes for it than the ones
-    the quote was checked against (the index follows the files within seconds).
+    Compared are the bytes the index holds now and held when the answer was given, so
+    a file edited just before the question (and quoted as it is now) is not flagged.
     """
     files = index.manifest.files
     stale = set()
-    for number, turn in enumerate(turns):
+    for turn in turns:
         if turn.answer is None:
+            continue
+        changed = {source for source, digest in turn.indexed if files.get(source, "") != digest}
+        if not changed:
             continue
         for group, prefix in ((turn.answer.quotes, "q"), (turn.answer.more, "m")):
             for quote in group:
-                if files.get(quote.source) != quote.file_sha256:
-                    stale.add((number, f"{prefix}{quote.rank}"))
+                if any(p.source in changed for p in (quote.passage, *quote.duplicates)):
+                    stale.add((turn.id, quote_key(prefix, quote)))
     return frozenset(stale)
 
 
@@ -149,20 +273,22 @@ def read_indexed(index: Index, source: str) -> tuple[str, str]:
 
     """
     if source not in index.manifest.files:
-        raise CorpusError(f"{source!r} is not an indexed file")
+        raise CorpusError(f"{source} is no longer in the index: it was removed or became unreadable since")
     root = index.corpus.resolve()
     path = (root / source).resolve()
     if not path.is_relative_to(root):
-        raise CorpusError(f"{source!r} points outside the corpus folder; it is not shown")
+        raise CorpusError(f"{source} points outside the corpus folder; it is not shown")
     try:
         raw = path.read_bytes()
         return decode_text(raw), hashlib.sha256(raw).hexdigest()
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CorpusError(f"cannot read {source} now: {exc}") from exc
+    except OSError as exc:
+        raise CorpusError(f"cannot read {source} now ({exc.strerror or type(exc).__name__})") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorpusError(f"cannot read {source} now: it is no longer text") from exc
 
 
 def source_view(index: Index, quote: Quote) -> SourceView:
-    """The article a quote comes from, as it is now, with the quote located in it.
+    """The article a quote comes from, as it is now (read once), with the quote located in it.
 
     Raises:
         CorpusError: The file is no longer indexed or readable.
@@ -172,10 +298,9 @@ def source_view(index: Index, quote: Quote) -> SourceView:
     changed = digest != quote.file_sha256
     start, end = quote.start_char, quote.end_char
     highlights = tuple((start + s, start + e) for s, e in quote.highlights)
-    if changed or text[start:end] != quote.text:
-        # The paragraph may have moved: find it again by its text, or say it is gone.
-        checker = SourceChecker(Path(index.corpus), {})
-        now = checker.current(quote.passage)
+    if text[start:end] != quote.text:
+        # The paragraph moved or went: find it again by its text, or say it is gone.
+        now = locate(quote.passage, text)
         if now is None:
             start, end, highlights = -1, -1, ()
         else:
@@ -193,34 +318,42 @@ def quote_text(quote: Quote) -> str:
     return f"“{quote.text}”\n— {title}{quote.citation}"
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` with Markdown's and HTML's special characters escaped, so that it renders as written."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def _markdown_quote(quote: Quote) -> list[str]:
-    """A quote as a Markdown block quote (verbatim lines) with its citation."""
-    title = f"{quote.title} — " if quote.title else ""
-    lines = [f"> {line}" if line else ">" for line in quote.text.split("\n")]
-    return [*lines, "", f"— [{quote.rank}] {title}`{quote.citation}`", ""]
+    """A quote as a Markdown block quote (its lines as written) with its citation."""
+    title = f"{markdown_text(quote.title)} — " if quote.title else ""
+    lines = [f"> {markdown_text(line)}" if line.strip() else ">" for line in quote.text.split("\n")]
+    return [*lines, "", f"— [{quote.rank}] {title}{markdown_text(quote.citation)}", ""]
 
 
 def export_markdown(turns: Sequence[Turn]) -> str:
-    """The conversation as Markdown: every question, quote and citation."""
+    """The conversation as Markdown: every question, quote and citation, escaped to render as written."""
     out = ["# Conversation with the articles", ""]
     for turn in turns:
-        out += [f"## {turn.question}", ""]
+        out += [f"## {markdown_text(' '.join(turn.question.split()))}", ""]
         if turn.searched and turn.searched != turn.question:
-            out += [f"Searched for: {turn.searched}", ""]
+            out += [f"Searched for: {markdown_text(turn.searched)}", ""]
         if turn.sources:
-            out += ["Only in: " + ", ".join(turn.sources), ""]
+            out += ["Only in: " + ", ".join(markdown_text(s) for s in turn.sources), ""]
         if turn.error:
-            out += [f"Error: {turn.error}", ""]
+            out += [f"Error: {markdown_text(turn.error)}", ""]
             continue
         if turn.answer is None:
             out += ["(still searching)", ""]
             continue
-        out += [turn.answer.message, ""]
+        out += [markdown_text(turn.answer.message), ""]
         for quote in turn.answer.quotes:
             out += _markdown_quote(quote)
         if turn.answer.more:
             out += ["### More passages", ""]
             for quote in turn.answer.more:
                 out += _markdown_quote(quote)
-        out += [f"Note: {warning}" for warning in turn.answer.warnings]
+        out += [f"Note: {markdown_text(warning)}" for warning in turn.answer.warnings]
     return "\n".join(out).rstrip() + "\n"

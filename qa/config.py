@@ -58,6 +58,8 @@ class Settings:
             margin; ``None`` uses ``confident_above``.
         highlight_bar: Sentence score (cosine with the question plus shared key words)
             a sentence must reach to be highlighted.
+        highlight_within: A highlighted sentence also scores at most this much below the
+            best sentence of the whole answer.
         duplicate_jaccard: Word-trigram Jaccard similarity above which two paragraphs
             are shown once.
         max_question_chars: Longest question accepted.
@@ -80,6 +82,7 @@ class Settings:
     quote_margin: float = 0.1
     quote_confident: float | None = 0.75
     highlight_bar: float = 0.5
+    highlight_within: float = 0.1
     duplicate_jaccard: float = 0.8
     max_question_chars: int = 2000
 

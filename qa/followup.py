@@ -141,6 +141,12 @@ _FUNCTION = frozenset(
     ]
 )
 
+#: Most characters carried over from the previous question (a chain of follow-ups stays short).
+CARRIED_MAX = 300
+
+#: A sentence ends just before this point (what follows opens a new one).
+_SENTENCE_END = re.compile(r"[.?!…]\s*$")
+
 #: A question with at most this many words of its own that refers back is a follow-up.
 _OWN_WORDS = 3
 
@@ -175,7 +181,7 @@ def is_follow_up(question: str) -> bool:
         return True
     if folded & _REFERS and len(own) <= _OWN_WORDS:
         return True
-    return len(own) <= 1
+    return not own
 
 
 def _name_runs(text: str) -> list[tuple[int, int]]:
@@ -187,6 +193,9 @@ def _name_runs(text: str) -> list[tuple[int, int]]:
     for number, match in enumerate(_WORD.finditer(text)):
         if number == 0 or not _is_name(match.group(0)):
             continue
+        # A word opening a sentence is capitalised whatever it is.
+        if _SENTENCE_END.search(text[: match.start()]):
+            continue
         gap = text[runs[-1][1] : match.start()] if runs else ""
         if runs and gap.strip() in ("", ".") and "\n" not in gap:
             runs[-1] = (runs[-1][0], match.end())
@@ -195,45 +204,53 @@ def _name_runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
-def expand(question: str, previous: str) -> str:
-    """``question`` searched together with what it leaves out of ``previous``, if it is a follow-up.
+def follow(question: str, base: str) -> tuple[str, str]:
+    """What to search for ``question`` after a conversation about ``base``, and the new base.
 
-    A follow-up either changes the entity and keeps the rest ("and in Isfahan?": the
-    previous question with its first name replaced by the new one; "who else said that?":
-    the previous question without its names), or keeps the entity and changes the aspect
-    ("what about the library?": the previous names are carried, not its other words).
-    One with no words of its own carries the previous question whole.
+    ``base`` is the last question that stood on its own, with the names later follow-ups
+    put in its place. A follow-up either changes the entity and keeps the rest ("and in
+    Isfahan?": the base with its first name replaced by the new one, which becomes the
+    base; "who else said that?": the base's words without its names), or keeps the
+    entity and changes the aspect ("what about the library?": the base's names). One with
+    no words of its own carries the base whole. A question that is no follow-up is
+    searched as it is and becomes the base.
     """
-    question = question.strip()
-    previous = previous.strip()
-    if not previous or not is_follow_up(question):
-        return question
+    question = " ".join(question.split())
+    base = " ".join(base.split())
+    if not base or not is_follow_up(question):
+        return question, question
     own = content_words(question)
     folded = {w.lower() for w in _words(question)}
     names = _name_runs(question)
-    runs = _name_runs(previous)
+    runs = _name_runs(base)
     if names and runs:
-        # The new entity takes the place of the previous question's first one.
+        # The new entity takes the place of the base's first one, wherever it occurs.
         start, end = runs[0]
-        carried = previous[:start] + " ".join(question[s:e] for s, e in names) + previous[end:]
+        base = base.replace(base[start:end], " ".join(question[s:e] for s, e in names))
+        carried = base
     elif "else" in folded or "other" in folded or "others" in folded:
-        carried = " ".join(w for w in content_words(previous) if not _is_name(w) and w.lower() not in folded)
+        carried = " ".join(w for w in content_words(base) if not _is_name(w) and w.lower() not in folded)
     elif own:
-        carried = " ".join(previous[s:e] for s, e in runs)
+        carried = " ".join(base[s:e] for s, e in runs)
     else:
-        carried = previous
-    carried = carried.strip()
-    return f"{question} {carried}" if carried else question
+        carried = base
+    carried = carried[:CARRIED_MAX].strip()
+    return (f"{question} {carried}" if carried else question), base
+
+
+def expand(question: str, previous: str) -> str:
+    """``question`` searched together with the subject of ``previous`` if it is a follow-up."""
+    return follow(question, previous)[0]
 
 
 def resolve(question: str, history: Sequence[str] = ()) -> str:
     """What to search for ``question`` after the earlier questions ``history`` (oldest first).
 
-    Each earlier question is resolved the same way in turn, so that a chain of follow-ups
-    keeps the subject of the question that started it.
+    The earlier questions are followed in turn, so that a chain of follow-ups keeps the
+    subject of the question that started it, with the names it changed along the way.
     """
-    previous = ""
+    base = ""
     for earlier in history:
         if earlier.strip():
-            previous = expand(earlier, previous)
-    return expand(question, previous)
+            base = follow(earlier, base)[1]
+    return follow(question, base)[0]

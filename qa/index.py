@@ -16,9 +16,9 @@ from .answers import Answer, SourceChecker, compose, quote_count
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import CorpusError, IndexMismatchError, IndexNotFoundError
+from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, QueryError
 from .followup import resolve
-from .lexical import tokens
+from .lexical import terms_of, tokens
 from .retrieval import Hit, Ranking, Retriever
 from .snapshot import Base, Manifest, Snapshot
 from .sources import DocumentSource, FolderSource, Source
@@ -38,6 +38,10 @@ __all__ = [
 
 #: Weight of the share of question words a sentence contains, when choosing highlights.
 _OVERLAP_WEIGHT = 0.5
+#: Words that ask rather than say what is asked about; they do not count as shared key words.
+_QUESTION_WORDS = frozenset({"who", "whom", "whose", "what", "when", "where", "which", "why", "how"})
+#: Shortest stem that counts as the start of a family of words ("direct": "director").
+_FAMILY = 5
 
 
 def display_path(path: Path) -> str:
@@ -196,6 +200,10 @@ class Index:
             QueryError: The question, ``k`` or ``sources`` is unusable.
 
         """
+        if not isinstance(question, str):
+            raise QueryError("the question must be text")
+        if isinstance(history, str) or not all(isinstance(h, str) for h in history):
+            raise QueryError("history must be a list of earlier questions")
         searched = resolve(question, history) if history else question.strip()
         ranking = self.rank(searched, self.settings.answer_k if k is None else k, retriever=retriever, sources=sources)
         mode = retriever or self.settings.retriever
@@ -212,6 +220,7 @@ class Index:
                 quotes, margin=settings.quote_margin, level=settings.quote_level, relative=mode == "lexical"
             ),
             highlight_bar=settings.highlight_bar,
+            highlight_within=settings.highlight_within,
             searched=searched if searched != question.strip() else "",
         )
 
@@ -232,12 +241,26 @@ class Index:
         return ranking.best_cosine < self.settings.confident_above
 
     def score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
-        """How well each sentence answers: cosine with the question plus shared key words."""
+        """How well each sentence answers: cosine with the question plus the share of its key words.
+
+        A key word counts when the sentence has it or a word of the same stem family
+        (one stem starting the other, "direct" and "director").
+        """
         vectors = self.embedder().encode([question, *sentences])
-        terms = set(tokens(question))
-        overlap = [len(terms & set(tokens(s))) / len(terms) if terms else 0.0 for s in sentences]
+        terms = set(tokens(question)) - _QUESTION_WORDS
+        overlap = [_shared(terms, set(words)) / len(terms) if terms else 0.0 for words in terms_of(sentences)]
         scores: np.ndarray = vectors[1:] @ vectors[0] + _OVERLAP_WEIGHT * np.asarray(overlap)
         return scores
+
+
+def _shared(terms: set[str], words: set[str]) -> int:
+    """How many of the question's ``terms`` the sentence's ``words`` hold, counting stem families."""
+    return sum(
+        1
+        for term in terms
+        if term in words
+        or any(len(w) >= _FAMILY and len(term) >= _FAMILY and (w.startswith(term) or term.startswith(w)) for w in words)
+    )
 
 
 def _update(

@@ -9,7 +9,7 @@ script (:data:`qa.app.CHAT_JS`) turns into events.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from .answers import Quote
@@ -37,6 +37,8 @@ def marked(text: str, spans: Sequence[tuple[int, int]], css: str = "qa-answer") 
 def _quote_html(number: int, key: str, quote: Quote, *, stale: bool, vote: str, found: bool) -> str:
     """One quote: its verbatim text (answering sentences marked), citation and actions."""
     body = marked(quote.text, quote.highlights if found else ())
+    # The ranking score, in rank order; not shown for passages that probably do not answer.
+    score = f' <span class="qa-score" title="ranking score">match {quote.score:.2f}</span>' if found else ""
     title = f'<span class="qa-title">{_e(quote.title)}</span> · ' if quote.title else ""
     also = ""
     if quote.also_in:
@@ -58,7 +60,7 @@ def _quote_html(number: int, key: str, quote: Quote, *, stale: bool, vote: str, 
         f'<blockquote class="qa-text">{body}</blockquote>'
         f'<figcaption><button type="button" class="qa-cite" data-action="cite" data-turn="{number}" '
         f'data-quote="{key}">[{quote.rank}] {title}<span class="qa-where">{_e(quote.citation)}</span></button>'
-        f' <span class="qa-score" title="ranking score">match {quote.score:.2f}</span></figcaption>'
+        f"{score}</figcaption>"
         f"{also}{badge}"
         f'<div class="qa-actions"><button type="button" class="qa-copy" data-action="copy" '
         f'data-copy="{_e(quote_text(quote))}">Copy quote</button>{votes}</div>'
@@ -66,8 +68,9 @@ def _quote_html(number: int, key: str, quote: Quote, *, stale: bool, vote: str, 
     )
 
 
-def turn_html(number: int, turn: Turn, stale: frozenset[tuple[int, str]], votes: dict[tuple[int, str], str]) -> str:
-    """One question and its answer."""
+def turn_html(turn: Turn, stale: frozenset[tuple[int, str]], votes: Mapping[tuple[int, str], str]) -> str:
+    """One question and its answer; buttons name the turn by its id."""
+    number = turn.id
     scope = f'<div class="qa-scope">Only in: {_e(", ".join(turn.sources))}</div>' if turn.sources else ""
     question = f'<div class="qa-question" data-turn="{number}"><p>{_e(turn.question)}</p>{scope}</div>'
     if turn.pending:
@@ -108,7 +111,8 @@ def turn_html(number: int, turn: Turn, stale: frozenset[tuple[int, str]], votes:
         noun = "passage" if len(answer.more) == 1 else "passages"
         inner = "".join(quote("m", q) for q in answer.more)
         parts.append(
-            f'<details class="qa-more"><summary>{len(answer.more)} more {noun} (less likely to answer)</summary>'
+            f'<details class="qa-more" data-turn="{number}">'
+            f"<summary>{len(answer.more)} more {noun} (less likely to answer)</summary>"
             f"{inner}</details>"
         )
     parts += [f'<p class="qa-warning">ℹ {_e(w)}</p>' for w in answer.warnings]
@@ -118,7 +122,7 @@ def turn_html(number: int, turn: Turn, stale: frozenset[tuple[int, str]], votes:
 def conversation_html(
     turns: Sequence[Turn],
     stale: frozenset[tuple[int, str]] = frozenset(),
-    votes: dict[tuple[int, str], str] | None = None,
+    votes: Mapping[tuple[int, str], str] | None = None,
 ) -> str:
     """The whole conversation, oldest first."""
     if not turns:
@@ -126,8 +130,8 @@ def conversation_html(
             '<div class="qa-log" data-turns="0"><p class="qa-empty">Ask a question: every answer is a verbatim '
             "quote with its article, file, paragraph and lines. Click a citation to see it in its article.</p></div>"
         )
-    body = "".join(turn_html(n, t, stale, votes or {}) for n, t in enumerate(turns))
-    return f'<div class="qa-log" data-turns="{len(turns)}">{body}</div>'
+    body = "".join(turn_html(t, stale, votes or {}) for t in turns)
+    return f'<div class="qa-log" data-turns="{turns[-1].id + 1}">{body}</div>'
 
 
 def source_html(view: SourceView) -> str:

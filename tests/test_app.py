@@ -64,7 +64,7 @@ def test_ask_endpoint_filters_by_source(client: Client) -> None:
 
 def test_only_the_director_quote_is_shown_and_highlighted(seeds_index: qa.Index) -> None:
     answer = seeds_index.answer("Who directs the Basra Cultural Center?")
-    page = conversation_html([Turn(answer.question, answer.question, answer=answer)])
+    page = conversation_html([Turn(0, answer.question, answer.question, answer=answer)])
     assert (answer.quotes[0].source, answer.quotes[0].paragraph) == ("001_9dcbbab14ab930fe.txt", 3)
     marked = answer.quotes[0].text[slice(*answer.quotes[0].highlights[0])]
     assert "director of the Basra Cultural Center" in marked and len(answer.quotes[0].highlights) == 1

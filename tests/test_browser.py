@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
+from markdown_it import MarkdownIt
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from workers import SlowEmbedder, article
 
@@ -58,10 +60,8 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
         page.get_by_placeholder("Ask a question about the articles…").fill("bridge7 repainted")
         page.keyboard.press("Enter")
         expect(page.locator(".qa-cite").first).to_contain_text("town_7.txt ¶3 (line 5)", timeout=60_000)
-        # What the person saw, kept for looking at: $QA_SCREENSHOTS or the test's folder.
-        shots = Path(os.environ.get("QA_SCREENSHOTS") or tmp_path)
-        shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "chat-after-update.png"), full_page=True)
+        # What the person saw, kept in the test's folder for looking at.
+        page.screenshot(path=str(tmp_path / "chat-after-update.png"), full_page=True)
     finally:
         live.stop()
         demo.close()
@@ -180,6 +180,11 @@ def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path
     shown = turn.locator(".qa-answer-block > .qa-quote").first
     expect(shown.locator("mark.qa-answer")).to_have_count(1)
     expect(shown.locator("mark.qa-answer")).to_contain_text("director of the Basra Cultural Center")
+    # Light mode: the highlight keeps a contrast of 4.5:1 or better too.
+    colours = shown.locator("mark.qa-answer").evaluate(
+        "m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]"
+    )
+    assert contrast(*colours) >= 4.5, colours
     # Copy gives the verbatim quote and its citation as plain text.
     turn.get_by_role("button", name="Copy quote").first.click()
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -189,7 +194,15 @@ def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path
     with page.expect_download() as download:
         page.locator("#qa-export").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8")
-    assert "## Who directs the Basra Cultural Center?" in exported and f"seeds/{BASRA} ¶3 (line 3)" in exported
+    shown = html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt().render(exported)))
+    assert "Who directs the Basra Cultural Center?" in shown and f"seeds/{BASRA} ¶3 (line 3)" in shown
+    assert line_of(corpus, BASRA, 3) in shown
+    # "More passages" stays open while its quotes are voted on (the page is redrawn).
+    more = turn.locator("details.qa-more")
+    more.locator("summary").click()
+    more.get_by_role("button", name="Wrong quote").first.click()
+    expect(more.get_by_role("button", name="Wrong quote").first).to_have_attribute("aria-pressed", "true")
+    assert more.evaluate("d => d.open")
     # The question box and the send button have accessible names.
     expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
     expect(page.get_by_role("button", name="Ask")).to_be_visible()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 import qa
 from qa import app
-from qa.chat import Turn
+from qa.chat import Conversation, Turn
 
 
 @pytest.fixture
@@ -19,95 +22,156 @@ def backend(fake_index: qa.Index) -> app.ChatBackend:
     return app.ChatBackend(qa.LiveIndex(fake_index.folder, index=fake_index, interval=0.05))
 
 
-def ask(backend: app.ChatBackend, question: str, turns: list[Turn] | None = None) -> tuple[list[Turn], str]:
+def ask(backend: app.ChatBackend, question: str, conversation: Conversation | None = None) -> tuple[Conversation, str]:
     """Submit a question the way the page does: show it, then answer it."""
-    turns, page, box = backend.start(question, turns or [], [], {})
+    conversation = conversation or Conversation()
+    page, box = backend.start(question, conversation, [])
     assert box == "" and "qa-searching" in page and html.escape(question) in page
-    turns, page, _export = backend.finish(turns, {})
+    page, _export = backend.finish(conversation)
     assert isinstance(page, str) and "qa-searching" not in page
-    return turns, page
+    return conversation, page
+
+
+def turns_of(conversation: Conversation) -> tuple[Turn, ...]:
+    return conversation.view()[0]
 
 
 def test_question_shows_at_once_then_its_quoted_answer(backend: app.ChatBackend) -> None:
-    turns, page = ask(backend, "Who trains apprentices in slow fermentation?")
-    assert turns[-1].answer is not None and turns[-1].answer.found
+    conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
+    answer = turns_of(conversation)[-1].answer
+    assert answer is not None and answer.found
     assert "bakery.md ¶3 (line 5)" in page and "<blockquote" in page and "qa-answer" in page
 
 
-def test_empty_question_warns_and_keeps_the_box(backend: app.ChatBackend) -> None:
-    turns, _page, box = backend.start("   ", [], [], {})
-    assert turns == [] and box == "   "
+def test_empty_or_huge_question_warns_and_keeps_the_box(backend: app.ChatBackend) -> None:
+    conversation = Conversation()
+    for text in ("   ", "x" * 2001):
+        _page, box = backend.start(text, conversation, [])
+        assert turns_of(conversation) == () and box == text
 
 
 def test_follow_up_is_searched_with_the_previous_subject(backend: app.ChatBackend) -> None:
-    turns, _ = ask(backend, "Where does the Danube river flow?")
-    turns, page = ask(backend, "and the Rhine?", turns)
-    assert turns[-1].searched != "and the Rhine?" and "Rhine" in turns[-1].searched
-    assert 'value="' + html.escape(turns[-1].searched) + '"' in page
+    conversation, _ = ask(backend, "Where does the Danube river flow?")
+    conversation, page = ask(backend, "and the Rhine?", conversation)
+    searched = turns_of(conversation)[-1].searched
+    assert searched != "and the Rhine?" and "Rhine" in searched
+    assert 'value="' + html.escape(searched) + '"' in page
+
+
+def test_a_chain_of_follow_ups_stays_short(backend: app.ChatBackend) -> None:
+    conversation, _ = ask(backend, "Where does the Danube river flow?")
+    for river in ("Rhine", "Elbe", "Oder", "Volga", "Loire", "Po", "Tagus"):
+        conversation, _ = ask(backend, f"and the {river}?", conversation)
+        turn = turns_of(conversation)[-1]
+        assert not turn.error and river in turn.searched and len(turn.searched) < 200
+
+
+def test_questions_asked_while_one_is_searched_are_all_answered(backend: app.ChatBackend) -> None:
+    conversation = Conversation()
+    questions = ["Danube river", "Etna volcano", "slow fermentation", "Black Sea", "lava flows", "apprentices"]
+    # Six pages' worth of submits and finishes on one session, interleaved on threads.
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda q: (backend.start(q, conversation, []), backend.finish(conversation)), questions))
+    backend.finish(conversation)
+    turns = turns_of(conversation)
+    assert sorted(t.question for t in turns) == sorted(questions)
+    assert all(t.answer is not None and not t.pending for t in turns)
+    assert len({t.id for t in turns}) == len(turns)
 
 
 def test_citation_click_opens_the_source_pane(backend: app.ChatBackend, corpus: Path) -> None:
-    turns, _ = ask(backend, "Who trains apprentices in slow fermentation?")
-    event = {"action": "cite", "turn": 0, "quote": "q1"}
-    turns, _votes, _page, pane, visible = backend.act(turns, {}, event)
-    assert visible and pane is not None
-    quote = turns[0].quote("q1")
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    turn = turns_of(conversation)[0]
+    _page, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": "q1"})
+    assert pane is not None
+    quote = turn.quote("q1")
     assert quote is not None and quote.title
     assert 'class="qa-para"' in pane and html.escape(quote.title) in pane
     assert pane.count("<tr ") == (corpus / quote.source).read_text(encoding="utf-8").count("\n") + 1
 
 
 def test_citation_of_a_further_passage_opens_that_passage(backend: app.ChatBackend) -> None:
-    turns, page = ask(backend, "Who trains apprentices in slow fermentation?")
-    answer = turns[0].answer
-    assert answer is not None and answer.more
-    last = answer.more[-1]
+    conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
+    turn = turns_of(conversation)[0]
+    assert turn.answer is not None and turn.answer.more
+    last = turn.answer.more[-1]
     assert f'data-quote="m{last.rank}"' in page
-    _, _, _, pane, _ = backend.act(turns, {}, {"action": "cite", "turn": 0, "quote": f"m{last.rank}"})
+    _, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": f"m{last.rank}"})
     assert pane is not None and html.escape(last.text.split("\n")[0]) in pane
     assert f"cited as <code>{html.escape(last.citation)}</code>" in pane
 
 
 def test_vote_is_recorded_beside_the_index(backend: app.ChatBackend) -> None:
-    turns, _ = ask(backend, "Who trains apprentices in slow fermentation?")
-    turns, votes, page, _, _ = backend.act(turns, {}, {"action": "vote", "turn": 0, "quote": "q1", "vote": "down"})
-    assert votes == {(0, "q1"): "down"} and 'aria-pressed="true"' in page
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    turn = turns_of(conversation)[0]
+    page, _ = backend.act(conversation, {"action": "vote", "turn": turn.id, "quote": "q1", "vote": "down"})
+    assert conversation.view()[1] == {(turn.id, "q1"): "down"} and 'aria-pressed="true"' in page
     lines = (backend.live.folder / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[-1])
     assert record["vote"] == "down" and record["source"] == "bakery.md" and record["question"].startswith("Who trains")
 
 
 def test_bad_events_change_nothing(backend: app.ChatBackend) -> None:
-    turns, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    before = conversation.view()
     for event in (
         {"action": "cite", "turn": 7, "quote": "q1"},
         {"action": "cite", "turn": 0, "quote": "q9"},
+        {"action": "cite", "turn": 0, "quote": "q\u00b2"},
+        {"action": "cite", "turn": "0", "quote": "q1"},
+        {"action": "cite", "turn": True, "quote": "q1"},
         {"action": "vote", "turn": 0, "quote": "q1", "vote": "maybe"},
-        {"action": "nonsense"},
+        {"action": "rerun", "turn": 0, "query": ["not", "text"]},
+        {"action": "nonsense", "turn": 0},
         {},
+        ["a", "list"],
+        "text",
+        None,
     ):
-        after, votes, _, pane, visible = backend.act(turns, {}, event)
-        assert after == turns and votes == {} and pane is None and not visible
+        _page, pane = backend.act(conversation, event)
+        assert pane is None and conversation.view() == before
 
 
 def test_reask_and_edited_search_add_a_pending_turn(backend: app.ChatBackend) -> None:
-    turns, _ = ask(backend, "Who trains apprentices in slow fermentation?")
-    after, *_ = backend.act(turns, {}, {"action": "rerun", "turn": 0, "query": "Danube river"})
-    assert after[-1].pending and after[-1].searched == "Danube river"
-    done, _page, _ = backend.finish(after, {})
-    assert done[-1].answer is not None and done[-1].answer.quotes[0].source == "nested/rivers.txt"
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    backend.act(conversation, {"action": "rerun", "turn": 0, "query": "Danube river"})
+    turn = turns_of(conversation)[-1]
+    assert turn.pending and turn.searched == "Danube river" and turn.literal
+    backend.finish(conversation)
+    answer = turns_of(conversation)[-1].answer
+    assert answer is not None and answer.quotes[0].source == "nested/rivers.txt"
+
+
+def test_old_turns_drop_off_with_their_votes(backend: app.ChatBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa import chat
+
+    monkeypatch.setattr(chat, "MAX_TURNS", 3)
+    conversation, _ = ask(backend, "Danube river")
+    first = turns_of(conversation)[0]
+    backend.act(conversation, {"action": "vote", "turn": first.id, "quote": "q1", "vote": "up"})
+    for question in ("Etna volcano", "slow fermentation", "Black Sea"):
+        conversation, _ = ask(backend, question, conversation)
+    turns, votes, _ = conversation.view()
+    assert [t.question for t in turns] == ["Etna volcano", "slow fermentation", "Black Sea"]
+    assert votes == {} and conversation.turn(first.id) is None
+    # A click on a turn that dropped off does nothing.
+    assert backend.act(conversation, {"action": "cite", "turn": first.id, "quote": "q1"})[1] is None
 
 
 def test_export_holds_every_quote_and_citation(backend: app.ChatBackend) -> None:
-    turns, _ = ask(backend, "Who trains apprentices in slow fermentation?")
-    _, _, path = backend.finish([*turns, Turn("Danube river")], {})
-    text = Path(path).read_text(encoding="utf-8")
-    assert "## Who trains apprentices in slow fermentation?" in text and "## Danube river" in text
-    for turn in turns:
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    conversation, _ = ask(backend, "Danube river", conversation)
+    path = backend.export(conversation)
+    assert path is not None
+    exported = Path(path).read_text(encoding="utf-8")
+    # Rendered as Markdown, it shows every question, quote and citation as written.
+    shown = MarkdownIt().render(exported)
+    text = html.unescape(re.sub(r"<[^>]+>", "", shown))
+    assert "Who trains apprentices in slow fermentation?" in text and "Danube river" in text
+    for turn in turns_of(conversation):
         for quote in turn.quotes():
             assert quote.citation in text
-            # Block-quoted line by line: each line of the quote is in the file verbatim.
-            assert all(f"> {line}" in text for line in quote.text.split("\n"))
+            assert all(line in text for line in quote.text.split("\n"))
 
 
 def test_chat_picks_up_edited_articles_in_the_background(backend: app.ChatBackend, corpus: Path) -> None:
@@ -154,24 +218,48 @@ def test_failed_update_is_reported_once_and_retried_with_back_off(
 
 
 def test_abstaining_answer_is_marked_and_not_highlighted(backend: app.ChatBackend) -> None:
-    _turns, page = ask(backend, "quantum chromodynamics lattice gauge")
+    _, page = ask(backend, "quantum chromodynamics lattice gauge")
     assert "probably not an answer" in page and "qa-not-found" in page
-    assert '<mark class="qa-answer">' not in page
+    assert '<mark class="qa-answer">' not in page and "match " not in page
 
 
 def test_badge_appears_when_a_quoted_file_changes(backend: app.ChatBackend, corpus: Path) -> None:
-    turns, page = ask(backend, "Who trains apprentices in slow fermentation?")
+    conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     assert "Changed since this answer" not in page
-    status, drawn, _, seen = backend.tick(turns, {}, app.Seen())
+    status, drawn, _, seen = backend.tick(conversation, app.Seen(), [])
     assert "Up to date" in status
-    quote = turns[0].quote("q1")
+    turn = turns_of(conversation)[0]
+    quote = turn.quote("q1")
     assert quote is not None
     path = corpus / quote.source
     path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph.", encoding="utf-8")
+    # Not before the index has taken the edit up: the answer quoted the file as it was indexed.
+    _, drawn, _, seen = backend.tick(conversation, seen, [])
+    assert (turn.id, "q1") not in seen.stale
     backend.live.check()
-    _status, drawn, _, seen = backend.tick(turns, {}, seen)
+    _, drawn, _, seen = backend.tick(conversation, seen, [])
     assert isinstance(drawn, str) and "Changed since this answer" in drawn and 'data-action="reask"' in drawn
-    assert (0, "q1") in seen.stale
+    assert (turn.id, "q1") in seen.stale
+    # Unchanged since: the next tick leaves the page alone.
+    _, again, _, _ = backend.tick(conversation, seen, [])
+    assert not isinstance(again, str)
+
+
+def test_api_rejects_bad_arguments_with_a_message(backend: app.ChatBackend) -> None:
+    for question, k, sources in (
+        (None, 3, None),
+        (123, 3, None),
+        ("Etna", "abc", None),
+        ("Etna", 2.7, None),
+        ("Etna", True, None),
+        ("Etna", 0, None),
+        ("Etna", 3, "volcano.txt"),
+        ("Etna", 3, ["nope.txt"]),
+        ("x" * 5000, 3, None),
+    ):
+        data = backend.ask(question, k, sources)
+        assert data["found"] is False and data["error"], (question, k, sources)
+    assert backend.ask("Etna volcano", 3, ["volcano.txt"])["quotes"][0]["source"] == "volcano.txt"
 
 
 def test_default_citation_label_is_relative_to_the_working_folder(

@@ -1,0 +1,63 @@
+"""Follow-up questions: which questions lean on the previous one, and what is searched for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.followup import CARRIED_MAX, is_follow_up, resolve
+
+MOSUL_AID = "What kinds of aid have Mosul NGOs sent to the Palestinian territories?"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("and in Isfahan?", True),
+        ("what about the library?", True),
+        ("who else said that?", True),
+        ("why?", True),
+        ("Who directs the Basra Cultural Center?", False),
+        ("Where is Basra?", False),
+        ("What is democracy?", False),
+        ("What is the capital of France?", False),
+    ],
+)
+def test_follow_ups_are_told_from_questions_that_stand_alone(question: str, expected: bool) -> None:
+    assert is_follow_up(question) is expected
+
+
+def test_a_new_place_takes_the_old_ones_place() -> None:
+    searched = resolve("and in Isfahan?", [MOSUL_AID])
+    assert searched == "and in Isfahan? What kinds of aid have Isfahan NGOs sent to the Palestinian territories?"
+    assert "Mosul" not in searched
+
+
+def test_an_aspect_follow_up_keeps_the_names() -> None:
+    assert resolve("what about the library?", ["Who directs the Basra Cultural Center?"]) == (
+        "what about the library? Basra Cultural Center"
+    )
+
+
+def test_someone_else_drops_the_names_and_keeps_the_subject() -> None:
+    searched = resolve("who else said that?", ["What did Dr. Hisham Al-Hashimi say about the cultural initiatives?"])
+    assert "Hisham" not in searched and "cultural initiatives" in searched
+
+
+def test_a_question_of_its_own_is_searched_as_it_is() -> None:
+    assert resolve("What is the capital of France?", [MOSUL_AID]) == "What is the capital of France?"
+    assert resolve("  and in Isfahan?  ", []) == "and in Isfahan?"
+
+
+def test_a_chain_keeps_the_first_subject_and_stays_short() -> None:
+    history = [MOSUL_AID]
+    for place in ("Isfahan", "Basra", "Mosul", "Isfahan", "Basra", "Najaf", "Erbil", "Kirkuk"):
+        searched = resolve(f"and in {place}?", history)
+        assert searched.endswith(f"have {place} NGOs sent to the Palestinian territories?")
+        assert len(searched) <= len(f"and in {place}?") + 1 + CARRIED_MAX
+        history.append(f"and in {place}?")
+    assert resolve("why?", history).startswith("why? What kinds of aid have Kirkuk NGOs")
+
+
+def test_names_after_a_sentence_end_are_not_taken_for_names() -> None:
+    searched = resolve("and Isfahan?", ["Tell me about aid. What do Mosul NGOs send?"])
+    assert "Isfahan NGOs" in searched and "Mosul" not in searched and "What do" in searched

@@ -119,11 +119,11 @@ def highlight_bars(index: qa.Index, questions: list[Question], answers: dict[str
     for question in questions:
         hits = index.rank(question.text, settings.answer_k).hits
         shown = quote_count(hits, margin=settings.quote_margin, level=settings.quote_level)
-        # As the answer does: every ranked passage's sentences, the best of them all as reference.
+        # As the answer does: every ranked passage's sentences, the best of the shown ones as reference.
         spans = [sentence_spans(hit.text) for hit in hits]
         sentences = [hit.text[s:e] for hit, own in zip(hits, spans, strict=True) for s, e in own]
         scores = index.score_sentences(question.text, sentences).tolist() if sentences else []
-        top = max(scores, default=0.0)
+        top = max(scores[: sum(len(own) for own in spans[:shown])], default=0.0)
         position = 0
         for number, (hit, own) in enumerate(zip(hits, spans, strict=True)):
             mine = scores[position : position + len(own)]

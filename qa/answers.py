@@ -82,7 +82,7 @@ class Answer:
         more: Further passages that did not clear the relevance cut, best first (shown
             collapsed under "more passages").
         searched: What was searched: the question, or a follow-up expanded with the
-            previous turn's subject.
+            previous question's subject (``""`` only for answers built by hand).
 
     """
 
@@ -302,14 +302,14 @@ def compose(
                 file_sha256=checker.digest(current.source),
             )
         )
-    # Passages that are probably not an answer get no highlight: nothing in them answers.
-    if found and score_sentences is not None and checked:
-        checked = _highlight(searched or question, checked, score_sentences, highlight_bar, highlight_within)
     best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
     if not checked:
         message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
         return Answer(question, False, (), message, tuple(warnings), best, searched=searched)
     count = cut(checked) if cut is not None else len(checked)
+    # Passages that are probably not an answer get no highlight: nothing in them answers.
+    if found and score_sentences is not None:
+        checked = _highlight(searched or question, checked, score_sentences, highlight_bar, highlight_within, count)
     shown, more = tuple(checked[:count]), tuple(checked[count:])
     if found:
         noun = "passage" if len(shown) == 1 else "passages"
@@ -337,13 +337,15 @@ def _highlight(
     score_sentences: Callable[[str, list[str]], np.ndarray],
     bar: float,
     within: float,
+    shown: int,
 ) -> list[Quote]:
     """Attach the best-answering sentence ranges to each quote, scoring all sentences at once."""
     spans = [sentence_spans(quote.text) for quote in quotes]
     sentences = [quote.text[s:e] for quote, quote_spans in zip(quotes, spans, strict=True) for s, e in quote_spans]
     scores = score_sentences(question, sentences).tolist() if sentences else []
-    # A quote's best sentence is marked only if it is close to the best of the whole answer.
-    bar = max(bar, max(scores, default=0.0) - within)
+    # A quote's best sentence is marked only if it is close to the best of the shown quotes.
+    reference = scores[: sum(len(own) for own in spans[:shown])]
+    bar = max(bar, max(reference, default=0.0) - within)
     result: list[Quote] = []
     position = 0
     for quote, quote_spans in zip(quotes, spans, strict=True):

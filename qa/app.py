@@ -153,7 +153,7 @@ let seen = '';
 const redrawn = () => {
   element.querySelectorAll('details.qa-more').forEach((more) => { more.open = opened.has(more.dataset.turn); });
   element.querySelectorAll('.qa-searched-input').forEach((input) => {
-    if (edits.has(input.dataset.turn)) input.value = edits.get(input.dataset.turn);
+    input.value = edits.has(input.dataset.turn) ? edits.get(input.dataset.turn) : input.defaultValue;
   });
   const log = element.querySelector('.qa-log');
   if (!log) return;
@@ -213,7 +213,18 @@ class ChatBackend:
             return self.index.answer(chat.check_question(question), k, sources=sources or None).to_dict()
         except QAError as exc:
             text = question if isinstance(question, str) else ""
-            return {"question": text, "found": False, "quotes": [], "more": [], "error": str(exc)}
+            # The answer's usual keys, so that a caller reads every reply the same way.
+            return {
+                "question": text,
+                "searched": "",
+                "found": False,
+                "confident": False,
+                "message": str(exc),
+                "quotes": [],
+                "more": [],
+                "warnings": [],
+                "error": str(exc),
+            }
 
     # -- page parts ---------------------------------------------------------------------------
 
@@ -242,18 +253,26 @@ class ChatBackend:
         if not turns:
             return None
         path = self._exports / conversation.id / "conversation.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside under a name of its own and renamed, so that neither a download in
-        # progress nor another event of the same session ever sees half a file.
-        handle, part = tempfile.mkstemp(suffix=".part", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(chat.export_markdown(turns))
-        os.replace(part, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside under a name of its own and renamed, so that neither a download in
+            # progress nor another event of the same session ever sees half a file.
+            handle, part = tempfile.mkstemp(suffix=".part", dir=path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(chat.export_markdown(turns))
+            os.replace(part, path)
+        except OSError:
+            log.exception("could not write the conversation for export")
+            return None
         return str(path)
 
     def forget(self, conversation: chat.Conversation) -> None:
         """Remove a closed session's export file."""
         shutil.rmtree(self._exports / conversation.id, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove every export file (the server is stopping)."""
+        shutil.rmtree(self._exports, ignore_errors=True)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -337,17 +356,22 @@ class ChatBackend:
             gr.Warning(f"Your vote could not be saved: {exc}")
 
     def tick(self, conversation: chat.Conversation, seen: Seen, chosen: list[str] | None) -> tuple[Any, ...]:
-        """Every second: the status line; the conversation when it or its badges changed; the filter choices."""
+        """Every second: the status line; the conversation when it or its badges changed; the filter choices.
+
+        The conversation goes back out unchanged: that keeps Gradio counting the session
+        as alive, and lets it drop the conversation (and its export) once the page is gone.
+        """
         page: Any = gr.skip()
-        html, stale, version = self.page(conversation)
+        turns, votes, version = conversation.view()
+        stale = chat.stale_quotes(turns, self.index)
         if (stale, version) != (seen.stale, seen.version):
-            page = html
+            page = render.conversation_html(turns, stale, votes)
         choices = tuple(self.choices())
         filters: Any = gr.skip()
         if choices != seen.choices:
             # A chosen file that is gone is dropped from the choice too.
             filters = gr.update(choices=list(choices), value=[c for c in chosen or [] if c in choices])
-        return self.status_html(), page, filters, Seen(stale, version, choices)
+        return self.status_html(), page, filters, Seen(stale, version, choices), conversation
 
 
 def build_app(index: Index | LiveIndex) -> gr.Blocks:
@@ -364,9 +388,9 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             return page, gr.skip(), gr.skip()
         return page, pane, gr.update(visible=True)
 
-    # No usage analytics: the bot runs offline and sends nothing anywhere. Exports and
-    # uploads Gradio keeps in its cache are deleted after an hour.
-    with gr.Blocks(title="Citation QA", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    # No usage analytics: the bot runs offline and sends nothing anywhere. Exports Gradio
+    # keeps in its cache are deleted after a day.
+    with gr.Blocks(title="Citation QA", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
             "## Ask the articles\nEvery answer is a verbatim quote with its article, file, paragraph and lines; "
             "the sentence that best answers is marked. Click a citation to read it in its article."
@@ -408,7 +432,7 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
         timer.tick(
             backend.tick,
             [conversation, seen, filters],
-            [status, page, filters, seen],
+            [status, page, filters, seen, conversation],
             api_visibility="private",
             show_progress="hidden",
             concurrency_limit=None,
@@ -419,14 +443,20 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             "inputs": [conversation],
             "outputs": [page, export],
             "concurrency_limit": ANSWER_CONCURRENCY,
+            # One limit for every way of asking (box, examples, clicks), not one each.
+            "concurrency_id": "answer",
             **quiet,
         }
-        box.submit(backend.start, [box, conversation, filters], [page, box], **quiet).then(**finish)
+        # Showing a question or opening a citation takes milliseconds: no queue for those.
+        instant: dict[str, Any] = {"concurrency_limit": None, **quiet}
+        box.submit(backend.start, [box, conversation, filters], [page, box], **instant).then(**finish)
         for button in examples:
-            button.click(backend.start, [button, conversation, filters], [page, box], **quiet).then(**finish)
-        page.click(act, [conversation], [page, source, pane_column], **quiet).then(**finish)
+            button.click(backend.start, [button, conversation, filters], [page, box], **instant).then(**finish)
+        page.click(act, [conversation], [page, source, pane_column], **instant).then(**finish)
         close.click(lambda: gr.update(visible=False), None, pane_column, **quiet)
         gr.api(ask, api_name="ask")  # type: ignore[attr-defined]
+    # Kept on the app, so that close_app can remove its export files.
+    demo.qa_backend = backend
     return demo  # type: ignore[no-any-return]
 
 
@@ -447,6 +477,15 @@ def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860) -> None
         demo.launch(server_name=host, server_port=port, **launch_options())
     finally:
         live.stop()
+        close_app(demo)
+
+
+def close_app(demo: gr.Blocks) -> None:
+    """Stop the server and remove the files it wrote for export."""
+    demo.close()
+    backend = getattr(demo, "qa_backend", None)
+    if isinstance(backend, ChatBackend):
+        backend.close()
 
 
 def warm_up(live: LiveIndex) -> None:

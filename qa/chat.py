@@ -94,6 +94,10 @@ def check_question(question: object) -> str:
         raise QueryError("the question is empty: type a question about the articles")
     if len(text) > MAX_QUESTION:
         raise QueryError(f"the question is {len(text)} characters long; the limit is {MAX_QUESTION}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError("the question holds characters that are not text (broken Unicode); type it again") from exc
     return text
 
 
@@ -101,9 +105,10 @@ def history(turns: Sequence[Turn]) -> list[str]:
     """The earlier questions of a conversation as typed, oldest first: the context of a follow-up.
 
     Questions, not the searches they were expanded to: expanding an expansion again would
-    make a chain of follow-ups grow without end.
+    make a chain of follow-ups grow without end. A question still being searched counts
+    (its text is known); one that failed does not.
     """
-    return [t.question for t in turns if t.answer is not None]
+    return [t.question for t in turns if not t.error]
 
 
 class Conversation:
@@ -147,6 +152,8 @@ class Conversation:
 
         """
         text = check_question(question)
+        if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
+            raise QueryError("choose files or folders from the list")
         with self._lock:
             turn = Turn(self._next, text, text if literal else "", tuple(sources), literal, asked=time.time())
             self._next += 1
@@ -318,12 +325,15 @@ def quote_text(quote: Quote) -> str:
     return f"“{quote.text}”\n— {title}{quote.citation}"
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&=])")
 
 
 def markdown_text(text: str) -> str:
     """``text`` with Markdown's and HTML's special characters escaped, so that it renders as written."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    escaped = _MARKDOWN.sub(r"\\\1", text)
+    # Leading spaces would make an indented code block, or be dropped: keep them as spaces.
+    stripped = escaped.lstrip(" ")
+    return "&#32;" * (len(escaped) - len(stripped)) + stripped
 
 
 def _markdown_quote(quote: Quote) -> list[str]:

@@ -156,20 +156,22 @@ def format_answer(answer: Answer, *, colour: bool = False) -> str:
     if answer.searched and answer.searched != answer.question:
         lines += [f"searched for: {answer.searched}", ""]
     for quote in answer.quotes:
-        lines += _quote_lines(quote, colour)
+        lines += _quote_lines(quote, colour, answer.found)
     if answer.more:
         lines += ["more passages (less likely to answer):", ""]
         for quote in answer.more:
-            lines += _quote_lines(quote, colour)
+            lines += _quote_lines(quote, colour, answer.found)
     lines += [f"note: {warning}" for warning in answer.warnings]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _quote_lines(quote: Quote, colour: bool) -> list[str]:
+def _quote_lines(quote: Quote, colour: bool, found: bool) -> list[str]:
     """One quote for the terminal: rank, title and citation, the verbatim text, its best sentence."""
     lines = []
     title = f" {quote.title} —" if quote.title else ""
-    lines.append(f"[{quote.rank}]{title} {quote.citation}  (match {quote.score:.2f})")
+    # The ranking score is relative to the other passages: not shown when none answers.
+    score = f"  (match {quote.score:.2f})" if found else ""
+    lines.append(f"[{quote.rank}]{title} {quote.citation}{score}")
     for line in _highlighted(quote.text, quote.highlights, colour).splitlines() or [""]:
         lines.append(f"    > {line}")
     if quote.highlights and not colour:

@@ -196,6 +196,7 @@ class Meta:
         passage_count: Passages in the index.
         vector_count: Vectors (windows) in the index.
         token_total: Keyword terms over all passages, for BM25's average length.
+        updated: When the searchable content last changed (seconds since the epoch; 0: unknown).
         epoch: Set anew when the index is built from scratch; generations compare within one epoch.
 
     """
@@ -219,6 +220,7 @@ class Meta:
     vector_count: int = 0
     token_total: int = 0
     epoch: str = ""
+    updated: float = 0.0
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:

@@ -144,8 +144,11 @@ _FUNCTION = frozenset(
 #: Most characters carried over from the previous question (a chain of follow-ups stays short).
 CARRIED_MAX = 300
 
-#: A sentence ends just before this point (what follows opens a new one).
-_SENTENCE_END = re.compile(r"[.?!…]\s*$")
+#: Words ending in a full stop that do not end a sentence ("Dr. Amina").
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "gen", "jr", "sr", "mt", "sgt", "col", "capt", "rev"})
+
+#: Longest base a conversation keeps (as the longest question accepted).
+BASE_MAX = 2000
 
 #: A question with at most this many words of its own that refers back is a follow-up.
 _OWN_WORDS = 3
@@ -184,6 +187,23 @@ def is_follow_up(question: str) -> bool:
     return not own
 
 
+def _opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` follows a sentence end (".", "?", "!"), not a title such as "Dr."."""
+    end = start
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    if end == 0 or text[end - 1] not in ".?!…":
+        return False
+    if text[end - 1] != ".":
+        return True
+    # The word before the full stop: a title or an initial does not end the sentence.
+    begin = end - 1
+    while begin > 0 and text[begin - 1].isalpha():
+        begin -= 1
+    word = text[begin : end - 1].lower()
+    return not (word in _TITLES or len(word) == 1)
+
+
 def _name_runs(text: str) -> list[tuple[int, int]]:
     """Where runs of names are in ``text`` ("Mosul", "Dr. Hisham Al-Hashimi"), as ``(start, end)``.
 
@@ -194,7 +214,7 @@ def _name_runs(text: str) -> list[tuple[int, int]]:
         if number == 0 or not _is_name(match.group(0)):
             continue
         # A word opening a sentence is capitalised whatever it is.
-        if _SENTENCE_END.search(text[: match.start()]):
+        if _opens_sentence(text, match.start()):
             continue
         gap = text[runs[-1][1] : match.start()] if runs else ""
         if runs and gap.strip() in ("", ".") and "\n" not in gap:
@@ -224,9 +244,13 @@ def follow(question: str, base: str) -> tuple[str, str]:
     names = _name_runs(question)
     runs = _name_runs(base)
     if names and runs:
-        # The new entity takes the place of the base's first one, wherever it occurs.
+        # The new entity takes the place of the base's first one, wherever it occurs as a whole word.
         start, end = runs[0]
-        base = base.replace(base[start:end], " ".join(question[s:e] for s, e in names))
+        new = " ".join(question[s:e] for s, e in names)
+        base = re.sub(rf"(?<!\w){re.escape(base[start:end])}(?!\w)", lambda _: new, base)[:BASE_MAX]
+        carried = base
+    elif names:
+        # A name added to a question that had none: the question is asked about it.
         carried = base
     elif "else" in folded or "other" in folded or "others" in folded:
         carried = " ".join(w for w in content_words(base) if not _is_name(w) and w.lower() not in folded)

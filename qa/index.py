@@ -221,7 +221,7 @@ class Index:
             ),
             highlight_bar=settings.highlight_bar,
             highlight_within=settings.highlight_within,
-            searched=searched if searched != question.strip() else "",
+            searched=searched,
         )
 
     def is_answer(self, ranking: Ranking, retriever: RetrieverName | None = None) -> bool:

@@ -48,7 +48,8 @@ class LiveStatus:
         error: The last failure, while it stands.
         retry_in: Seconds until the next attempt after a failure.
         files: Files in the served state.
-        updated: When the served state was taken up (seconds since the epoch; 0: not yet).
+        updated: When the served state's content last changed (seconds since the epoch;
+            for an index written before this was recorded, when it was taken up).
 
     """
 
@@ -118,7 +119,7 @@ class LiveIndex:
             index.generation if index else 0,
             len(index) if index else 0,
             files=len(index.manifest.files) if index else 0,
-            updated=time.time() if index else 0.0,
+            updated=_updated(index) if index else 0.0,
         )
         self._failures = 0
         self._retry_at = 0.0
@@ -148,7 +149,7 @@ class LiveIndex:
                     generation=self._index.generation,
                     passages=len(self._index),
                     files=len(self._index.manifest.files),
-                    updated=time.time(),
+                    updated=_updated(self._index),
                 )
             return self._index
 
@@ -250,7 +251,7 @@ class LiveIndex:
                 generation=index.generation,
                 passages=len(index),
                 files=len(index.manifest.files),
-                updated=time.time() if index.generation != self._status.generation else self._status.updated,
+                updated=_updated(index),
             )
 
     def _progress(self, progress: UpdateProgress) -> None:
@@ -318,3 +319,8 @@ class LiveIndex:
                 self.check()
             except Exception:
                 log.exception("unexpected error in the index watcher")
+
+
+def _updated(index: Index) -> float:
+    """When ``index``'s content last changed, as its writer recorded it (else: now)."""
+    return index.snapshot.meta.updated or time.time()

@@ -185,8 +185,10 @@ def status_html(status: LiveStatus, model: str) -> str:
     """The index status: files, paragraphs, model, last update, and what is running."""
     when = dt.datetime.fromtimestamp(status.updated).strftime("%Y-%m-%d %H:%M:%S") if status.updated else "–"
     state = {"updating": "qa-updating", "failed": "qa-failed"}.get(status.state, "qa-ready")
+    # "Up to date: N paragraphs." says the count already; the other states do not.
+    paragraphs = "" if status.state == "ready" else f" · {status.passages} paragraphs"
     return (
         f'<div class="qa-status-line {state}" role="status"><strong>Index:</strong> {_e(status.describe())} '
-        f'<span class="qa-status-facts">{status.files} files · {status.passages} paragraphs · model '
+        f'<span class="qa-status-facts">{status.files} files{paragraphs} · model '
         f"<code>{_e(model)}</code> · last update {when}</span></div>"
     )

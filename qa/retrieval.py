@@ -199,6 +199,10 @@ class Retriever:
         limit = self._settings.max_question_chars
         if len(stripped) > limit:
             raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
+        try:
+            stripped.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise QueryError("the question holds characters that are not text (broken Unicode)") from exc
         return stripped
 
     def rank(

@@ -536,6 +536,8 @@ class IndexWriter:
                 {
                     **wanted,
                     "generation": generation,
+                    # When what can be found last changed: the status line's "last update".
+                    **({"updated": time.time()} if content_changed or wipe else {}),
                     "passage_count": counts[0],
                     "vector_count": counts[1],
                     "token_total": counts[2],

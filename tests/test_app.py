@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 
 import qa
-from qa.app import build_app, launch_options
+from qa.app import build_app, close_app, launch_options
 from qa.chat import Turn
 from qa.render import conversation_html
 
@@ -30,7 +30,7 @@ def client(seeds_index: qa.Index) -> Iterator[Client]:
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
-        demo.close()
+        close_app(demo)
 
 
 def test_ask_endpoint_returns_the_cli_json(client: Client, seeds_index: qa.Index) -> None:

@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from workers import SlowEmbedder, article
 
 import qa
-from qa.app import build_app, launch_options
+from qa.app import build_app, close_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
@@ -64,7 +64,7 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
         page.screenshot(path=str(tmp_path / "chat-after-update.png"), full_page=True)
     finally:
         live.stop()
-        demo.close()
+        close_app(demo)
 
 
 # -- the chat on the seed articles, with the real model ---------------------------------------
@@ -97,7 +97,7 @@ def seeds_server(tmp_path_factory: pytest.TempPathFactory, real_embedder: object
         yield f"http://127.0.0.1:{port}/", corpus
     finally:
         live.stop()
-        demo.close()
+        close_app(demo)
 
 
 def ask(page: Page, question: str) -> Locator:

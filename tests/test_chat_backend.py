@@ -6,6 +6,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from qa.chat import Conversation, Turn
 
 
 @pytest.fixture
-def backend(fake_index: qa.Index) -> app.ChatBackend:
-    return app.ChatBackend(qa.LiveIndex(fake_index.folder, index=fake_index, interval=0.05))
+def backend(fake_index: qa.Index) -> Iterator[app.ChatBackend]:
+    chat_backend = app.ChatBackend(qa.LiveIndex(fake_index.folder, index=fake_index, interval=0.05))
+    yield chat_backend
+    chat_backend.close()
 
 
 def ask(backend: app.ChatBackend, question: str, conversation: Conversation | None = None) -> tuple[Conversation, str]:
@@ -226,7 +229,8 @@ def test_abstaining_answer_is_marked_and_not_highlighted(backend: app.ChatBacken
 def test_badge_appears_when_a_quoted_file_changes(backend: app.ChatBackend, corpus: Path) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     assert "Changed since this answer" not in page
-    status, drawn, _, seen = backend.tick(conversation, app.Seen(), [])
+    status, drawn, _, seen, same = backend.tick(conversation, app.Seen(), [])
+    assert same is conversation
     assert "Up to date" in status
     turn = turns_of(conversation)[0]
     quote = turn.quote("q1")
@@ -234,14 +238,14 @@ def test_badge_appears_when_a_quoted_file_changes(backend: app.ChatBackend, corp
     path = corpus / quote.source
     path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph.", encoding="utf-8")
     # Not before the index has taken the edit up: the answer quoted the file as it was indexed.
-    _, drawn, _, seen = backend.tick(conversation, seen, [])
+    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
     assert (turn.id, "q1") not in seen.stale
     backend.live.check()
-    _, drawn, _, seen = backend.tick(conversation, seen, [])
+    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
     assert isinstance(drawn, str) and "Changed since this answer" in drawn and 'data-action="reask"' in drawn
     assert (turn.id, "q1") in seen.stale
     # Unchanged since: the next tick leaves the page alone.
-    _, again, _, _ = backend.tick(conversation, seen, [])
+    _, again, _, _, _ = backend.tick(conversation, seen, [])
     assert not isinstance(again, str)
 
 
@@ -270,3 +274,47 @@ def test_default_citation_label_is_relative_to_the_working_folder(
     monkeypatch.chdir(tmp_path)
     index = qa.build_index(corpus.resolve(), tmp_path / "i", embedder=FakeEmbedder())
     assert index.search("Danube", k=1)[0].citation == "corpus/nested/rivers.txt ¶1 (line 1)"
+
+
+def test_last_update_is_when_the_content_last_changed(backend: app.ChatBackend, corpus: Path) -> None:
+    built = backend.index.snapshot.meta.updated
+    assert 0 < built <= time.time() and backend.live.status().updated == built
+    # Another server taking the same state up later shows the same time.
+    other = qa.LiveIndex(backend.live.folder, corpus, embedder=backend.index.embedder())
+    other.current()
+    assert other.status().updated == built
+    time.sleep(0.01)
+    (corpus / "glacier.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.", encoding="utf-8")
+    backend.live.check()
+    assert backend.live.status().updated > built
+    assert "last update" in backend.status_html()
+
+
+def test_broken_unicode_and_bad_sources_are_refused(backend: app.ChatBackend) -> None:
+    conversation = Conversation()
+    _, box = backend.start("Basra \ud800 center", conversation, [])
+    assert turns_of(conversation) == () and box == "Basra \ud800 center"
+    with pytest.raises(qa.QueryError):
+        conversation.ask("Etna", "volcano.txt")  # type: ignore[arg-type]
+    with pytest.raises(qa.QueryError):
+        conversation.ask("Etna", [1])  # type: ignore[list-item]
+    assert backend.ask("Basra \ud800 center")["error"]
+
+
+def test_follow_up_asked_before_the_previous_answer_keeps_its_subject(backend: app.ChatBackend) -> None:
+    conversation = Conversation()
+    backend.start("Where does the Danube river flow?", conversation, [])
+    backend.start("and the Rhine?", conversation, [])
+    backend.finish(conversation)
+    assert turns_of(conversation)[-1].searched == "and the Rhine? Where does the Rhine river flow?"
+
+
+def test_closing_removes_the_export_files(fake_index: qa.Index) -> None:
+    chat_backend = app.ChatBackend(fake_index)
+    conversation, _ = ask(chat_backend, "Danube river")
+    path = chat_backend.export(conversation)
+    assert path is not None and Path(path).exists()
+    chat_backend.forget(conversation)
+    assert not Path(path).exists()
+    chat_backend.close()
+    assert not Path(path).parent.parent.exists()

@@ -61,3 +61,22 @@ def test_a_chain_keeps_the_first_subject_and_stays_short() -> None:
 def test_names_after_a_sentence_end_are_not_taken_for_names() -> None:
     searched = resolve("and Isfahan?", ["Tell me about aid. What do Mosul NGOs send?"])
     assert "Isfahan NGOs" in searched and "Mosul" not in searched and "What do" in searched
+
+
+def test_titles_do_not_end_sentences_and_names_are_replaced_as_whole_words() -> None:
+    assert resolve("and Dr. Omar Khalil?", ["What did Dr. Amina Al-Tamimi say about Basra?"]) == (
+        "and Dr. Omar Khalil? What did Dr. Omar Khalil say about Basra?"
+    )
+    assert resolve("and Omar?", ["Did Ali visit Alibaba?"]) == "and Omar? Did Omar visit Alibaba?"
+
+
+def test_a_name_added_to_a_question_without_names_asks_it_about_that_name() -> None:
+    assert resolve("and in Basra?", ["Who directs the cultural center?"]) == (
+        "and in Basra? Who directs the cultural center?"
+    )
+
+
+def test_long_inputs_stay_bounded_and_quick() -> None:
+    base = "Xo, " * 497
+    searched = resolve("and " + "Xo, " * 498, [base, "and " + "Xo, " * 498])
+    assert len(searched) <= 2 * 2000 + 1

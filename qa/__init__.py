@@ -17,6 +17,7 @@ from .errors import (
     ModelError,
     QAError,
     QueryError,
+    SettingsError,
     StaleIndexError,
 )
 from .index import BuildReport, CorpusChanges, Index, build_index, ensure_index, load_index
@@ -46,6 +47,7 @@ __all__ = [
     "QueryError",
     "Quote",
     "Settings",
+    "SettingsError",
     "StaleIndexError",
     "build_index",
     "ensure_index",

@@ -18,6 +18,11 @@ Span = tuple[int, int]
 #: Sentences scoring within this margin of the best one are highlighted too (0: only the best, and ties).
 HIGHLIGHT_MARGIN = 0.0
 
+#: Sentences of one passage scored for highlighting (the first ones), and the characters
+#: of each that are scored: bounds the cost of a huge paragraph.
+HIGHLIGHT_SENTENCES = 48
+HIGHLIGHT_CHARS = 2000
+
 #: Longest first line taken as an article's title.
 TITLE_MAX = 64
 
@@ -308,8 +313,12 @@ def compose(
         return Answer(question, False, (), message, tuple(warnings), best, searched=searched)
     count = cut(checked) if cut is not None else len(checked)
     # Passages that are probably not an answer get no highlight: nothing in them answers.
+    # Only the shown quotes are scored: "more passages" are collapsed and rarely opened.
     if found and score_sentences is not None:
-        checked = _highlight(searched or question, checked, score_sentences, highlight_bar, highlight_within, count)
+        shown_quotes = _highlight(
+            searched or question, checked[:count], score_sentences, highlight_bar, highlight_within, count
+        )
+        checked = [*shown_quotes, *checked[count:]]
     shown, more = tuple(checked[:count]), tuple(checked[count:])
     if found:
         noun = "passage" if len(shown) == 1 else "passages"
@@ -339,9 +348,17 @@ def _highlight(
     within: float,
     shown: int,
 ) -> list[Quote]:
-    """Attach the best-answering sentence ranges to each quote, scoring all sentences at once."""
-    spans = [sentence_spans(quote.text) for quote in quotes]
-    sentences = [quote.text[s:e] for quote, quote_spans in zip(quotes, spans, strict=True) for s, e in quote_spans]
+    """Attach the best-answering sentence ranges to each quote, scoring all sentences at once.
+
+    A huge paragraph costs no more than :data:`HIGHLIGHT_SENTENCES` sentences of at most
+    :data:`HIGHLIGHT_CHARS` characters each: the model reads no further anyway.
+    """
+    spans = [sentence_spans(quote.text)[:HIGHLIGHT_SENTENCES] for quote in quotes]
+    sentences = [
+        quote.text[s : min(e, s + HIGHLIGHT_CHARS)]
+        for quote, quote_spans in zip(quotes, spans, strict=True)
+        for s, e in quote_spans
+    ]
     scores = score_sentences(question, sentences).tolist() if sentences else []
     # A quote's best sentence is marked only if it is close to the best of the shown quotes.
     reference = scores[: sum(len(own) for own in spans[:shown])]

@@ -38,8 +38,22 @@ EXAMPLES = [
 #: Seconds between refreshes of the index status and of the "changed since" badges.
 STATUS_INTERVAL = 1.0
 
-#: Answers computed at once (each takes tens of milliseconds; more only queue).
-ANSWER_CONCURRENCY = 4
+#: Answers computed at once, per kind of request (chat, API): ``$QA_CONCURRENCY``, default 4
+#: (benchmarks/load.py: numpy, FAISS and onnxruntime release the GIL, so on 2 cores a few
+#: answers overlap; more only queue).
+ANSWER_CONCURRENCY = max(1, int(os.environ.get("QA_CONCURRENCY") or 4))
+
+#: Most passages the HTTP endpoint ranks for one request.
+MAX_K = 100
+
+#: Characters of a refused question echoed back.
+ECHO = 80
+
+#: Requests waiting in the queue before new ones are turned away.
+QUEUE_SIZE = 256
+
+#: Largest upload accepted: the chat uploads nothing, so this only shuts a door.
+MAX_UPLOAD = "64kb"
 
 # Colours: text on highlight at 4.5:1 or better in both modes (tests/test_browser.py checks).
 CSS = """
@@ -204,15 +218,26 @@ class ChatBackend:
     # -- API ----------------------------------------------------------------------------------
 
     def ask(self, question: object, k: object = None, sources: object = None) -> dict[str, Any]:
-        """The answer as JSON data (what ``qa ask --json`` prints); bad input as ``{"error"}``."""
+        """The answer as JSON data (what ``qa ask --json`` prints); bad input as ``{"error"}``.
+
+        This is the HTTP edge: ``k`` is a whole number from 1 to :data:`MAX_K` (``None``:
+        the default), ``sources`` a list of file or folder names or ``None``, the
+        question text of at most :data:`chat.MAX_QUESTION` characters. A refused request
+        echoes at most a short prefix of its question.
+        """
         try:
-            if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
-                raise QueryError(f"k must be a positive whole number, got {k!r}")
-            if sources is not None and not isinstance(sources, list):
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
+                shown = repr(k) if isinstance(k, (int, float, bool)) else f"a {type(k).__name__}"
+                raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {shown}")
+            if sources is not None and (
+                not isinstance(sources, list) or not all(isinstance(s, str) and len(s) <= 1000 for s in sources)
+            ):
                 raise QueryError("sources must be a list of files or folders")
             return self.index.answer(chat.check_question(question), k, sources=sources or None).to_dict()
         except QAError as exc:
             text = question if isinstance(question, str) else ""
+            if len(text) > ECHO:
+                text = text[:ECHO] + "…"
             # The answer's usual keys, so that a caller reads every reply the same way.
             return {
                 "question": text,
@@ -369,8 +394,13 @@ class ChatBackend:
         choices = tuple(self.choices())
         filters: Any = gr.skip()
         if choices != seen.choices:
-            # A chosen file that is gone is dropped from the choice too.
-            filters = gr.update(choices=list(choices), value=[c for c in chosen or [] if c in choices])
+            # A chosen file that is gone is dropped from the choice too; otherwise the
+            # choice is left alone (the person may be choosing right now).
+            kept = [c for c in chosen or [] if c in choices]
+            if kept != list(chosen or []):
+                filters = gr.update(choices=list(choices), value=kept)
+            else:
+                filters = gr.update(choices=list(choices))
         return self.status_html(), page, filters, Seen(stale, version, choices), conversation
 
 
@@ -378,7 +408,7 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
     """The chat page plus the ``ask`` API endpoint."""
     backend = ChatBackend(index)
 
-    def ask(question: str, k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
+    def ask(question: str = "", k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
         return backend.ask(question, k, sources)
 
@@ -397,7 +427,8 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
         )
         status = gr.HTML(backend.status_html(), elem_id="qa-status")
         conversation = gr.State(chat.Conversation(), delete_callback=backend.forget)
-        seen = gr.State(Seen())
+        # The page starts with the choices of now: the first tick has nothing to change.
+        seen = gr.State(Seen(choices=tuple(backend.choices())))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 page = gr.HTML(render.conversation_html([]), elem_id="qa-chat", js_on_load=CHAT_JS)
@@ -454,27 +485,39 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             button.click(backend.start, [button, conversation, filters], [page, box], **instant).then(**finish)
         page.click(act, [conversation], [page, source, pane_column], **instant).then(**finish)
         close.click(lambda: gr.update(visible=False), None, pane_column, **quiet)
-        gr.api(ask, api_name="ask")  # type: ignore[attr-defined]
+        gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY)  # type: ignore[attr-defined]
     # Kept on the app, so that close_app can remove its export files.
     demo.qa_backend = backend
+    demo.queue(max_size=QUEUE_SIZE)
     return demo  # type: ignore[no-any-return]
 
 
 def launch_options() -> dict[str, Any]:
-    """What :meth:`gradio.Blocks.launch` needs besides address and port: the page's CSS.
+    """What :meth:`gradio.Blocks.launch` needs besides address and port.
 
-    No ``allowed_paths``: no file under the corpus is served by path.
+    The page's CSS; no ``allowed_paths`` (no file under the corpus is served by path);
+    uploads limited to a few kilobytes (nothing here uploads); no monitoring endpoint;
+    errors Gradio raises itself shown to the caller.
     """
-    return {"css": CSS}
+    # show_error: a request Gradio itself refuses (too few values) gets its message, not null.
+    return {"css": CSS, "max_file_size": MAX_UPLOAD, "enable_monitoring": False, "show_error": True}
 
 
-def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Warm the model, launch the chat, watch the corpus in the background; block until interrupted."""
+def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> None:
+    """Warm the model, launch the chat, watch the corpus in the background; block until interrupted.
+
+    Args:
+        live: The index to serve.
+        host: Address to bind.
+        port: Port to bind.
+        auth: ``(user, password)`` every visitor must give (page and API), or ``None``.
+
+    """
     warm_up(live)
     live.start()
     demo = build_app(live)
     try:
-        demo.launch(server_name=host, server_port=port, **launch_options())
+        demo.launch(server_name=host, server_port=port, auth=auth, **launch_options())
     finally:
         live.stop()
         close_app(demo)

@@ -339,7 +339,7 @@ def markdown_text(text: str) -> str:
 def _markdown_quote(quote: Quote) -> list[str]:
     """A quote as a Markdown block quote (its lines as written) with its citation."""
     title = f"{markdown_text(quote.title)} — " if quote.title else ""
-    lines = [f"> {markdown_text(line)}" if line.strip() else ">" for line in quote.text.split("\n")]
+    lines = [f"> {markdown_text(line)}" if line.strip() else ">" for line in re.split(r"\r\n|\r|\n", quote.text)]
     return [*lines, "", f"— [{quote.rank}] {title}{markdown_text(quote.citation)}", ""]
 
 

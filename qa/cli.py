@@ -3,21 +3,118 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
 import os
+import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .answers import Answer, Quote
-from .config import DEFAULT_MODEL, FUSIONS, RETRIEVERS, Settings
+from .config import DEFAULT_MODEL, FUSIONS, MAX_ANSWER_K, RETRIEVERS, Settings
+from .database import database_path
 from .errors import QAError
 from .index import build_from_documents, build_index, ensure_index
 from .live import LiveIndex
 
 _BOLD = "\033[1;33m"
 _RESET = "\033[0m"
+
+#: C0 and C1 control characters and DEL, except newline and tab: they can move the cursor,
+#: retitle the window or hide text, so they are shown as escapes, never sent to a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: DEL and C1 controls, which ``json.dumps(ensure_ascii=False)`` leaves raw.
+_JSON_RAW_CONTROL = re.compile(r"[\x7f-\x9f]")
+#: Deepest ranking ``qa eval --k`` computes.
+_MAX_EVAL_K = 1000
+#: Hosts that only this machine can reach.
+_LOOPBACK_NAMES = frozenset({"localhost"})
+#: Addresses that mean "every interface" (reachable from other machines).
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+_INDEX_RULE = (
+    "index folder (default: embeddings, or $QA_INDEX; built there on first use); a folder given here must "
+    "hold an index, be empty, or come with --corpus to build it there (its parent folder must exist)"
+)
+
+
+def printable(text: str) -> str:
+    r"""``text`` safe for a terminal: control characters other than newline and tab shown as ``\xNN``."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _json_text(data: object) -> str:
+    """``data`` as indented JSON; every control character is a JSON escape, so the text decodes verbatim."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    # Raw DEL/C1 characters can only occur inside JSON strings, where \u00XX means the same character.
+    return _JSON_RAW_CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``qa: error:`` line and exit status 1."""
+
+    #: The parser of each command, set by :func:`_parser`.
+    commands: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the mistake and where to read the options, then exit 1."""
+        self.exit(1, f"qa: error: {printable(message)} (see {self.prog} --help)\n")
+
+
+def _whole(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting whole numbers from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        """``value`` as an ``int`` in range, else an error naming the range."""
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+        return number
+
+    return parse
+
+
+def _real(name: str, low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type`` accepting finite numbers from ``low`` to ``high``."""
+
+    def parse(value: str) -> float:
+        """``value`` as a ``float`` in range, else an error naming the range."""
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        # NaN fails every comparison, so it is refused with the out-of-range values.
+        if number is None or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
+        return number
+
+    return parse
+
+
+def _auth(value: str) -> tuple[str, str]:
+    """``USER:PASS`` as ``(user, password)``; the password may contain colons, neither part may be empty."""
+    user, colon, password = value.partition(":")
+    if not colon or not user or not password:
+        # The value is not echoed: it holds a password.
+        raise argparse.ArgumentTypeError("must be USER:PASS, with neither part empty")
+    return user, password
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _env(name: str, default: str) -> str:
@@ -26,8 +123,8 @@ def _env(name: str, default: str) -> str:
 
 
 def _say(message: str) -> None:
-    """Print a progress or warning line to standard error."""
-    print(message, file=sys.stderr, flush=True)
+    """Print a progress or warning line to standard error (file names in it may hold control characters)."""
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,23 +143,26 @@ def _add_retrieval_options(parser: argparse.ArgumentParser) -> None:
     """Options that tune retrieval, shared by ask, eval and serve."""
     parser.add_argument("--retriever", choices=RETRIEVERS, help="dense, lexical or hybrid (default: hybrid)")
     parser.add_argument("--fusion", choices=FUSIONS, help="how hybrid merges rankings (default: minmax)")
-    parser.add_argument("--dense-weight", type=float, help="weight of the dense score in minmax fusion")
-    parser.add_argument("--threshold", type=float, help="abstain when the best cosine is below this")
+    parser.add_argument(
+        "--dense-weight", type=_real("dense weight", 0, 1), help="weight of the dense score in minmax fusion (0 to 1)"
+    )
+    parser.add_argument(
+        "--threshold", type=_real("threshold", -1, 1), help="abstain when the best cosine is below this (-1 to 1)"
+    )
 
 
 def _add_index_options(parser: argparse.ArgumentParser) -> None:
     """Options naming the index folder and model."""
-    parser.add_argument(
-        "--index", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings, or $QA_INDEX)"
-    )
+    # None marks the default folder, resolved in main(): only there is a missing index built unasked.
+    parser.add_argument("--index", default=None, help=_INDEX_RULE)
     parser.add_argument(
         "--model", default=os.environ.get("QA_MODEL"), help=f"embedding model (default: {DEFAULT_MODEL}, or $QA_MODEL)"
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     """Build the argument parser with its four commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qa", description="Answer questions about a folder of articles by quoting them, with citations."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -86,9 +186,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument(
         "--k",
-        type=int,
+        type=_whole("k", 1, MAX_ANSWER_K),
         default=None,
-        help="passages to rank (default: 5); those that clear the relevance cut are quoted, the rest listed as more",
+        help=f"passages to rank (1 to {MAX_ANSWER_K}, default: 5); those that clear the relevance cut are quoted, "
+        "the rest listed as more",
     )
     ask.add_argument(
         "--source",
@@ -105,7 +206,18 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="launch the web chat")
     serve.add_argument("--host", default=_env("QA_HOST", "127.0.0.1"), help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=int(_env("QA_PORT", "7860")), help="port (default: 7860)")
+    # A string default goes through ``type`` too, so a bad $QA_PORT is refused like a bad --port.
+    serve.add_argument(
+        "--port", type=_whole("port", 1, 65535), default=_env("QA_PORT", "7860"), help="port (default: 7860)"
+    )
+    serve.add_argument(
+        "--auth",
+        type=_auth,
+        default=os.environ.get("QA_AUTH") or None,
+        metavar="USER:PASS",
+        help="ask every visitor for this user name and password (default: $QA_AUTH, which keeps it out of the "
+        "process list); without it, serving beyond 127.0.0.1 prints a warning",
+    )
     serve.add_argument(
         "--corpus", default=None, help="corpus folder (default: the one the index was built from, or seeds)"
     )
@@ -125,7 +237,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="votes on quotes instead of a questions file (default FILE: feedback.jsonl in the index folder)",
     )
-    evaluate.add_argument("--k", type=int, default=20, help="ranking depth (default: 20)")
+    evaluate.add_argument(
+        "--k", type=_whole("k", 1, _MAX_EVAL_K), default=20, help=f"ranking depth (1 to {_MAX_EVAL_K}, default: 20)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print metrics and rankings as JSON")
     evaluate.add_argument(
         "--context",
@@ -135,56 +249,96 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_index_options(evaluate)
     _add_retrieval_options(evaluate)
+    parser.commands = {"index": index, "ask": ask, "serve": serve, "eval": evaluate}
     return parser
 
 
 def _highlighted(text: str, spans: Sequence[tuple[int, int]], colour: bool) -> str:
     """The quote with its highlighted sentences in bold when printing to a terminal."""
     if not colour or not spans:
-        return text
+        return printable(text)
     out, last = [], 0
+    # Escaped piece by piece: the spans count characters of the unescaped text.
     for start, end in sorted(spans):
-        out += [text[last:start], _BOLD, text[start:end], _RESET]
+        out += [printable(text[last:start]), _BOLD, printable(text[start:end]), _RESET]
         last = end
-    out.append(text[last:])
+    out.append(printable(text[last:]))
     return "".join(out)
 
 
 def format_answer(answer: Answer, *, colour: bool = False) -> str:
-    """Render an answer for the terminal: citations, verbatim quotes, highlights, then the further passages."""
-    lines = [answer.message, ""]
+    """Render an answer for the terminal: citations, verbatim quotes, highlights, then the further passages.
+
+    Text from the articles is shown verbatim except for control characters, which are escaped (see
+    :func:`printable`) so that an article cannot drive the terminal.
+    """
+    lines = [printable(answer.message), ""]
     if answer.searched and answer.searched != answer.question:
-        lines += [f"searched for: {answer.searched}", ""]
+        lines += [f"searched for: {printable(answer.searched)}", ""]
     for quote in answer.quotes:
         lines += _quote_lines(quote, colour, answer.found)
     if answer.more:
         lines += ["more passages (less likely to answer):", ""]
         for quote in answer.more:
             lines += _quote_lines(quote, colour, answer.found)
-    lines += [f"note: {warning}" for warning in answer.warnings]
+    lines += [f"note: {printable(warning)}" for warning in answer.warnings]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _quote_lines(quote: Quote, colour: bool, found: bool) -> list[str]:
     """One quote for the terminal: rank, title and citation, the verbatim text, its best sentence."""
     lines = []
-    title = f" {quote.title} —" if quote.title else ""
+    title = f" {printable(quote.title)} —" if quote.title else ""
     # The ranking score is relative to the other passages: not shown when none answers.
     score = f"  (match {quote.score:.2f})" if found else ""
-    lines.append(f"[{quote.rank}]{title} {quote.citation}{score}")
+    lines.append(f"[{quote.rank}]{title} {printable(quote.citation)}{score}")
     for line in _highlighted(quote.text, quote.highlights, colour).splitlines() or [""]:
         lines.append(f"    > {line}")
     if quote.highlights and not colour:
         start, end = quote.highlights[0]
-        lines.append(f"    best sentence: {quote.text[start:end]}")
+        lines.append(f"    best sentence: {printable(quote.text[start:end])}")
     if quote.also_in:
-        lines.append(f"    also in: {', '.join(quote.also_in)}")
+        lines.append(f"    also in: {printable(', '.join(quote.also_in))}")
     lines.append("")
     return lines
 
 
+def _require_index(args: argparse.Namespace, *, may_build: bool) -> None:
+    """Refuse an ``--index`` folder that holds no index, unless building one there is what was asked.
+
+    With ``may_build``, an index is built on first use in the default folder (``embeddings``
+    or $QA_INDEX, created if missing), in an empty folder, or where ``--corpus`` is given and
+    the folder's parent exists. Anywhere else a missing index is an error, so that a
+    mistyped ``--index`` neither creates folders nor indexes ./seeds into the wrong place.
+
+    Raises:
+        QAError: There is no index and none is to be built here.
+
+    """
+    folder = Path(args.index)
+    if folder.exists() and not folder.is_dir():
+        raise QAError(f"--index {folder} is a file, not an index folder")
+    # The database is the index; manifest.json beside it is only a summary for people.
+    if database_path(folder).is_file():
+        return
+    if may_build:
+        if not args.index_given:
+            return
+        if folder.is_dir() and not any(folder.iterdir()):
+            return
+        if args.corpus is not None and folder.parent.is_dir():
+            return
+    advice = f"build one with `qa index CORPUS --out {folder}`"
+    if may_build and not folder.parent.is_dir():
+        raise QAError(f"no index at {folder} (and no folder {folder.parent}): {advice}")
+    if may_build:
+        advice += ", or give --corpus CORPUS to build it there"
+    raise QAError(f"no index at {folder}: {advice}")
+
+
 def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveIndex:
-    """The live index named by the options, built if missing and brought up to date if asked."""
+    """The live index named by the options, built if missing (where allowed) and brought up to date if asked."""
+    _require_index(args, may_build=True)
     live = LiveIndex(args.index, args.corpus, settings=_settings(args), model=args.model, notify=_say)
     if refresh:
         live.catch_up(progress=progress)
@@ -217,7 +371,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     index = _live(args, refresh=not args.no_refresh, progress=not args.json).current()
     answer = index.answer(args.question, args.k, sources=args.source)
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        print(_json_text(answer.to_dict()))
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         sys.stdout.write(format_answer(answer, colour=colour))
@@ -237,6 +391,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.feedback is not None:
         if args.questions or args.beir:
             raise QAError("give a questions file, --beir DIR or --feedback FILE, not several")
+        # The votes name paragraphs of an existing index: never build one for them.
+        _require_index(args, may_build=False)
         path = Path(args.feedback) if args.feedback else feedback_path(Path(args.index))
         votes = read_votes(path)
         if not votes:
@@ -267,6 +423,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise QAError("give a questions file (JSON lines), --beir DIR or --feedback FILE")
         questions = read_questions(args.questions)
         corpus = args.corpus or "seeds"
+        if args.corpus is None:
+            _require_index(args, may_build=True)
         default_index = args.index if args.corpus is None else str(Path(corpus) / ".qa-index")
         index = ensure_index(
             default_index, corpus, model=args.model, settings=settings, progress=not args.json, notify=_say
@@ -276,7 +434,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         data = report.to_dict()
         if summary is not None:
             data["feedback"] = summary.to_dict()
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(_json_text(data))
         return 0
     if summary is not None:
         print(
@@ -296,26 +454,59 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .app import serve
 
     # The first state is referenced only by the live index, so it can be let go when replaced.
-    serve(_live(args, refresh=True, progress=True), host=args.host, port=args.port)
+    live = _live(args, refresh=True, progress=True)
+    # Warned once the index is ready, so that no warning precedes an error line.
+    if args.auth is None and not _is_loopback(args.host):
+        _say(
+            f"qa: warning: serving on {args.host} without --auth: "
+            "anyone who can reach this machine can read the articles"
+        )
+    try:
+        serve(live, host=args.host, port=args.port, auth=args.auth)
+    except OSError as exc:
+        # Gradio reports a port it cannot bind as "Cannot find empty port in range: P-P".
+        if exc.errno != errno.EADDRINUSE and "empty port" not in str(exc):
+            raise
+        # Gradio also says so for an address that is not this machine's.
+        where = (
+            "" if _is_loopback(args.host) or args.host in _WILDCARDS else f" (or {args.host} is not an address here)"
+        )
+        raise QAError(f"port {args.port} is in use{where}: choose another with --port") from exc
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qa`` command; errors print one line and return a non-zero status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        # Unknown options are reported by the command's parser, so the hint names its --help.
+        if extra:
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:
+        # --help exits 0; a usage error has printed its one line and exits 1.
+        return exc.code if isinstance(exc.code, int) else 1
+    if hasattr(args, "index"):
+        args.index_given = args.index is not None
+        args.index = args.index or _env("QA_INDEX", "embeddings")
     handlers = {"index": _cmd_index, "ask": _cmd_ask, "eval": _cmd_eval, "serve": _cmd_serve}
     try:
         return handlers[args.command](args)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
     except OSError as exc:
         # Disk full, permission denied and the like: the last complete index is untouched.
-        print(f"qa: error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
+        _error(f"{exc.strerror or exc} ({exc.filename or 'no file'})")
         return 1
     except KeyboardInterrupt:
         print("qa: interrupted; the last complete index is unchanged", file=sys.stderr)
         return 130
+
+
+def _error(message: str) -> None:
+    """Print ``message`` as the one ``qa: error:`` line on standard error."""
+    print(f"qa: error: {printable(' '.join(message.splitlines()))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

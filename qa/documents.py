@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import hashlib
+import math
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +24,27 @@ LONG_LINE = 120
 #: Bytes inspected for NUL characters when deciding whether a file is binary.
 _BINARY_PROBE = 8192
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+#: Largest file indexed, in megabytes (of 1024 * 1024 bytes), unless :data:`MAX_FILE_ENV` says otherwise.
+MAX_FILE_MB = 10.0
+
+#: Environment variable that overrides :data:`MAX_FILE_MB`; read each time a corpus folder is scanned.
+MAX_FILE_ENV = "QA_MAX_FILE_MB"
+
+_MB = 1024 * 1024
+
+#: Skip reasons shared by the folder scan and the read that follows it.
+LINK_OUTSIDE = "link to a file outside the corpus"
+FOLDER_LINK_OUTSIDE = "link to a folder outside the corpus"
+FOLDER_LINK_LOOP = "link loop: the link points to a folder that contains it"
+FOLDER_LINK_INSIDE = "link to a folder inside the corpus; its files are indexed under their own names"
+LINK_LOOP = "link loop: the link never reaches a file"
+BROKEN_LINK = "broken link: its target does not exist"
+BAD_NAME = "file name is not valid UTF-8"
+CHANGED_WHILE_READ = "the file changed while it was read"
+
+#: A line break: CRLF, a bare CR (old Mac files) or LF.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>[^\r\n]+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
 #: Words that end in a full stop without ending a sentence.
 _ABBREVIATIONS = frozenset(
@@ -125,6 +150,23 @@ class SkippedFile:
 
 
 @dataclass(frozen=True)
+class CorpusEntry:
+    r"""A path in a corpus folder that looks like an article: to read, or skipped with a reason.
+
+    Attributes:
+        source: Name relative to the corpus folder, with forward slashes; always valid UTF-8
+            (other bytes are shown as ``\xNN`` escapes, and the entry is skipped).
+        path: Where the entry is, under the corpus folder as given (links not resolved).
+        skipped: Why the entry is not read, or ``None`` when it is read.
+
+    """
+
+    source: str
+    path: Path
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class Corpus:
     """The readable documents of a corpus folder and the files that were skipped."""
 
@@ -154,18 +196,202 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("utf-8-sig")
 
 
-def corpus_files(root: Path) -> list[Path]:
-    """List the corpus files under ``root`` recursively, sorted, hidden paths left out."""
-    found: set[Path] = set()
-    for pattern in CORPUS_PATTERNS:
-        for path in root.rglob(pattern):
-            relative = path.relative_to(root)
+def max_file_mb() -> float:
+    """The largest file indexed, in megabytes: ``$QA_MAX_FILE_MB`` if set, else :data:`MAX_FILE_MB`.
+
+    Raises:
+        CorpusError: The variable is set but is not a positive number.
+
+    """
+    value = os.environ.get(MAX_FILE_ENV, "").strip()
+    if not value:
+        return MAX_FILE_MB
+    try:
+        megabytes = float(value)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise CorpusError(f"{MAX_FILE_ENV} must be a positive number of megabytes, not {value!r}")
+    return megabytes
+
+
+def _limit_bytes(limit_mb: float) -> int:
+    """The size limit in bytes."""
+    return int(limit_mb * _MB)
+
+
+def too_large(size: int, limit_mb: float) -> str:
+    """The skip reason of a file of ``size`` bytes over the ``limit_mb`` limit."""
+    if size >= _MB // 10:
+        shown = f"{size / _MB:.1f} MB"
+    elif size >= 1024:
+        shown = f"{size / 1024:.1f} KB"
+    else:
+        shown = f"{size} bytes"
+    return f"{shown} is over the {limit_mb:g} MB limit; set {MAX_FILE_ENV} to index it"
+
+
+def _kind(mode: int) -> str:
+    """Name the kind of a file that is not a regular file, for a skip reason."""
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "an unknown kind of file")
+
+
+def _is_article_name(name: str) -> bool:
+    """Whether a file name matches :data:`CORPUS_PATTERNS` (case-sensitively, as ``Path.glob`` on POSIX)."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in CORPUS_PATTERNS)
+
+
+def _display_name(relative: str) -> tuple[str, bool]:
+    """``relative`` as text that can be stored and printed, and whether it was valid UTF-8."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        # Undecodable bytes arrive as lone surrogates; show them as \xNN escapes instead.
+        return os.fsencode(relative).decode("utf-8", "backslashreplace"), False
+    return relative, True
+
+
+def _inside(path: str, real_root: str) -> bool:
+    """Whether the resolved ``path`` is ``real_root`` or lies under it."""
+    return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def corpus_entry(root: Path, path: Path, *, limit_mb: float | None = None) -> CorpusEntry | None:
+    """Decide about one path under ``root``: read it, skip it with a reason, or ``None`` if it is no article.
+
+    This is the one place the rules live (``scan_corpus`` applies it to every entry):
+
+    * regular ``*.txt``/``*.md`` files are read, unless over the size limit (:func:`max_file_mb`)
+      or their name is not valid UTF-8;
+    * FIFOs, sockets and devices with such names are skipped (only ``lstat``/``stat``: never opened);
+    * a link to a file inside the corpus is read as a file of its own name (the duplicate
+      collapse shows it once, "also in" the other name); a link to a file outside the corpus,
+      a broken link and a link loop are skipped;
+    * a link to a folder is never followed: outside the corpus, back to a folder that contains
+      it, or inside (whose files are indexed under their own names), it is skipped and reported.
+
+    A real folder gives ``None``: the scan walks into it.
+    """
+    relative = path.relative_to(root).as_posix()
+    source, valid_name = _display_name(relative)
+    limit = max_file_mb() if limit_mb is None else limit_mb
+    try:
+        status = os.lstat(path)
+    except OSError:
+        # Gone since the folder was listed.
+        return None
+    if stat.S_ISDIR(status.st_mode):
+        return None
+    if stat.S_ISLNK(status.st_mode):
+        try:
+            status = os.stat(path)
+        except OSError as exc:
+            if not _is_article_name(path.name):
+                return None
+            if exc.errno == errno.ELOOP:
+                return CorpusEntry(source, path, LINK_LOOP)
+            if exc.errno == errno.ENOENT:
+                return CorpusEntry(source, path, BROKEN_LINK)
+            return CorpusEntry(source, path, f"link cannot be followed: {exc.strerror or exc}")
+        real_root = os.path.realpath(root)
+        target = os.path.realpath(path)
+        if stat.S_ISDIR(status.st_mode):
+            if not _inside(target, real_root):
+                return CorpusEntry(source, path, FOLDER_LINK_OUTSIDE)
+            if _inside(os.path.realpath(path.parent), target):
+                return CorpusEntry(source, path, FOLDER_LINK_LOOP)
+            return CorpusEntry(source, path, FOLDER_LINK_INSIDE)
+        if not _is_article_name(path.name):
+            return None
+        if not _inside(target, real_root):
+            return CorpusEntry(source, path, LINK_OUTSIDE)
+    elif not _is_article_name(path.name):
+        return None
+    if not valid_name:
+        return CorpusEntry(source, path, BAD_NAME)
+    if not stat.S_ISREG(status.st_mode):
+        return CorpusEntry(source, path, f"not a regular file: {_kind(status.st_mode)}")
+    if status.st_size > _limit_bytes(limit):
+        return CorpusEntry(source, path, too_large(status.st_size, limit))
+    return CorpusEntry(source, path)
+
+
+def scan_corpus(root: Path) -> list[CorpusEntry]:
+    """Every article-like entry under ``root``, sorted by name, each to read or skipped (see :func:`corpus_entry`).
+
+    Hidden files and folders (``.git``, ``.ipynb_checkpoints``) are left out; links to folders
+    are never walked into, so the walk always ends. A subfolder that cannot be listed is
+    reported as skipped; a corpus folder that cannot be listed gives no entries.
+    """
+    limit = max_file_mb()
+    entries: list[CorpusEntry] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                # ``is_dir(follow_symlinks=False)``: real folders only; links to folders are judged below.
+                items = [(item.name, item.is_dir(follow_symlinks=False)) for item in listing]
+        except OSError as exc:
+            if folder != root:
+                source, _ = _display_name(folder.relative_to(root).as_posix())
+                entries.append(CorpusEntry(source, folder, f"folder cannot be read: {exc.strerror or exc}"))
+            continue
+        for name, is_folder in items:
             # Hidden folders (.git, .ipynb_checkpoints) and files are not articles.
-            if any(part.startswith(".") for part in relative.parts):
+            if name.startswith("."):
                 continue
-            if path.is_file():
-                found.add(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+            if is_folder:
+                folders.append(folder / name)
+            elif (entry := corpus_entry(root, folder / name, limit_mb=limit)) is not None:
+                entries.append(entry)
+    return sorted(entries, key=lambda entry: entry.source)
+
+
+def corpus_files(root: Path) -> list[Path]:
+    """List the corpus files under ``root`` that are read, sorted (skipped entries: :func:`scan_corpus`)."""
+    return [entry.path for entry in scan_corpus(root) if entry.skipped is None]
+
+
+def read_entry(root: Path, entry: CorpusEntry) -> bytes:
+    """Read the bytes of a corpus entry, checking again, on the open file, what the scan checked.
+
+    A FIFO swapped in since the scan is not waited on, a link re-pointed outside the corpus is
+    not read, and no more than the size limit (plus one byte) is ever read.
+
+    Raises:
+        CorpusError: The entry is skipped; the message is the reason.
+        OSError: The file cannot be read.
+
+    """
+    if entry.skipped is not None:
+        raise CorpusError(entry.skipped)
+    limit = max_file_mb()
+    target = os.path.realpath(entry.path)
+    if not _inside(target, os.path.realpath(root)):
+        raise CorpusError(LINK_OUTSIDE)
+    # Non-blocking: opening a FIFO then returns at once instead of waiting for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    with open(os.open(entry.path, flags), "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise CorpusError(f"not a regular file: {_kind(status.st_mode)}")
+        # The file opened must be the one resolved inside the corpus, not a link swapped in between.
+        resolved = os.stat(target)
+        if (resolved.st_dev, resolved.st_ino) != (status.st_dev, status.st_ino):
+            raise CorpusError(CHANGED_WHILE_READ)
+        budget = _limit_bytes(limit)
+        raw = file.read(budget + 1)
+    if len(raw) > budget:
+        raise CorpusError(too_large(max(status.st_size, len(raw)), limit))
+    return raw
 
 
 def source_name(root: Path, path: Path) -> str:
@@ -176,8 +402,8 @@ def source_name(root: Path, path: Path) -> str:
 def read_corpus(root: str | Path) -> Corpus:
     """Read every ``*.txt`` and ``*.md`` file under ``root``.
 
-    Unreadable and binary files are skipped and listed in ``Corpus.skipped``
-    rather than failing the whole build.
+    Unreadable, binary, oversized and hostile entries (see :func:`corpus_entry`) are skipped
+    and listed in ``Corpus.skipped`` rather than failing the whole build.
 
     Raises:
         CorpusError: ``root`` is not a folder or holds no readable file.
@@ -188,18 +414,20 @@ def read_corpus(root: str | Path) -> Corpus:
         raise CorpusError(f"corpus folder not found: {folder}")
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-    for path in corpus_files(folder):
-        name = source_name(folder, path)
+    for entry in scan_corpus(folder):
         try:
-            raw = path.read_bytes()
+            raw = read_entry(folder, entry)
             text = decode_text(raw)
+        except CorpusError as exc:
+            skipped.append(SkippedFile(entry.source, str(exc)))
+            continue
         except UnicodeDecodeError:
-            skipped.append(SkippedFile(name, "not UTF-8 text"))
+            skipped.append(SkippedFile(entry.source, "not UTF-8 text"))
             continue
         except (OSError, ValueError) as exc:
-            skipped.append(SkippedFile(name, str(exc)))
+            skipped.append(SkippedFile(entry.source, str(exc)))
             continue
-        documents.append(make_document(name, text, sha256=hashlib.sha256(raw).hexdigest()))
+        documents.append(make_document(entry.source, text, sha256=hashlib.sha256(raw).hexdigest()))
     if not documents:
         detail = f" ({len(skipped)} unreadable)" if skipped else ""
         raise CorpusError(f"no readable .txt or .md files in {folder}{detail}")
@@ -265,12 +493,19 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def line_breaks(text: str, start: int = 0, end: int | None = None) -> int:
+    """Count the line breaks in ``text[start:end]``: CRLF, bare CR and LF each count once."""
+    stop = len(text) if end is None else end
+    # A CRLF is one CR and one LF: count both, then take the pairs off once.
+    return text.count("\n", start, stop) + text.count("\r", start, stop) - text.count("\r\n", start, stop)
+
+
 def _lines(text: str) -> Iterable[tuple[int, int]]:
-    """Yield ``(start, end)`` of each line, without its line terminator."""
+    """Yield ``(start, end)`` of each line, without its line terminator (CRLF, CR or LF)."""
     start = 0
-    while (end := text.find("\n", start)) != -1:
-        yield start, end
-        start = end + 1
+    for match in _LINE_BREAK.finditer(text):
+        yield start, match.start()
+        start = match.end()
     yield start, len(text)
 
 
@@ -305,14 +540,15 @@ def split_passages(document: Document) -> list[Passage]:
     """Split a document into :class:`Passage` objects with line and character offsets."""
     text = document.text
     passages: list[Passage] = []
-    # Count newlines only since the previous paragraph: linear in the file's length.
+    # Count line breaks only since the previous paragraph: linear in the file's length. Paragraphs
+    # start and end on non-space characters, so no CRLF is ever split between two counts.
     line, counted = 1, 0
     for number, (start, end) in enumerate(paragraph_spans(text), start=1):
         chunk = text[start:end]
-        line += text.count("\n", counted, start)
+        line += line_breaks(text, counted, start)
         counted = start
         start_line = line
-        end_line = start_line + chunk.count("\n")
+        end_line = start_line + line_breaks(chunk)
         passages.append(
             Passage(
                 source=document.source,

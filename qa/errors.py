@@ -45,3 +45,17 @@ class IndexBusyError(QAError):
 
 class IndexAccessError(QAError):
     """The index folder cannot be read or written now (locked, read-only, disk full); nothing was lost."""
+
+
+class SettingsError(QAError):
+    """A setting is out of range or of the wrong type; the message names it and what it accepts."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that a message never echoes a long input."""
+    try:
+        text = repr(value)
+    except Exception:
+        # A repr may fail (an int past Python's digit limit, a broken object): name the type instead.
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,15 @@ from .answers import Answer, SourceChecker, compose, quote_count
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, QueryError
+from .errors import (
+    CorpusError,
+    IndexAccessError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    QueryError,
+    SettingsError,
+    shown,
+)
 from .followup import resolve
 from .lexical import terms_of, tokens
 from .retrieval import Hit, Ranking, Retriever
@@ -163,7 +171,8 @@ class Index:
                 :meth:`folders`, e.g. ``["a.txt", "sub/"]``); ``None`` searches everything.
 
         Raises:
-            QueryError: The question, ``k`` or ``sources`` is unusable.
+            QueryError: The question, ``k``, ``retriever`` or ``sources`` is unusable.
+            IndexMismatchError: The model's vectors are not as long as the indexed ones.
 
         """
         return list(self.rank(question, k, retriever=retriever, sources=sources).hits)
@@ -200,19 +209,18 @@ class Index:
             QueryError: The question, ``k`` or ``sources`` is unusable.
 
         """
-        if not isinstance(question, str):
-            raise QueryError("the question must be text")
-        if isinstance(history, str) or not all(isinstance(h, str) for h in history):
-            raise QueryError("history must be a list of earlier questions")
-        searched = resolve(question, history) if history else question.strip()
-        ranking = self.rank(searched, self.settings.answer_k if k is None else k, retriever=retriever, sources=sources)
-        mode = retriever or self.settings.retriever
+        # Question, history and retriever are checked before the follow-up is resolved.
+        question = self._retriever.check_question(question)
+        mode = self._retriever.mode(retriever)
+        earlier = _check_history(history)
+        searched = resolve(question, earlier) if earlier else question
+        ranking = self.rank(searched, self.settings.answer_k if k is None else k, retriever=mode, sources=sources)
         settings = self.settings
         return compose(
-            question.strip(),
+            question,
             ranking,
-            found=self.is_answer(ranking, retriever),
-            weak=self._is_weak(ranking, retriever),
+            found=self.is_answer(ranking, mode),
+            weak=self._is_weak(ranking, mode),
             label=self.manifest.corpus_label,
             checker=SourceChecker(self.corpus, self.manifest.files),
             score_sentences=self.score_sentences,
@@ -230,13 +238,13 @@ class Index:
         Dense and hybrid retrieval abstain when the best cosine is under the model's
         calibrated threshold; lexical retrieval when no question term occurs at all.
         """
-        if (retriever or self.settings.retriever) == "lexical":
+        if self._retriever.mode(retriever) == "lexical":
             return bool(ranking.best_lexical)
         return ranking.best_cosine is not None and ranking.best_cosine >= self.settings.abstain_below
 
     def _is_weak(self, ranking: Ranking, retriever: RetrieverName | None) -> bool:
         """Whether the best cosine clears the threshold but not the confident level."""
-        if (retriever or self.settings.retriever) == "lexical" or ranking.best_cosine is None:
+        if self._retriever.mode(retriever) == "lexical" or ranking.best_cosine is None:
             return False
         return ranking.best_cosine < self.settings.confident_above
 
@@ -279,9 +287,9 @@ def _update(
     on_commit: Callable[[int], None] = lambda _generation: None,
 ) -> Index:
     """Run the writer over ``source`` into ``out`` and open the result."""
-    settings = settings or Settings()
+    settings = _check_settings(settings)
+    folder = _index_folder(out)
     model = embedder or SentenceTransformerEmbedder(settings.model)
-    folder = Path(out)
     writer = IndexWriter(
         folder,
         source,
@@ -300,6 +308,48 @@ def _update(
     snapshot = Snapshot.open(folder)
     resolved = settings.with_(model=model.name)
     return Index(folder, snapshot, settings=resolved, embedder=model, report=report)
+
+
+def _check_settings(settings: object) -> Settings:
+    """``settings``, or the defaults for ``None``; anything else is refused."""
+    if settings is None:
+        return Settings()
+    if not isinstance(settings, Settings):
+        raise SettingsError(f"settings must be a qa.Settings, not {type(settings).__name__}")
+    return settings
+
+
+def _index_folder(out: object) -> Path:
+    """``out`` as the index folder, refused if it is not a path or a file stands in its way.
+
+    Raises:
+        IndexAccessError: ``out`` is not a path, is a file, or lies under a file.
+
+    """
+    if not isinstance(out, str | os.PathLike) or not os.fspath(out):
+        raise IndexAccessError(f"the index folder must be a path, not {shown(out)}")
+    folder = Path(out)
+    # The folder or its nearest existing parent must be a folder: the writer creates the rest.
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == folder else f"lies under the file {existing}"
+        raise IndexAccessError(f"cannot write the index to {folder}: it {where}; choose a folder (--index)")
+    return folder
+
+
+def _check_history(history: object) -> list[str]:
+    """Earlier questions as a list of text, or :class:`QueryError`."""
+    if isinstance(history, str | bytes) or not isinstance(history, Iterable):
+        raise QueryError("history must be a list of earlier questions")
+    earlier = list(history)
+    for question in earlier:
+        if not isinstance(question, str):
+            raise QueryError(f"history must be a list of earlier questions, not of {type(question).__name__}")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise QueryError("an earlier question holds characters that are not text (broken Unicode)") from exc
+    return earlier
 
 
 def _relative(corpus: Path, folder: Path) -> str:
@@ -364,12 +414,18 @@ def build_index(
         on_commit: Called after each commit that changed what is searchable.
 
     Raises:
-        CorpusError: The folder is missing or holds no readable text.
+        CorpusError: The folder is missing, a file, or holds no readable text.
+        IndexAccessError: ``out`` is a file, or lies under one.
+        SettingsError: ``settings`` is not a :class:`Settings`.
         ModelError: The embedding model cannot be loaded.
         IndexBusyError: Another update runs and ``wait`` is false.
 
     """
+    if not isinstance(corpus, str | os.PathLike) or not os.fspath(corpus):
+        raise CorpusError(f"the corpus must be a folder path, not {shown(corpus)}")
     root = Path(corpus)
+    if root.exists() and not root.is_dir():
+        raise CorpusError(f"the corpus {root} is a file, not a folder of articles")
     if not root.is_dir():
         raise CorpusError(f"corpus folder not found: {root}")
     return _update(
@@ -408,10 +464,17 @@ def load_index(
     Raises:
         IndexNotFoundError: ``folder`` holds no index.
         IndexCorruptError: A part of the index is damaged; the message names it.
-        IndexMismatchError: The index was built with another model or format.
+        IndexMismatchError: The index was built with another model or format, or ``embedder``
+            gives vectors of another length.
+        SettingsError: ``settings`` is not a :class:`Settings`.
 
     """
+    if not isinstance(folder, str | os.PathLike) or not os.fspath(folder):
+        raise IndexNotFoundError(f"the index folder must be a path, not {shown(folder)}")
     path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise IndexNotFoundError(f"{path} is a file, not an index folder: build one with `qa index`")
+    base = _check_settings(settings)
     snapshot = Snapshot.open(path, reuse=reuse)
     built_with = snapshot.manifest.model
     wanted = canonical_model_name(model) if model else None
@@ -423,7 +486,13 @@ def load_index(
             f"the index in {path} was built with model {built_with!r}, not {wanted!r}; "
             f"rebuild it with `qa index --model {wanted}` or drop --model"
         )
-    base = settings or Settings()
+    if embedder is not None and embedder.dimension != snapshot.manifest.dimension:
+        snapshot.close()
+        raise IndexMismatchError(
+            f"the index in {path} holds vectors of {snapshot.manifest.dimension} dimensions, but the model "
+            f"{embedder.name!r} gives {embedder.dimension}; rebuild it with `qa index` or use the model it was "
+            "built with"
+        )
     # The model and the context setting are facts of the built index, not choices.
     resolved = base.with_(
         model=built_with, context=snapshot.manifest.context, lexical_title=snapshot.manifest.lexical_title
@@ -461,7 +530,7 @@ def ensure_index(
     settings = settings or Settings()
     if model:
         settings = settings.with_(model=model)
-    source = corpus if corpus is not None else "seeds"
+    source = corpus if corpus is not None else (_recorded_corpus(Path(folder)) or "seeds")
     try:
         index = load_index(folder, model=model, settings=settings)
     except IndexNotFoundError:
@@ -481,3 +550,17 @@ def ensure_index(
             notify(f"The articles changed since the last build ({changes.describe()}): updating the index ...")
             return index.refresh(progress=progress)
     return index
+
+
+def _recorded_corpus(folder: Path) -> str | None:
+    """The corpus folder an index's ``manifest.json`` records, if it is still there."""
+    import json
+
+    try:
+        recorded = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("corpus")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    path = folder / recorded
+    return str(path) if path.is_dir() else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -23,7 +24,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, shown
 
 # bm25s logs a line for every call; the index reports what matters itself.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -110,12 +111,29 @@ class Segment:
         """
         hint = "; run `qa index` to repair it"
         try:
-            if _checksum(path) != sha256:
-                raise IndexCorruptError(f"the keyword index {path} is damaged (checksum mismatch){hint}")
-            arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
-        except (OSError, ValueError) as exc:
+            digest = _checksum(path)
+        except OSError as exc:
             raise IndexCorruptError(f"the keyword index {path} is unreadable ({exc}){hint}") from exc
-        return cls(path=path, sha256=sha256, **arrays)
+        if digest != sha256:
+            raise IndexCorruptError(f"the keyword index {path} is damaged (checksum mismatch){hint}")
+        arrays: dict[str, np.ndarray] = {}
+        for name in _ARRAYS:
+            try:
+                arrays[name] = np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            except Exception as exc:
+                # numpy reports a garbled or truncated file in several ways (OSError, ValueError, EOFError, ...).
+                raise IndexCorruptError(
+                    f"the keyword index {path} is unreadable ({name}.npy: {type(exc).__name__}: {exc}){hint}"
+                ) from exc
+        problem = _layout_problem(arrays)
+        if problem:
+            raise IndexCorruptError(f"the keyword index {path} is damaged ({problem}){hint}")
+        return cls(path=path, sha256=sha256, **arrays)  # type: ignore[arg-type]
+
+    @property
+    def terms(self) -> int:
+        """Columns (distinct terms) of the matrix."""
+        return len(self.indptr) - 1
 
     def __len__(self) -> int:
         """Documents in the segment."""
@@ -132,6 +150,39 @@ class Segment:
             return np.zeros(len(passage_ids), dtype=np.int64), np.zeros(len(passage_ids), dtype=bool)
         rows = np.minimum(np.searchsorted(self.doc_ids, passage_ids), len(self.doc_ids) - 1)
         return rows, np.asarray(self.doc_ids[rows]) == passage_ids
+
+
+def _layout_problem(arrays: dict[str, np.ndarray]) -> str:
+    """What is wrong with a segment's arrays, or ``""``: shapes, kinds and ranges, read once at open.
+
+    Checked so that no question can later index past an array: ``indptr`` starts at 0, never
+    decreases and ends at the number of postings; every posting's row is a document row; passage
+    ids ascend; frequencies and lengths are finite and not negative.
+    """
+    kinds = {"indptr": "i", "rows": "iu", "tf": "fiu", "doc_ids": "iu", "doc_len": "fiu"}
+    for name, allowed in kinds.items():
+        array = arrays[name]
+        if array.ndim != 1 or array.dtype.kind not in allowed:
+            return f"{name}.npy holds a {array.dtype} array of shape {array.shape}"
+    indptr, rows, tf = arrays["indptr"], arrays["rows"], arrays["tf"]
+    doc_ids, doc_len = arrays["doc_ids"], arrays["doc_len"]
+    if len(indptr) < 1 or int(indptr[0]) != 0 or int(indptr[-1]) != len(rows):
+        return f"indptr.npy does not span the {len(rows)} postings"
+    if np.any(np.diff(indptr) < 0):
+        return "indptr.npy decreases"
+    if len(tf) != len(rows):
+        return f"tf.npy holds {len(tf)} frequencies for {len(rows)} postings"
+    if len(doc_len) != len(doc_ids):
+        return f"doc_len.npy holds {len(doc_len)} lengths for {len(doc_ids)} documents"
+    if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(doc_ids)):
+        return f"rows.npy names a document outside 0..{len(doc_ids) - 1}"
+    if len(doc_ids) and (int(doc_ids[0]) < 0 or np.any(np.diff(doc_ids) <= 0)):
+        return "doc_ids.npy is not ascending"
+    for name, values in (("tf", tf), ("doc_len", doc_len)):
+        # min and max carry a NaN through, so these two reductions catch NaN, infinities and negatives.
+        if len(values) and not (float(values.min()) >= 0 and math.isfinite(float(values.max()))):
+            return f"{name}.npy holds a negative or non-finite value"
+    return ""
 
 
 def _checksum(path: Path) -> str:
@@ -266,7 +317,17 @@ class LexicalIndex:
             rows = self._connection.execute(
                 f"SELECT term, col FROM lexical_terms WHERE term IN ({marks})", tuple(terms)
             ).fetchall()
-        return dict(rows)
+        columns = dict(rows)
+        # The term list lives in the database: a column the segment lacks means they disagree.
+        for term, column in columns.items():
+            if isinstance(column, bool) or not isinstance(column, int) or not 0 <= column < self.base.terms:
+                # A verifying build checks the segment's files, not this list: only a fresh build mends it.
+                raise IndexCorruptError(
+                    f"the keyword index {self.base.path} does not match the term list in the database "
+                    f"(column {shown(column)} of {self.base.terms} for {shown(term)}); move the index folder "
+                    "aside and run `qa index` to rebuild it"
+                )
+        return columns
 
     def scores(self, question: str, limit: int, *, within: np.ndarray | None = None) -> LexicalScores:
         """Score every document for ``question``; keep the ``limit`` best in order.

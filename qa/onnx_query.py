@@ -49,6 +49,9 @@ class OnnxQueryEncoder:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: with several answers at once on a few
+        # cores, spinning threads burn the time the other answers need (benchmarks/load.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
         self._max_tokens = max_tokens

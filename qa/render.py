@@ -9,12 +9,16 @@ script (:data:`qa.app.CHAT_JS`) turns into events.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from html import escape
 
 from .answers import Quote
 from .chat import SourceView, Turn, quote_text
 from .live import LiveStatus
+
+#: A line break: LF, CRLF or a bare CR (old Mac files), as citations count lines.
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _e(text: object) -> str:
@@ -148,10 +152,14 @@ def source_html(view: SourceView) -> str:
             "the quoted paragraph is marked where it is now.</p>"
         )
     rows = []
-    offset = 0
-    for number, line in enumerate(view.text.split("\n"), start=1):
-        start, end = offset, offset + len(line)
-        offset = end + 1
+    # Lines end at LF, CRLF or a bare CR (old Mac files), as the citations count them.
+    bounds, start = [], 0
+    for match in _BREAK.finditer(view.text):
+        bounds.append((start, match.start()))
+        start = match.end()
+    bounds.append((start, len(view.text)))
+    for number, (start, end) in enumerate(bounds, start=1):
+        line = view.text[start:end]
         inside = view.start_char <= start < view.end_char or start <= view.start_char < max(end, start + 1)
         rows.append(
             f'<tr id="qa-line-{number}"{" class=qa-in-quote" if inside else ""}>'

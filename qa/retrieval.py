@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -14,7 +16,7 @@ from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
 from .duplicates import similarities
 from .embedding import Embedder
-from .errors import QueryError
+from .errors import IndexMismatchError, QueryError, shown
 from .lexical import LexicalIndex, LexicalScores
 
 if TYPE_CHECKING:
@@ -119,10 +121,23 @@ def _worker() -> ThreadPoolExecutor:
         return _WORKER
 
 
+#: Characters that would break a citation's one line or drive a terminal (C0, DEL, C1).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """A control character written as a backslash, x and two hex digits."""
+    return f"\\x{ord(match[0]):02x}"
+
+
 def citation(label: str, passage: Passage) -> str:
-    """Format ``label/source ¶N (line L)`` for a passage."""
+    """Format ``label/source ¶N (line L)`` for a passage.
+
+    Control characters in a file name (a newline, an escape) are written as hex escapes, so
+    that a citation is always one line of plain text; ``source`` keeps the real name.
+    """
     path = f"{label.rstrip('/')}/{passage.source}" if label else passage.source
-    return f"{path} ¶{passage.paragraph} ({passage.lines})"
+    return f"{_CONTROL.sub(_escaped, path)} ¶{passage.paragraph} ({passage.lines})"
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
@@ -140,6 +155,11 @@ class Store(Protocol):
 
     def __len__(self) -> int:
         """Passages indexed."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of the stored vectors."""
         ...
 
     def dense_top(self, query: np.ndarray, windows: int, *, within: SourceFilter | None = None) -> dict[int, float]:
@@ -192,7 +212,7 @@ class Retriever:
     def check_question(self, question: str) -> str:
         """Return the stripped question, or raise :class:`QueryError` if unusable."""
         if not isinstance(question, str):
-            raise QueryError("the question must be text")
+            raise QueryError(f"the question must be text, not {type(question).__name__}")
         stripped = question.strip()
         if not stripped:
             raise QueryError("the question is empty: type a question about the articles")
@@ -204,6 +224,38 @@ class Retriever:
         except UnicodeEncodeError as exc:
             raise QueryError("the question holds characters that are not text (broken Unicode)") from exc
         return stripped
+
+    def mode(self, retriever: object = None) -> RetrieverName:
+        """The retriever to use: ``retriever`` if given (checked), else the configured one.
+
+        Raises:
+            QueryError: ``retriever`` is not one of :data:`~qa.config.RETRIEVERS`.
+
+        """
+        if retriever is None:
+            return self._settings.retriever
+        for name in RETRIEVERS:
+            if isinstance(retriever, str) and retriever == name:
+                return name
+        raise QueryError(f"unknown retriever {shown(retriever)}: choose one of {', '.join(RETRIEVERS)}")
+
+    def embed(self, question: str) -> np.ndarray:
+        """The question's vector, checked to be as long as the indexed ones.
+
+        Raises:
+            IndexMismatchError: The model gives vectors of another length than the index holds.
+
+        """
+        embedder = self._embedder()
+        query = np.asarray(embedder.encode([question]), dtype=np.float32)
+        expected = self._store.dimension
+        if query.ndim != 2 or query.shape != (1, expected):
+            got = query.shape[-1] if query.ndim == 2 else shown(query.shape)
+            raise IndexMismatchError(
+                f"the model {embedder.name!r} gives vectors of {got} dimensions but the index holds vectors of "
+                f"{expected}; rebuild the index with this model (`qa index`) or use the model it was built with"
+            )
+        return query
 
     def rank(
         self,
@@ -225,14 +277,15 @@ class Retriever:
 
         Raises:
             QueryError: Bad question, ``k``, retriever name or sources.
+            IndexMismatchError: The model's vectors are not as long as the indexed ones.
 
         """
         question = self.check_question(question)
-        mode = retriever or self._settings.retriever
-        if mode not in RETRIEVERS:
-            raise QueryError(f"unknown retriever {mode!r}: choose one of {', '.join(RETRIEVERS)}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise QueryError(f"k must be a positive whole number, got {k!r}")
+        mode = self.mode(retriever)
+        # Any whole number of at least 1 will do (numpy's too); more than the corpus holds gets all of it.
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise QueryError(f"k must be a whole number of at least 1, got {shown(k)}")
+        k = int(k)
         within = self._store.restrict(sources) if sources is not None else None
         allowed = within.passage_ids if within is not None else None
         corpus = len(self._store)
@@ -254,7 +307,7 @@ class Retriever:
         pending = _worker().submit(self._store.lexical.scores, question, pool, within=allowed) if overlap else None
         try:
             if mode in ("dense", "hybrid"):
-                query = self._embedder().encode([question])
+                query = self.embed(question)
                 dense = self._store.dense_top(query[0], pool * 2, within=within)
                 best_cosine = max(dense.values()) if dense else None
         finally:

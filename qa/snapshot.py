@@ -22,7 +22,7 @@ import numpy as np
 
 from . import database as db
 from .documents import Passage
-from .errors import IndexCorruptError, IndexNotFoundError, QAError, QueryError
+from .errors import IndexCorruptError, IndexNotFoundError, QAError, QueryError, shown
 from .lexical import LexicalIndex, Segment, Stats
 from .vectors import Allowed, BaseVectors, exact_search
 
@@ -171,6 +171,11 @@ class Snapshot:
         """Passages in this snapshot."""
         return self.manifest.passage_count
 
+    @property
+    def dimension(self) -> int:
+        """Length of the stored vectors (checked against the base file when it was opened)."""
+        return self.meta.dimension
+
     @classmethod
     def open(cls, folder: Path, *, reuse: Base | None = None) -> Snapshot:
         """Open the newest committed state of ``folder``.
@@ -236,6 +241,7 @@ class Snapshot:
             )
         except sqlite3.DatabaseError as exc:
             raise db.failure(folder, exc) from exc
+        _check_meta(folder, meta)
         delta_ids, delta = _check_delta(folder, delta_rows, meta)
         base: BaseVectors | None = None
         segment: Segment | None = None
@@ -404,11 +410,15 @@ class Snapshot:
     def _match(self, entry: object) -> str:
         """``entry`` normalised, checked to name an indexed file or a folder holding one."""
         if not isinstance(entry, str):
-            raise QueryError(f"a file or folder must be given as text, not {entry!r}")
+            raise QueryError(f"a file or folder must be given as text, not {shown(entry)}")
         given = entry.strip()
+        try:
+            given.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise QueryError(f"{shown(given)} holds characters that are not text (broken Unicode)") from exc
         name = _normalise(given)
         if not name:
-            raise QueryError(f"{given!r} names no file or folder: choose one inside the corpus folder")
+            raise QueryError(f"{shown(given)} names no file or folder: choose one inside the corpus folder")
         if self._holds(name):
             return name
         # A path copied from a citation starts with the corpus label: try it without.
@@ -416,9 +426,9 @@ class Snapshot:
         if label and name.startswith(f"{label}/") and self._holds(name[len(label) + 1 :]):
             return name[len(label) + 1 :]
         if name in self.manifest.skipped:
-            raise QueryError(f"{given!r} could not be read when it was indexed ({self.manifest.skipped[name]})")
+            raise QueryError(f"{shown(given)} could not be read when it was indexed ({self.manifest.skipped[name]})")
         raise QueryError(
-            f"no indexed file or folder matches {given!r}; name one relative to the corpus folder, "
+            f"no indexed file or folder matches {shown(given)}; name one relative to the corpus folder, "
             "e.g. 'a.txt' or 'sub/'"
         )
 
@@ -503,6 +513,17 @@ def _damaged_vectors(folder: Path, detail: str) -> IndexCorruptError:
     )
 
 
+def _check_meta(folder: Path, meta: db.Meta) -> None:
+    """Refuse metadata whose sizes are not whole numbers in range (hand-edited or damaged)."""
+    sizes = {"dimension": (meta.dimension, 1), "base_count": (meta.base_count, 0), "generation": (meta.generation, 0)}
+    for name, (value, low) in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise IndexCorruptError(
+                f"the index metadata in {db.database_path(folder)} is malformed ({name} is {shown(value)}); "
+                "run `qa index` to rebuild it"
+            )
+
+
 def _check_delta(folder: Path, rows: list[tuple[int, bytes | None]], meta: db.Meta) -> tuple[np.ndarray, np.ndarray]:
     """Decode and check the vectors added since the base file."""
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -532,6 +553,12 @@ def _refuse_old_format(folder: Path) -> None:
         version = json.loads(manifest.read_text(encoding="utf-8")).get("format_version")
     except (OSError, ValueError, AttributeError):
         version = None
+    if version == db.FORMAT_VERSION:
+        # The summary of a current index without its database: nothing to read, not an old format.
+        raise IndexNotFoundError(
+            f"the index database {db.database_path(folder).name} in {folder} is missing "
+            "(manifest.json is only its summary): build the index with `qa index`"
+        )
     raise IndexMismatchError(
         f"the index in {folder} is in an older format ({version}) that this version does not read; "
         "run `qa index` to rebuild it"

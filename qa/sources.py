@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .documents import Document, corpus_files, decode_text, make_document, source_name
+from .documents import CorpusEntry, Document, corpus_entry, decode_text, make_document, read_entry, scan_corpus
+from .errors import CorpusError
 
 
 @dataclass(frozen=True)
@@ -44,30 +45,47 @@ class Source(Protocol):
 
 
 class FolderSource:
-    """The ``*.txt``/``*.md`` files under a corpus folder."""
+    """The ``*.txt``/``*.md`` files under a corpus folder, judged by :func:`qa.documents.corpus_entry`."""
 
     def __init__(self, root: Path) -> None:
         """Index files under ``root``."""
         self.root = root
+        self._entries: dict[str, CorpusEntry] = {}
 
     def scan(self) -> dict[str, Signature]:
-        """Names and stat signatures of the corpus files; unreadable entries get a zero signature."""
+        """Names and stat signatures of the corpus entries; skipped and unreadable ones get a zero signature.
+
+        A zero signature differs from any real one, so an entry is judged again as soon as it
+        is no longer skipped (a link fixed, a file shrunk, ``QA_MAX_FILE_MB`` raised).
+        """
+        entries = scan_corpus(self.root)
+        # Kept for ``load``: names that are not valid UTF-8 cannot be turned back into paths.
+        self._entries = {entry.source: entry for entry in entries}
         found: dict[str, Signature] = {}
-        for path in corpus_files(self.root):
+        for entry in entries:
+            if entry.skipped is not None:
+                found[entry.source] = Signature(-1, 0)
+                continue
             try:
-                stat = path.stat()
+                stat = entry.path.stat()
                 # An unreadable file has no signature: it is read again once it can be.
-                readable = os.access(path, os.R_OK)
-                signature = Signature(stat.st_size, stat.st_mtime_ns) if readable else Signature(-1, 0)
-                found[source_name(self.root, path)] = signature
+                readable = os.access(entry.path, os.R_OK)
+                found[entry.source] = Signature(stat.st_size, stat.st_mtime_ns) if readable else Signature(-1, 0)
             except OSError:
-                found[source_name(self.root, path)] = Signature(-1, 0)
+                found[entry.source] = Signature(-1, 0)
         return found
 
     def load(self, name: str) -> Loaded:
-        """Read, hash and decode one file; binary, non-UTF-8 and unreadable files are skipped."""
+        """Read, hash and decode one file; skipped, binary, non-UTF-8 and unreadable files give a reason."""
+        entry = (
+            self._entries.get(name) or corpus_entry(self.root, self.root / name) or CorpusEntry(name, self.root / name)
+        )
+        if entry.skipped is not None:
+            return Loaded(name, f"skipped: {entry.skipped}", None, entry.skipped)
         try:
-            raw = (self.root / name).read_bytes()
+            raw = read_entry(self.root, entry)
+        except CorpusError as exc:
+            return Loaded(name, f"skipped: {exc}", None, str(exc))
         except OSError as exc:
             return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc), unreadable=True)
         digest = hashlib.sha256(raw).hexdigest()

@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexMismatchError
 
 #: Up to this many vectors the base is exact (flat inner product); above it, IVF.
 #: Measured crossover in docs/benchmarks.md (benchmarks/ann.py).
@@ -213,7 +213,12 @@ class BaseVectors:
             exclude: Ids to skip (removed since the file was written).
             allowed: Search only these (from :meth:`allow`; live ids, so ``exclude`` is moot).
 
+        Raises:
+            IndexMismatchError: ``query`` is not as long as the file's vectors.
+
         """
+        # FAISS asserts on a query of the wrong length: refuse it with a message first.
+        _check_length(query, self.dimension, f"the vector file {self.path}")
         k = min(k, len(self) if allowed is None else len(allowed))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -236,12 +241,27 @@ class BaseVectors:
 
 
 def exact_search(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, scores)`` of the ``k`` rows of ``matrix`` with the highest inner product, best first."""
+    """``(ids, scores)`` of the ``k`` rows of ``matrix`` with the highest inner product, best first.
+
+    Raises:
+        IndexMismatchError: ``query`` is not as long as the rows.
+
+    """
     if len(matrix) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    _check_length(query, matrix.shape[1], "the stored vectors")
     # einsum's own loop, not BLAS: BLAS threads stall when the other core is busy.
     scores = np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32).reshape(-1))
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     top = top[np.argsort(-scores[top], kind="stable")]
     return ids[top], scores[top]
+
+
+def _check_length(query: np.ndarray, dimension: int, where: str) -> None:
+    """Raise :class:`IndexMismatchError` unless ``query`` holds one vector of ``dimension`` values."""
+    if np.size(query) != dimension:
+        raise IndexMismatchError(
+            f"a question vector of {np.size(query)} values cannot search {where} ({dimension} dimensions); "
+            "search with the model the index was built with, or rebuild it with `qa index`"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,13 @@ ARTICLES = {
         "Barges on the river carry grain, steel and timber between inland ports.\n"
     ),
 }
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_corpus(root: Path, files: dict[str, str] = ARTICLES) -> Path:

@@ -189,3 +189,26 @@ def test_answer_json_shape(fake_index: qa.Index) -> None:
     data = fake_index.answer("sourdough").to_dict()
     assert set(data) >= {"question", "found", "quotes"}
     assert set(data["quotes"][0]) >= {"source", "paragraph", "start_line", "end_line", "text", "score", "highlights"}
+
+
+def test_huge_paragraph_answers_with_bounded_highlighting(tmp_path: Path, fake: FakeEmbedder) -> None:
+    from qa import answers
+
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {"huge.txt": " ".join(f"Sentence {n} is about the harbour crane." for n in range(4000))},
+    )
+    index = qa.build_index(corpus, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1))
+    scored: list[int] = []
+    original = index.score_sentences
+
+    def counting(question: str, sentences: list[str]) -> object:
+        scored.append(len(sentences))
+        assert all(len(s) <= answers.HIGHLIGHT_CHARS for s in sentences)
+        return original(question, sentences)
+
+    index.score_sentences = counting  # type: ignore[method-assign,assignment]
+    answer = index.answer("harbour crane")
+    assert answer.quotes and len(answer.quotes[0].text) > 150_000
+    # 4,000 sentences in the paragraph; at most HIGHLIGHT_SENTENCES of them are scored.
+    assert scored == [answers.HIGHLIGHT_SENTENCES]

@@ -6,12 +6,11 @@ import html
 import os
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_corpus
+from conftest import free_port, write_corpus
 from fakes import FakeEmbedder
 from markdown_it import MarkdownIt
 from playwright.sync_api import Locator, Page, expect, sync_playwright
@@ -22,12 +21,6 @@ from qa.app import build_app, close_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -161,6 +154,8 @@ def test_citation_opens_the_article_and_follow_ups_and_filters_work(seeds_server
     page.locator("#qa-filter input").fill(BASRA)
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
+    # The choice shows as a chip in the box before the question is asked.
+    expect(page.locator("#qa-filter .token")).to_contain_text(BASRA)
     limited = ask(page, "What kind of aid is sent to Gaza?")
     expect(limited.locator(".qa-scope")).to_contain_text(BASRA)
     cites = limited.locator(".qa-cite").all_text_contents()

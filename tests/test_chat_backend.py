@@ -318,3 +318,17 @@ def test_closing_removes_the_export_files(fake_index: qa.Index) -> None:
     assert not Path(path).exists()
     chat_backend.close()
     assert not Path(path).parent.parent.exists()
+
+
+def test_source_pane_refuses_links_out_of_the_corpus(backend: app.ChatBackend, corpus: Path, tmp_path: Path) -> None:
+    conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
+    turn = turns_of(conversation)[0]
+    quote = turn.quote("q1")
+    assert quote is not None
+    # The quoted file is swapped for a link to a secret outside the corpus after the answer.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET outside the corpus", encoding="utf-8")
+    (corpus / quote.source).unlink()
+    (corpus / quote.source).symlink_to(secret)
+    _, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": "q1"})
+    assert pane is not None and "SECRET" not in pane and "outside the corpus folder" in pane

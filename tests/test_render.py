@@ -106,3 +106,23 @@ def test_article_titles_people_can_read() -> None:
     long = "In the heart of Iraq, the ancient city of Mosul is playing an unexpected yet pivotal role. More."
     title = article_title("000_3ff9e896d4582ee2.txt", long)
     assert title.endswith("…") and len(title) <= 65 and long.startswith(title[:-1])
+
+
+def test_source_pane_counts_bare_cr_and_crlf_line_breaks() -> None:
+    text = "a\rb\r\rc para\r\nd"
+    start = text.index("c")
+    pane = source_html(SourceView("x.txt", "T", text, start, start + 6, (), False, "x ¶3"))
+    assert pane.count("<tr ") == 5
+    assert (
+        'id="qa-line-4" class=qa-in-quote><td class="qa-lno">4</td><td class="qa-line"><span class="qa-para">c para'
+        in (pane)
+    )
+
+
+def test_citations_stay_one_line() -> None:
+    from qa.retrieval import citation
+
+    passage = Passage("a\nb\x1b[31m\x07.txt", 2, 3, 3, 0, 1, "x", "0" * 64)
+    cited = citation("seeds", passage)
+    assert cited == "seeds/a\\x0ab\\x1b[31m\\x07.txt ¶2 (line 3)"
+    assert all(ord(c) >= 32 for c in cited)

@@ -1,0 +1,212 @@
+"""Concurrent users against `qa serve`: requests, errors, latency and throughput.
+
+Usage:
+    python benchmarks/load.py [--users 8 16 32] [--seconds 30] [--concurrency 1 4] [--baseline REV]
+
+For each answer-concurrency setting (``$QA_CONCURRENCY``: 1 is the old one-at-a-time),
+it starts ``qa serve`` on a free port of 127.0.0.1 over the index in ``embeddings/``
+(built from ``seeds/`` if missing), then runs N ``gradio_client`` users, each asking the
+seed dev questions in turn through ``/ask`` for the given seconds, and prints per N:
+requests, errors (exceptions or answers with an ``error``), p50 and p95 latency, and
+requests per second. Clients (spread over a few processes) and server share the
+machine's cores, as on a laptop. With ``--baseline REV`` it first serves that git
+revision, checked out beside this one, as the "before" figures, and prints every
+throughput against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
+
+
+@dataclass
+class Tally:
+    """What the users of one run saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(concurrency: int, tree: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
+    """``qa serve`` of the source ``tree`` with the given answer concurrency, once it answers HTTP."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "QA_CONCURRENCY": str(concurrency),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        # The tree's own package first (a baseline checkout), whatever the installed one is.
+        "PYTHONPATH": str(tree),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("qa serve did not come up within 5 minutes")
+
+
+def user(client: Client, questions: list[str], until: float, tally: Tally, offset: int) -> None:
+    """One person asking question after question until ``until``."""
+    number = offset
+    while time.monotonic() < until:
+        question = questions[number % len(questions)]
+        number += 1
+        started = time.perf_counter()
+        try:
+            data = client.predict(question, 5, None, api_name="/ask")
+            failed = not isinstance(data, dict) or bool(data.get("error"))
+        except Exception:
+            failed = True
+        seconds = time.perf_counter() - started
+        with tally.lock:
+            tally.latencies.append(seconds)
+            tally.errors += failed
+
+
+def worker(url: str, users: int, first: int, seconds: float, questions: list[str], out: Any, go: Any) -> None:
+    """One process of users (clients in one process share its interpreter lock)."""
+    tally = Tally()
+    # Clients connect first, one after another (each reads the app's config), so that the
+    # timed part is only asking.
+    clients = [Client(url, verbose=False) for _ in range(users)]
+    out.put("ready")
+    go.wait()
+    until = time.monotonic() + seconds
+    threads = [
+        threading.Thread(target=user, args=(c, questions, until, tally, first + n)) for n, c in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((tally.latencies, tally.errors))
+
+
+def run(url: str, users: int, seconds: float, questions: list[str], processes: int) -> dict[str, float]:
+    """``users`` people, spread over ``processes`` processes, for ``seconds``; the figures of the run."""
+    context = multiprocessing.get_context("spawn")
+    out, go = context.Queue(), context.Event()
+    shares = [users // processes + (1 if n < users % processes else 0) for n in range(processes)]
+    children = [
+        context.Process(target=worker, args=(url, share, sum(shares[:n]), seconds, questions, out, go))
+        for n, share in enumerate(shares)
+        if share
+    ]
+    for child in children:
+        child.start()
+    for _ in children:
+        assert out.get() == "ready"
+    go.set()
+    started = time.monotonic()
+    latencies: list[float] = []
+    errors = 0
+    for _ in children:
+        times, failed = out.get()
+        latencies += times
+        errors += failed
+    elapsed = time.monotonic() - started
+    for child in children:
+        child.join()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_s": statistics.median(latencies) if latencies else float("nan"),
+        "p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        "per_s": len(latencies) / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--processes", type=int, default=4, help="client processes the users are spread over")
+    parser.add_argument("--baseline", default=None, help="a git revision to serve first, as the 'before' figures")
+    args = parser.parse_args()
+    import json
+
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
+    runs: list[tuple[str, int, Path]] = []
+    if args.baseline:
+        # The code before, checked out beside this one, served one answer at a time as it was.
+        tree = Path(tempfile.mkdtemp(prefix="qa-baseline-")) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline], cwd=ROOT, check=True)
+        shutil.copytree(ROOT / "seeds", tree / "seeds", dirs_exist_ok=True)
+        runs.append((f"{args.baseline[:10]} (before)", 1, tree))
+    runs += [("this tree", concurrency, ROOT) for concurrency in args.concurrency]
+    rows: dict[str, dict[int, dict[str, float]]] = {}
+    try:
+        for label, concurrency, tree in runs:
+            server, url = start_server(concurrency, tree)
+            try:
+                key = f"{label}, concurrency {concurrency}"
+                rows[key] = {n: run(url, n, args.seconds, questions, args.processes) for n in args.users}
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    finally:
+        if args.baseline:
+            subprocess.run(["git", "worktree", "remove", "--force", str(runs[0][2])], cwd=ROOT, check=False)
+    print(
+        f"\n{args.seconds:.0f} s per run, {os.cpu_count()} cores, clients ({args.processes} processes) "
+        "and server on one machine"
+    )
+    print("| server | users | requests | errors | p50 (s) | p95 (s) | requests/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key, by_users in rows.items():
+        for users, row in by_users.items():
+            print(
+                f"| {key} | {users} | {row['requests']} | {row['errors']} | {row['p50_s']:.2f} | "
+                f"{row['p95_s']:.2f} | {row['per_s']:.1f} |"
+            )
+    keys = list(rows)
+    for key in keys[1:]:
+        for users in args.users:
+            before = rows[keys[0]][users]["per_s"]
+            ratio = rows[key][users]["per_s"] / before if before else float("nan")
+            print(f"throughput at {users} users, {key} against {keys[0]}: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

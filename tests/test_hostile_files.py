@@ -1,0 +1,325 @@
+"""Hostile and odd files in a corpus folder: links, FIFOs, huge files, old Mac line endings, odd names."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import write_corpus
+from fakes import FakeEmbedder
+
+import qa
+from qa.documents import (
+    BAD_NAME,
+    BROKEN_LINK,
+    FOLDER_LINK_INSIDE,
+    FOLDER_LINK_LOOP,
+    FOLDER_LINK_OUTSIDE,
+    LINK_LOOP,
+    LINK_OUTSIDE,
+    CorpusEntry,
+    make_document,
+    read_corpus,
+    read_entry,
+    scan_corpus,
+    split_passages,
+)
+from qa.errors import CorpusError
+from qa.sources import FolderSource
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="links, FIFOs and byte file names as on POSIX")
+
+SECRET = "SECRET-7f3a launch codes"
+
+
+@pytest.fixture(autouse=True)
+def no_hang() -> Iterator[None]:
+    """Fail, rather than hang, if anything blocks (a FIFO opened for reading waits for a writer)."""
+
+    def fail(_signal: int, _frame: object) -> None:
+        raise TimeoutError("blocked: a FIFO or device was opened for reading")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder beside the corpus holding a file that must never be indexed."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "secret.txt").write_text(f"{SECRET}.\n", encoding="utf-8")
+    return folder
+
+
+def build(corpus: Path, tmp_path: Path) -> qa.Index:
+    return qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+
+
+def skipped(index: qa.Index) -> dict[str, str]:
+    assert index.report is not None
+    return dict(index.report.skipped)
+
+
+def assert_good_files_work(index: qa.Index) -> None:
+    """The ordinary articles are indexed and found, whatever else is in the folder."""
+    assert {"volcano.txt", "bakery.md", "nested/rivers.txt"} <= set(index.manifest.files)
+    hits = index.search("Who trains apprentices in slow fermentation?", k=3)
+    assert hits and hits[0].passage.source == "bakery.md"
+    assert all(SECRET not in passage.text for passage in index.passages)
+
+
+def assert_stays_current(index: qa.Index) -> None:
+    """Skipped entries do not make the index look stale on every look."""
+    assert not index.changes()
+    assert not qa.LiveIndex(index.folder, index=index).pending()
+
+
+# -- links -------------------------------------------------------------------------------------
+
+
+def test_link_to_outside_file_is_not_read_and_is_reported(corpus: Path, outside: Path, tmp_path: Path) -> None:
+    (corpus / "leak.txt").symlink_to(outside / "secret.txt")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"leak.txt": LINK_OUTSIDE}
+    assert_good_files_work(index)
+    assert_stays_current(index)
+    # The other way in reads the same rules.
+    assert {s.source: s.reason for s in read_corpus(corpus).skipped} == {"leak.txt": LINK_OUTSIDE}
+
+
+def test_link_to_outside_folder_is_not_followed_and_is_reported(corpus: Path, outside: Path, tmp_path: Path) -> None:
+    (corpus / "elsewhere").symlink_to(outside, target_is_directory=True)
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"elsewhere": FOLDER_LINK_OUTSIDE}
+    assert_good_files_work(index)
+    assert_stays_current(index)
+
+
+def test_link_to_inside_file_is_read_under_its_own_name(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "alias.txt").symlink_to(corpus / "volcano.txt")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {}
+    assert {"alias.txt", "volcano.txt"} <= set(index.manifest.files)
+    assert_good_files_work(index)
+    assert_stays_current(index)
+
+
+def test_folder_links_inside_and_loops_are_reported_and_the_scan_ends(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "nested" / "up").symlink_to(corpus, target_is_directory=True)
+    (corpus / "nested" / "self").symlink_to(corpus / "nested", target_is_directory=True)
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "rivers").symlink_to(corpus / "nested", target_is_directory=True)
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {
+        "nested/up": FOLDER_LINK_LOOP,
+        "nested/self": FOLDER_LINK_LOOP,
+        "sub/rivers": FOLDER_LINK_INSIDE,
+    }
+    assert_good_files_work(index)
+    assert_stays_current(index)
+
+
+def test_broken_link_and_file_link_loop_are_reported(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "gone.txt").symlink_to(corpus / "never-written.txt")
+    (corpus / "ping.txt").symlink_to(corpus / "pong.txt")
+    (corpus / "pong.txt").symlink_to(corpus / "ping.txt")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"gone.txt": BROKEN_LINK, "ping.txt": LINK_LOOP, "pong.txt": LINK_LOOP}
+    assert_good_files_work(index)
+    assert_stays_current(index)
+
+
+def test_file_replaced_by_outside_link_loses_its_paragraphs(corpus: Path, outside: Path, tmp_path: Path) -> None:
+    index = build(corpus, tmp_path)
+    assert any(p.source == "volcano.txt" for p in index.passages)
+    (corpus / "volcano.txt").unlink()
+    (corpus / "volcano.txt").symlink_to(outside / "secret.txt")
+    updated = build(corpus, tmp_path)
+    assert skipped(updated) == {"volcano.txt": LINK_OUTSIDE}
+    assert not any(p.source == "volcano.txt" for p in updated.passages)
+    assert all(SECRET not in p.text for p in updated.passages)
+
+
+def test_link_repointed_outside_after_the_scan_is_not_read(corpus: Path, outside: Path) -> None:
+    (corpus / "alias.txt").symlink_to(corpus / "volcano.txt")
+    source = FolderSource(corpus)
+    assert source.scan()["alias.txt"].size > 0
+    (corpus / "alias.txt").unlink()
+    (corpus / "alias.txt").symlink_to(outside / "secret.txt")
+    loaded = source.load("alias.txt")
+    assert loaded.document is None and loaded.skipped == LINK_OUTSIDE
+
+
+# -- FIFOs, sockets, devices -------------------------------------------------------------------
+
+
+def test_fifo_is_skipped_without_being_opened(corpus: Path, tmp_path: Path) -> None:
+    os.mkfifo(corpus / "pipe.txt")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"pipe.txt": "not a regular file: a FIFO (named pipe)"}
+    assert_good_files_work(index)
+    assert_stays_current(index)
+    assert "pipe.txt" in {s.source for s in read_corpus(corpus).skipped}
+
+
+def test_socket_is_skipped(tmp_path: Path) -> None:
+    # A short folder name: socket paths are limited to about 100 bytes.
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"qa-sock-{os.getpid()}"
+    write_corpus(folder)
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(folder / "chat.md"))
+        reasons = {entry.source: entry.skipped for entry in scan_corpus(folder)}
+        assert reasons["chat.md"] == "not a regular file: a socket"
+        assert reasons["volcano.txt"] is None
+    finally:
+        server.close()
+        shutil.rmtree(folder)
+
+
+def test_fifo_or_device_swapped_in_after_the_scan_is_not_read(corpus: Path) -> None:
+    [entry] = [e for e in scan_corpus(corpus) if e.source == "volcano.txt"]
+    (corpus / "volcano.txt").unlink()
+    os.mkfifo(corpus / "volcano.txt")
+    with pytest.raises(CorpusError, match="FIFO"):
+        read_entry(corpus, entry)
+    # A device under the folder read is refused on the open file, before any byte is read.
+    with pytest.raises(CorpusError, match="character device"):
+        read_entry(Path("/dev"), CorpusEntry("zero", Path("/dev/zero")))
+
+
+# -- size limit --------------------------------------------------------------------------------
+
+
+def test_file_over_the_size_limit_is_skipped_then_indexed_when_the_limit_is_raised(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (corpus / "huge.txt").write_text("Enormous ledger of grain shipments.\n" * 150, encoding="utf-8")
+    monkeypatch.setenv("QA_MAX_FILE_MB", "0.001")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"huge.txt": "5.3 KB is over the 0.001 MB limit; set QA_MAX_FILE_MB to index it"}
+    assert all(p.source != "huge.txt" for p in index.passages)
+    assert_stays_current(index)
+    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
+    raised = build(corpus, tmp_path)
+    assert skipped(raised) == {}
+    assert any(p.source == "huge.txt" for p in raised.passages)
+
+
+def test_default_limit_message_in_megabytes(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_MAX_FILE_MB", raising=False)
+    with (corpus / "big.txt").open("wb") as file:
+        file.truncate(int(12.3 * 1024 * 1024))
+    reasons = {entry.source: entry.skipped for entry in scan_corpus(corpus)}
+    assert reasons["big.txt"] == "12.3 MB is over the 10 MB limit; set QA_MAX_FILE_MB to index it"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf"])
+def test_bad_size_limit_is_a_clear_error(corpus: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("QA_MAX_FILE_MB", value)
+    with pytest.raises(CorpusError, match="QA_MAX_FILE_MB must be a positive number"):
+        scan_corpus(corpus)
+
+
+# -- line endings ------------------------------------------------------------------------------
+
+
+def test_bare_cr_file_is_split_and_cited_at_the_right_lines(corpus: Path, tmp_path: Path) -> None:
+    text = (
+        "Lighthouse keepers logged every passing ship.\r"
+        "They trimmed the lamp wicks at dusk.\r"
+        "\r"
+        "The fog signal sounded twice a minute in winter storms.\r"
+        "\r"
+        "\r"
+        "Keepers' children rowed to school across the harbour.\r"
+    )
+    (corpus / "lighthouse.txt").write_bytes(text.encode("utf-8"))
+    passages = split_passages(make_document("lighthouse.txt", text))
+    assert [(p.start_line, p.end_line) for p in passages] == [(1, 2), (4, 4), (7, 7)]
+    assert all(text[p.start_char : p.end_char] == p.text for p in passages)
+    index = build(corpus, tmp_path)
+    hit = index.search("How often did the fog signal sound in winter storms?", k=1)[0]
+    assert hit.passage.source == "lighthouse.txt" and hit.citation.endswith("¶2 (line 4)")
+
+
+def test_mixed_line_endings_count_every_break_once() -> None:
+    text = "One.\r\nTwo.\rThree.\n\r\n\rFour\r\nstill four.\n\n\r\rFive."
+    passages = split_passages(make_document("mixed.txt", text))
+    assert [p.text for p in passages] == ["One.\r\nTwo.\rThree.", "Four\r\nstill four.", "Five."]
+    assert [(p.start_line, p.end_line) for p in passages] == [(1, 3), (6, 7), (11, 11)]
+    assert all(text[p.start_char : p.end_char] == p.text for p in passages)
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_heading_title_is_the_same_whatever_the_line_ending(end: str) -> None:
+    assert make_document("x.md", f"# Harbour Notes{end}{end}The tide came in.{end}").title == "Harbour Notes"
+    # A heading glued to its paragraph is no title, with CR as with LF (and never a title holding a CR).
+    assert make_document("x.md", f"# Harbour Notes{end}The tide came in.{end}").title == ""
+
+
+_PIECES = ["\n", "\r", "\r\n", "\n\n", "\r\r", "\r\n\r\n", " ", "\t", "  \n", "word", "Ünïcödé", "日本語", "x.", "🙂"]
+
+
+def _random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60)))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_texts_offsets_cover_content_and_lines_match_breaks(seed: int) -> None:
+    """Hypothesis is not installed; a seeded random search checks the same properties."""
+    rng = random.Random(seed)
+    for _ in range(50):
+        text = _random_text(rng)
+        passages = split_passages(make_document("r.txt", text))
+        covered = [False] * len(text)
+        for passage in passages:
+            assert text[passage.start_char : passage.end_char] == passage.text
+            assert passage.text.strip() == passage.text != ""
+            before = len(re.findall(r"\r\n|\r|\n", text[: passage.start_char]))
+            inside = len(re.findall(r"\r\n|\r|\n", passage.text))
+            assert (passage.start_line, passage.end_line) == (before + 1, before + 1 + inside)
+            covered[passage.start_char : passage.end_char] = [True] * len(passage.text)
+        # Every non-blank character belongs to some paragraph.
+        assert all(covered[i] for i, char in enumerate(text) if not char.isspace())
+
+
+# -- file names --------------------------------------------------------------------------------
+
+
+def test_file_name_not_utf8_is_skipped_and_reported(corpus: Path, tmp_path: Path) -> None:
+    bad = os.path.join(os.fsencode(corpus), b"caf\xe9 menu.txt")
+    try:
+        with open(bad, "wb") as file:
+            file.write(b"The cafe menu lists espresso.\n")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {"caf\\xe9 menu.txt": BAD_NAME}
+    assert_good_files_work(index)
+    assert_stays_current(index)
+    assert {s.source: s.reason for s in read_corpus(corpus).skipped} == {"caf\\xe9 menu.txt": BAD_NAME}
+
+
+def test_control_characters_in_file_names_are_indexed(corpus: Path, tmp_path: Path) -> None:
+    names = ["tab\there.txt", "new\nline.txt", "esc\x1b[31m.txt"]
+    for name in names:
+        (corpus / name).write_text(f"Ferries cross the strait daily ({name!r}).\n", encoding="utf-8")
+    index = build(corpus, tmp_path)
+    assert skipped(index) == {}
+    assert set(names) <= set(index.manifest.files)
+    assert_good_files_work(index)
+    assert_stays_current(index)

@@ -1,0 +1,456 @@
+"""Every public entry point checks its arguments; every failure is a QAError with a clear message."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_corpus
+from fakes import FakeEmbedder
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+import qa
+from qa import writer as writer_module
+from qa.errors import SettingsError, shown
+from qa.lexical import _checksum
+from qa.vectors import BaseVectors, exact_search
+
+PROPERTY = hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+RETRIEVERS = ("dense", "lexical", "hybrid")
+SURROGATES = ["who \ud800", "\udfff", "Etna \udc80 volcano", "\ud83d"]
+
+
+@pytest.fixture(scope="module")
+def shared_index(tmp_path_factory: pytest.TempPathFactory) -> qa.Index:
+    """One small index for the many read-only checks of this module."""
+    root = tmp_path_factory.mktemp("validation")
+    corpus = write_corpus(root / "corpus")
+    return qa.build_index(corpus, root / "index", embedder=FakeEmbedder(), settings=qa.Settings(threshold=0.2))
+
+
+def set_meta(folder: Path, **values: object) -> None:
+    """Overwrite rows of the index's meta table (values stored as JSON, as the writer does)."""
+    with sqlite3.connect(folder / "index.db") as connection:
+        connection.executemany(
+            "UPDATE meta SET value = ? WHERE key = ?", [(json.dumps(v), k) for k, v in values.items()]
+        )
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("retriever", "bm25"),
+        ("retriever", ""),
+        ("retriever", None),
+        ("fusion", "sum"),
+        ("fusion", 1),
+        ("model", ""),
+        ("model", None),
+        ("context", "yes"),
+        ("lexical_title", 1),
+        ("threshold", 1.5),
+        ("threshold", -1.01),
+        ("threshold", math.nan),
+        ("threshold", "0.3"),
+        ("threshold", True),
+        ("confident", 2),
+        ("confident", math.inf),
+        ("quote_confident", -2.0),
+        ("dense_weight", 1.1),
+        ("dense_weight", -0.1),
+        ("dense_weight", None),
+        ("highlight_bar", -0.1),
+        ("highlight_bar", 3.5),
+        ("highlight_bar", math.nan),
+        ("highlight_within", -1.0),
+        ("highlight_within", math.inf),
+        ("quote_margin", -0.01),
+        ("quote_margin", math.nan),
+        ("duplicate_jaccard", 1.5),
+        ("duplicate_jaccard", -0.5),
+        ("batch_size", 0),
+        ("batch_size", True),
+        ("batch_size", 8.0),
+        ("candidates", 0),
+        ("candidates", -5),
+        ("answer_k", 0),
+        ("answer_k", 101),
+        ("answer_k", False),
+        ("rrf_k", 0),
+        ("max_question_chars", 0),
+        ("max_question_chars", "2000"),
+        ("window_overlap", -1),
+        ("window_overlap", 2.5),
+    ],
+)
+def test_settings_refuse_bad_values(field: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=field):
+        qa.Settings(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match=field):
+        qa.Settings().with_(**{field: value})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"threshold": -1, "confident": 1, "quote_confident": None},
+        {"threshold": None, "confident": None},
+        {"dense_weight": 0, "duplicate_jaccard": 1},
+        {"highlight_bar": 3, "highlight_within": 0, "quote_margin": 0},
+        {"window_overlap": 0, "answer_k": 100, "candidates": 1, "rrf_k": 1},
+        {"batch_size": np.int64(16), "threshold": np.float32(0.25)},
+        {"retriever": "lexical", "fusion": "rrf"},
+    ],
+)
+def test_settings_accept_edge_values(changes: dict[str, object]) -> None:
+    settings = qa.Settings().with_(**changes)
+    for name, value in changes.items():
+        got = getattr(settings, name)
+        assert got == (pytest.approx(float(value)) if isinstance(value, np.floating) else value)  # type: ignore[arg-type]
+    # numpy numbers are stored as plain Python numbers.
+    assert type(settings.batch_size) is int and type(settings.dense_weight) is float
+
+
+def test_settings_refuse_unknown_names_and_huge_values_are_shown_short() -> None:
+    with pytest.raises(SettingsError, match="unknown setting colour"):
+        qa.Settings().with_(colour="blue")
+    with pytest.raises(SettingsError) as caught:
+        qa.Settings(retriever="x" * 10_000)  # type: ignore[arg-type]
+    assert len(str(caught.value)) < 200
+
+
+def test_shown_cuts_long_values_and_survives_unprintable_ones() -> None:
+    assert shown("abc") == "'abc'"
+    assert len(shown("x" * 5000)) < 120
+    assert "int" in shown(10**5000)
+
+
+# -- k, question, retriever -------------------------------------------------------------------
+
+
+BAD_K = [0, -1, True, False, 1.5, 2.0, math.nan, math.inf, "3", None, [3], np.float64(2.0)]
+
+
+@pytest.mark.parametrize("k", BAD_K, ids=repr)
+@pytest.mark.parametrize("call", ["search", "rank", "answer"])
+def test_bad_k_is_a_query_error(shared_index: qa.Index, call: str, k: object) -> None:
+    if call == "answer" and k is None:
+        # For answer, None means settings.answer_k.
+        assert shared_index.answer("Etna volcano", None).found
+        return
+    with pytest.raises(qa.QueryError, match="k must be a whole number"):
+        getattr(shared_index, call)("Etna volcano", k)
+
+
+@pytest.mark.parametrize("k", [1, 10**9, 10**100, np.int64(2)], ids=repr)
+def test_large_and_numpy_k_are_accepted(shared_index: qa.Index, k: int) -> None:
+    hits = shared_index.search("Etna volcano", k)
+    assert 1 <= len(hits) <= len(shared_index)
+    assert hits[0].source == "volcano.txt"
+
+
+def test_a_bool_k_given_by_position_is_refused(shared_index: qa.Index) -> None:
+    with pytest.raises(qa.QueryError, match="got True"):
+        shared_index.search("Etna volcano", True)
+
+
+@pytest.mark.parametrize("question", SURROGATES, ids=repr)
+@pytest.mark.parametrize("retriever", RETRIEVERS)
+@pytest.mark.parametrize("call", ["search", "rank", "answer"])
+def test_broken_unicode_is_a_query_error(shared_index: qa.Index, call: str, retriever: str, question: str) -> None:
+    with pytest.raises(qa.QueryError, match="broken Unicode"):
+        getattr(shared_index, call)(question, retriever=retriever)
+
+
+def test_broken_unicode_in_history_is_a_query_error(shared_index: qa.Index) -> None:
+    with pytest.raises(qa.QueryError, match="broken Unicode"):
+        shared_index.answer("and the bakery?", history=["who runs \ud800 it"])
+    with pytest.raises(qa.QueryError, match="list of earlier questions"):
+        shared_index.answer("and the bakery?", history="Who owns the bakery?")
+    with pytest.raises(qa.QueryError, match="list of earlier questions"):
+        shared_index.answer("and the bakery?", history=[b"bytes"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("question", [None, b"Etna", 3, ["Etna"]], ids=repr)
+@pytest.mark.parametrize("call", ["search", "rank", "answer"])
+def test_a_question_that_is_not_text_is_a_query_error(shared_index: qa.Index, call: str, question: object) -> None:
+    with pytest.raises(qa.QueryError, match="must be text"):
+        getattr(shared_index, call)(question)
+
+
+@pytest.mark.parametrize("retriever", ["", "bm25", 1, ["dense"], "DENSE"], ids=repr)
+@pytest.mark.parametrize("call", ["search", "rank", "answer"])
+def test_an_unknown_retriever_is_a_query_error(shared_index: qa.Index, call: str, retriever: object) -> None:
+    with pytest.raises(qa.QueryError, match="unknown retriever"):
+        getattr(shared_index, call)("Etna volcano", retriever=retriever)
+
+
+def test_messages_never_echo_a_long_input(shared_index: qa.Index) -> None:
+    long = "volcano " * 1000
+    failures: list[Callable[[], object]] = [
+        lambda: shared_index.search(long),
+        lambda: shared_index.answer(long),
+        lambda: shared_index.search("Etna", long),  # type: ignore[arg-type]
+        lambda: shared_index.search("Etna", retriever=long),  # type: ignore[arg-type]
+        lambda: shared_index.search("Etna", sources=[long]),
+    ]
+    for call in failures:
+        with pytest.raises(qa.QueryError) as caught:
+            call()
+        assert len(str(caught.value)) < 250, str(caught.value)[:300]
+
+
+# -- dimension mismatches ---------------------------------------------------------------------
+
+
+def test_a_model_of_another_dimension_is_refused_when_loading(fake_index: qa.Index) -> None:
+    with pytest.raises(qa.IndexMismatchError, match=r"256 dimensions.*gives 64"):
+        qa.load_index(fake_index.folder, embedder=FakeEmbedder(dimension=64))
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["delta", "base"])
+def test_a_question_vector_of_another_dimension_is_refused_before_searching(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: bool
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0 if merged else 10_000)
+    built = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
+    assert (built.snapshot.base is not None) is merged
+    # The model is only known to be wrong once it embeds a question (it loads lazily by name).
+    index = qa.Index(built.folder, built.snapshot, settings=built.settings, embedder=FakeEmbedder(dimension=64))
+    for retriever in ("dense", "hybrid"):
+        with pytest.raises(qa.IndexMismatchError, match=r"64 dimensions.*256"):
+            index.search("Etna volcano", retriever=retriever)
+        with pytest.raises(qa.IndexMismatchError):
+            index.answer("Etna volcano", retriever=retriever)
+    assert index.search("Etna volcano", retriever="lexical")[0].source == "volcano.txt"
+
+
+def test_vector_search_refuses_a_query_of_the_wrong_length(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    base = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).snapshot.base
+    assert isinstance(base, BaseVectors)
+    empty = np.zeros(0, dtype=np.int64)
+    with pytest.raises(qa.IndexMismatchError, match="cannot search the vector file"):
+        base.search(np.ones(64, dtype=np.float32), 3, empty)
+    with pytest.raises(qa.IndexMismatchError, match="cannot search the stored vectors"):
+        exact_search(np.eye(4, dtype=np.float32), np.arange(4), np.ones(3, dtype=np.float32), 2)
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["delta", "base"])
+def test_a_recorded_dimension_that_disagrees_with_the_vectors_is_named(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: bool
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0 if merged else 10_000)
+    folder = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).folder
+    set_meta(folder, dimension=128)
+    expected = r"256 dimensions, the database 7 of 128.*qa index" if merged else r"stored vectors.*damaged.*qa index"
+    with pytest.raises(qa.IndexCorruptError, match=expected):
+        qa.load_index(folder)
+    # `qa index` sees other build facts and rebuilds from scratch.
+    repaired = qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    assert repaired.search("Etna volcano", k=1)[0].source == "volcano.txt"
+
+
+@pytest.mark.parametrize("value", ["abc", 0, -3, True, 2.5, None], ids=repr)
+def test_a_malformed_recorded_dimension_is_named(fake_index: qa.Index, value: object) -> None:
+    set_meta(fake_index.folder, dimension=value)
+    with pytest.raises(qa.IndexCorruptError, match=r"malformed \(dimension is .*qa index"):
+        qa.load_index(fake_index.folder)
+
+
+# -- damaged keyword segments -----------------------------------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-5])
+
+
+def _garble_header(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[10:40] = b"\x00\xff" * 15
+    path.write_bytes(bytes(data))
+
+
+def _rewrite(change: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
+    def rewrite(path: Path) -> None:
+        array = np.load(path, allow_pickle=False)
+        with path.open("wb") as handle:
+            np.save(handle, change(array), allow_pickle=False)
+
+    return rewrite
+
+
+def _decreasing(indptr: np.ndarray) -> np.ndarray:
+    out = indptr.copy()
+    out[1], out[2] = out[2], out[1] - 1
+    return out
+
+
+DAMAGE = {
+    "truncated": ("tf", _truncate, "unreadable"),
+    "garbled header": ("indptr", _garble_header, "unreadable"),
+    "2-d array": ("rows", _rewrite(lambda a: np.stack([a, a])), "shape"),
+    "float indptr": ("indptr", _rewrite(lambda a: a.astype(np.float64)), "float64"),
+    "indptr decreasing": ("indptr", _rewrite(_decreasing), "indptr"),
+    "indptr short": ("indptr", _rewrite(lambda a: a[:-1]), "postings"),
+    "tf short": ("tf", _rewrite(lambda a: a[:-1]), "frequencies"),
+    "row out of range": ("rows", _rewrite(lambda a: a + 1000), "rows.npy names a document outside"),
+    "negative row": ("rows", _rewrite(lambda a: a - 1000), "rows.npy"),
+    "doc_ids unsorted": ("doc_ids", _rewrite(lambda a: a[::-1].copy()), "ascending"),
+    "doc_len short": ("doc_len", _rewrite(lambda a: a[:-1]), "lengths"),
+    "nan frequency": ("tf", _rewrite(lambda a: np.where(np.arange(len(a)) == 0, np.nan, a).astype(a.dtype)), "tf.npy"),
+    "object array": ("doc_len", lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "unreadable"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("checksum_agrees", [False, True], ids=["checksum-off", "checksum-agrees"])
+def test_a_damaged_keyword_segment_is_named_and_repaired(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, checksum_agrees: bool
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    index = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
+    segment = index.folder / index.snapshot.meta.lexical_file
+    name, damage_file, expected = DAMAGE[damage]
+    damage_file(segment / f"{name}.npy")
+    if checksum_agrees:
+        # Past the checksum (as if the writer itself wrote bad arrays): the layout checks catch it.
+        set_meta(index.folder, lexical_sha256=_checksum(segment))
+    else:
+        expected = "checksum mismatch"
+    with pytest.raises(qa.IndexCorruptError, match=rf"{segment.name}.*{expected}.*run `qa index`"):
+        qa.load_index(index.folder, embedder=FakeEmbedder())
+    # What `qa index` runs: a verifying build rewrites the segment from the database.
+    repaired = qa.build_index(corpus, index.folder, embedder=FakeEmbedder(), verify=True)
+    assert repaired.report is not None and any("rebuilt" in r for r in repaired.report.repaired)
+    assert repaired.search("sourdough bread", k=1, retriever="lexical")[0].source == "bakery.md"
+
+
+def test_a_term_list_that_disagrees_with_the_segment_is_named(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    folder = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).folder
+    with sqlite3.connect(folder / "index.db") as connection:
+        connection.execute("UPDATE lexical_terms SET col = col + 100000")
+    index = qa.load_index(folder, embedder=FakeEmbedder())
+    with pytest.raises(qa.IndexCorruptError, match="does not match the term list"):
+        index.search("sourdough bread", retriever="lexical")
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def test_building_into_a_file_is_an_access_error(corpus: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    with pytest.raises(qa.IndexAccessError, match="is a file"):
+        qa.build_index(corpus, target, embedder=FakeEmbedder())
+    with pytest.raises(qa.IndexAccessError, match="lies under the file"):
+        qa.build_index(corpus, target / "sub", embedder=FakeEmbedder())
+    assert target.read_text() == "not a folder"
+    with pytest.raises(qa.IndexNotFoundError, match="is a file"):
+        qa.load_index(target)
+
+
+@pytest.mark.parametrize("kind", ["file", "missing", "none", "empty"])
+def test_a_corpus_that_is_not_a_folder_is_a_corpus_error(tmp_path: Path, kind: str) -> None:
+    paths: dict[str, object] = {"file": tmp_path / "a.txt", "missing": tmp_path / "nope", "none": None, "empty": ""}
+    (tmp_path / "a.txt").write_text("Etna erupts.")
+    with pytest.raises(qa.CorpusError):
+        qa.build_index(paths[kind], tmp_path / "i", embedder=FakeEmbedder())  # type: ignore[arg-type]
+    assert not (tmp_path / "i").exists()
+
+
+def test_arguments_of_the_wrong_type_are_qa_errors(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(qa.IndexAccessError, match="must be a path"):
+        qa.build_index(corpus, None, embedder=FakeEmbedder())  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match=r"qa\.Settings"):
+        qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), settings={"threshold": 0.2})  # type: ignore[arg-type]
+    with pytest.raises(qa.IndexNotFoundError, match="must be a path"):
+        qa.load_index(None)  # type: ignore[arg-type]
+
+
+def test_existing_settings_still_build_and_answer(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c")
+    settings = qa.Settings(threshold=0.05, confident=0.99, fusion="rrf").with_(answer_k=3)
+    index = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), settings=settings)
+    assert index.settings.answer_k == 3 and index.settings.fusion == "rrf"
+    assert index.answer("Who trains apprentices?").found
+
+
+# -- properties -------------------------------------------------------------------------------
+
+#: Text with lone surrogates and control characters sprinkled in.
+TEXT = st.lists(
+    st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr), st.sampled_from(["\x00", "\n", " ", "Etna"])),
+    max_size=40,
+).map("".join)
+ANY_K = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+)
+
+
+@PROPERTY
+@given(question=TEXT, retriever=st.sampled_from(RETRIEVERS))
+def test_any_text_searches_or_raises_a_qa_error(shared_index: qa.Index, question: str, retriever: str) -> None:
+    for call in (shared_index.search, shared_index.answer):
+        with contextlib.suppress(qa.QAError):
+            call(question, retriever=retriever)  # type: ignore[operator]
+
+
+@PROPERTY
+@given(k=ANY_K)
+def test_any_k_searches_or_raises_a_qa_error(shared_index: qa.Index, k: object) -> None:
+    for call in (shared_index.search, shared_index.rank, shared_index.answer):
+        with contextlib.suppress(qa.QAError):
+            call("Etna volcano", k)  # type: ignore[operator]
+
+
+@PROPERTY
+@given(retriever=st.one_of(st.none(), st.text(max_size=8), st.integers(), st.sampled_from(RETRIEVERS)))
+def test_any_retriever_searches_or_raises_a_qa_error(shared_index: qa.Index, retriever: object) -> None:
+    with contextlib.suppress(qa.QAError):
+        shared_index.search("Etna volcano", retriever=retriever)  # type: ignore[arg-type]
+
+
+@PROPERTY
+@given(history=st.lists(st.one_of(TEXT, st.none(), st.integers()), max_size=3), question=TEXT)
+def test_any_history_answers_or_raises_a_qa_error(shared_index: qa.Index, history: list[object], question: str) -> None:
+    with contextlib.suppress(qa.QAError):
+        shared_index.answer(question, history=history)  # type: ignore[arg-type]
+
+
+NUMBERS = st.one_of(
+    st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(), st.text(max_size=3)
+)
+
+
+@PROPERTY
+@given(field=st.sampled_from([f for f in qa.Settings.__dataclass_fields__ if f != "model"]), value=NUMBERS)
+def test_any_setting_value_is_accepted_or_a_settings_error(field: str, value: object) -> None:
+    try:
+        settings = qa.Settings(**{field: value})  # type: ignore[arg-type]
+    except SettingsError:
+        return
+    # What is accepted can be used: the derived levels are numbers.
+    assert math.isfinite(settings.abstain_below) and math.isfinite(settings.confident_above)

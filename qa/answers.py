@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,7 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from .documents import Passage, decode_text, make_document, sentence_spans, split_passages
+from .documents import (
+    CorpusEntry,
+    Passage,
+    decode_text,
+    make_document,
+    read_entry,
+    sentence_spans,
+    split_passages,
+)
+from .errors import QAError
 from .retrieval import Hit, Ranking, citation
 
 Span = tuple[int, int]
@@ -132,12 +142,16 @@ class SourceChecker:
         self._files: dict[str, tuple[str, str] | None] = {}
 
     def _read(self, source: str) -> tuple[str, str] | None:
-        """The file's current ``(text, sha256 of bytes)``, or ``None`` if gone or unreadable."""
+        """The file's current ``(text, sha256 of bytes)``, or ``None`` if gone, unreadable or hostile.
+
+        Read with the checks of indexing (:func:`read_entry`): a file swapped since for a
+        link out of the corpus, a FIFO or something too large counts as gone.
+        """
         if source not in self._files:
             try:
-                raw = (self._root / source).read_bytes()
+                raw = read_entry(self._root, CorpusEntry(source, self._root / source))
                 self._files[source] = (decode_text(raw), hashlib.sha256(raw).hexdigest())
-            except (OSError, UnicodeDecodeError, ValueError):
+            except (OSError, UnicodeDecodeError, ValueError, QAError):
                 self._files[source] = None
         return self._files[source]
 
@@ -197,7 +211,7 @@ def article_title(source: str, text: str) -> str:
     document = make_document(source, text)
     if document.title:
         return document.title
-    first = text.strip().split("\n", 1)[0].strip()
+    first = re.split(r"\r\n|\r|\n", text.strip(), maxsplit=1)[0].strip()
     if first and len(first) <= TITLE_MAX:
         return first
     lead = document.lead or first

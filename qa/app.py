@@ -20,7 +20,7 @@ import gradio as gr
 
 from . import chat, render
 from .answers import Quote
-from .errors import QAError, QueryError
+from .errors import QAError, QueryError, SettingsError
 from .feedback import Vote, feedback_path, record_vote, utc_now
 from .index import Index
 from .live import LiveIndex
@@ -41,7 +41,23 @@ STATUS_INTERVAL = 1.0
 #: Answers computed at once, per kind of request (chat, API): ``$QA_CONCURRENCY``, default 4
 #: (benchmarks/load.py: numpy, FAISS and onnxruntime release the GIL, so on 2 cores a few
 #: answers overlap; more only queue).
-ANSWER_CONCURRENCY = max(1, int(os.environ.get("QA_CONCURRENCY") or 4))
+ANSWER_CONCURRENCY = 4
+
+
+def answer_concurrency() -> int:
+    """Answers computed at once: ``$QA_CONCURRENCY`` (1 to 64), else :data:`ANSWER_CONCURRENCY`.
+
+    Raises:
+        SettingsError: ``$QA_CONCURRENCY`` is not a whole number from 1 to 64.
+
+    """
+    raw = os.environ.get("QA_CONCURRENCY", "").strip()
+    if not raw:
+        return ANSWER_CONCURRENCY
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 64:
+        raise SettingsError(f"QA_CONCURRENCY must be a whole number from 1 to 64, not {raw[:20]!r}")
+    return int(raw)
+
 
 #: Most passages the HTTP endpoint ranks for one request.
 MAX_K = 100
@@ -405,7 +421,13 @@ class ChatBackend:
 
 
 def build_app(index: Index | LiveIndex) -> gr.Blocks:
-    """The chat page plus the ``ask`` API endpoint."""
+    """The chat page plus the ``ask`` API endpoint.
+
+    Raises:
+        SettingsError: ``$QA_CONCURRENCY`` is malformed.
+
+    """
+    concurrency = answer_concurrency()
     backend = ChatBackend(index)
 
     def ask(question: str = "", k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
@@ -473,7 +495,7 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             "fn": backend.finish,
             "inputs": [conversation],
             "outputs": [page, export],
-            "concurrency_limit": ANSWER_CONCURRENCY,
+            "concurrency_limit": concurrency,
             # One limit for every way of asking (box, examples, clicks), not one each.
             "concurrency_id": "answer",
             **quiet,
@@ -485,7 +507,7 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
             button.click(backend.start, [button, conversation, filters], [page, box], **instant).then(**finish)
         page.click(act, [conversation], [page, source, pane_column], **instant).then(**finish)
         close.click(lambda: gr.update(visible=False), None, pane_column, **quiet)
-        gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY)  # type: ignore[attr-defined]
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency)  # type: ignore[attr-defined]
     # Kept on the app, so that close_app can remove its export files.
     demo.qa_backend = backend
     demo.queue(max_size=QUEUE_SIZE)
@@ -513,6 +535,8 @@ def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860, auth: t
         auth: ``(user, password)`` every visitor must give (page and API), or ``None``.
 
     """
+    # A malformed $QA_CONCURRENCY is said before anything starts.
+    answer_concurrency()
     warm_up(live)
     live.start()
     demo = build_app(live)

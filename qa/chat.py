@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .answers import Answer, Quote, article_title, locate
-from .documents import decode_text
+from .documents import CorpusEntry, decode_text, read_entry
 from .errors import CorpusError, QAError, QueryError
 from .index import Index
 
@@ -281,13 +281,12 @@ def read_indexed(index: Index, source: str) -> tuple[str, str]:
     """
     if source not in index.manifest.files:
         raise CorpusError(f"{source} is no longer in the index: it was removed or became unreadable since")
-    root = index.corpus.resolve()
-    path = (root / source).resolve()
-    if not path.is_relative_to(root):
-        raise CorpusError(f"{source} points outside the corpus folder; it is not shown")
+    root = index.corpus
     try:
-        raw = path.read_bytes()
+        raw = read_entry(root, CorpusEntry(source, root / source))
         return decode_text(raw), hashlib.sha256(raw).hexdigest()
+    except CorpusError as exc:
+        raise CorpusError(f"{source} is not shown: {exc}") from exc
     except OSError as exc:
         raise CorpusError(f"cannot read {source} now ({exc.strerror or type(exc).__name__})") from exc
     except (UnicodeDecodeError, ValueError) as exc:

@@ -196,6 +196,10 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("utf-8-sig")
 
 
+#: The most any size limit can be: larger settings mean "no limit" and are read as this.
+_MAX_BYTES = 2**40
+
+
 def max_file_mb() -> float:
     """The largest file indexed, in megabytes: ``$QA_MAX_FILE_MB`` if set, else :data:`MAX_FILE_MB`.
 
@@ -216,8 +220,8 @@ def max_file_mb() -> float:
 
 
 def _limit_bytes(limit_mb: float) -> int:
-    """The size limit in bytes."""
-    return int(limit_mb * _MB)
+    """The size limit in bytes (at most a terabyte, whatever the setting says)."""
+    return int(min(limit_mb * _MB, float(_MAX_BYTES)))
 
 
 def too_large(size: int, limit_mb: float) -> str:
@@ -374,8 +378,9 @@ def read_entry(root: Path, entry: CorpusEntry) -> bytes:
     if entry.skipped is not None:
         raise CorpusError(entry.skipped)
     limit = max_file_mb()
+    real_root = os.path.realpath(root)
     target = os.path.realpath(entry.path)
-    if not _inside(target, os.path.realpath(root)):
+    if not _inside(target, real_root):
         raise CorpusError(LINK_OUTSIDE)
     # Non-blocking: opening a FIFO then returns at once instead of waiting for a writer.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -383,15 +388,32 @@ def read_entry(root: Path, entry: CorpusEntry) -> bytes:
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise CorpusError(f"not a regular file: {_kind(status.st_mode)}")
-        # The file opened must be the one resolved inside the corpus, not a link swapped in between.
-        resolved = os.stat(target)
+        # The file opened must lie inside the corpus, whatever was swapped in since the
+        # check above (a link, a folder renamed for a link): ask the system where it is.
+        opened = _opened_path(file.fileno())
+        if opened is not None and not _inside(opened, real_root):
+            raise CorpusError(LINK_OUTSIDE)
+        resolved = os.lstat(target)
         if (resolved.st_dev, resolved.st_ino) != (status.st_dev, status.st_ino):
             raise CorpusError(CHANGED_WHILE_READ)
         budget = _limit_bytes(limit)
-        raw = file.read(budget + 1)
+        if status.st_size > budget:
+            raise CorpusError(too_large(status.st_size, limit))
+        # One byte more than the file says it has: a file still growing shows as changed.
+        raw = file.read(status.st_size + 1)
     if len(raw) > budget:
         raise CorpusError(too_large(max(status.st_size, len(raw)), limit))
+    if len(raw) > status.st_size:
+        raise CorpusError(CHANGED_WHILE_READ)
     return raw
+
+
+def _opened_path(descriptor: int) -> str | None:
+    """Where the file open on ``descriptor`` really is (Linux ``/proc``), or ``None`` if unknown."""
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return None
 
 
 def source_name(root: Path, path: Path) -> str:

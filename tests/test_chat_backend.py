@@ -331,4 +331,15 @@ def test_source_pane_refuses_links_out_of_the_corpus(backend: app.ChatBackend, c
     (corpus / quote.source).unlink()
     (corpus / quote.source).symlink_to(secret)
     _, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": "q1"})
-    assert pane is not None and "SECRET" not in pane and "outside the corpus folder" in pane
+    assert pane is not None and "SECRET" not in pane and "outside the corpus" in pane
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1e3", "65"])
+def test_a_bad_concurrency_setting_is_a_settings_error(
+    fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("QA_CONCURRENCY", value)
+    with pytest.raises(qa.SettingsError, match="QA_CONCURRENCY"):
+        app.build_app(fake_index)
+    monkeypatch.setenv("QA_CONCURRENCY", "2")
+    assert app.answer_concurrency() == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -323,3 +324,64 @@ def test_control_characters_in_file_names_are_indexed(corpus: Path, tmp_path: Pa
     assert set(names) <= set(index.manifest.files)
     assert_good_files_work(index)
     assert_stays_current(index)
+
+
+def test_a_link_or_folder_swapped_in_while_opening_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa import documents
+
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("harmless inside\n", encoding="utf-8")
+    (root / "sub" / "b.txt").write_text("inside b\n", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("SECRET outside corpus\n", encoding="utf-8")
+    entries = documents.scan_corpus(root)
+    real_open = os.open
+
+    def swapping_open(path: str, flags: int, *args: object) -> int:
+        # The worst moment: after every check of the path, just as the file is opened.
+        name = Path(path).name
+        if name == "a.txt":
+            Path(path).unlink()
+            os.symlink(tmp_path / "secret.txt", path)
+        if name == "b.txt":
+            os.rename(root / "sub", tmp_path / "moved")
+            (tmp_path / "moved" / "b.txt").write_text("SECRET via parent\n", encoding="utf-8")
+            os.symlink(tmp_path / "moved", root / "sub")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(documents.os, "open", swapping_open)
+    for entry in entries:
+        if entry.skipped is None:
+            with pytest.raises(qa.CorpusError):
+                documents.read_entry(root, entry)
+
+
+def test_answers_never_read_what_was_swapped_in_after_indexing(tmp_path: Path) -> None:
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "light.md": "# Lighthouse\n\nThe lighthouse keeper lights the lamp at dusk.\n",
+            "pipe.md": "Pipes carry water.\n",
+        },
+    )
+    (tmp_path / "secret.md").write_text(
+        "# TOP SECRET PAYROLL\n\nThe lighthouse keeper lights the lamp at dusk.\n", encoding="utf-8"
+    )
+    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), settings=qa.Settings(threshold=-1))
+    (corpus / "light.md").unlink()
+    (corpus / "light.md").symlink_to(tmp_path / "secret.md")
+    (corpus / "pipe.md").unlink()
+    os.mkfifo(corpus / "pipe.md")
+    # Neither the outside file's title nor its text is shown, and the FIFO is not waited on.
+    answer = index.answer("lighthouse keeper lamp")
+    shown = json.dumps(answer.to_dict())
+    assert "SECRET" not in shown and "PAYROLL" not in shown
+    assert not any(q.source in ("light.md", "pipe.md") for q in (*answer.quotes, *answer.more))
+    assert index.answer("pipes water").warnings
+
+
+def test_a_huge_size_limit_means_no_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Ferries leave the harbour hourly.\n"})
+    monkeypatch.setenv("QA_MAX_FILE_MB", "1e308")
+    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert len(index) == 1

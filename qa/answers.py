@@ -28,9 +28,7 @@ Span = tuple[int, int]
 #: Sentences scoring within this margin of the best one are highlighted too (0: only the best, and ties).
 HIGHLIGHT_MARGIN = 0.0
 
-#: Sentences of one passage scored for highlighting (the first ones), and the characters
-#: of each that are scored: bounds the cost of a huge paragraph.
-HIGHLIGHT_SENTENCES = 48
+#: Characters of a sentence scored for highlighting: the model reads no further anyway.
 HIGHLIGHT_CHARS = 2000
 
 #: Longest first line taken as an article's title.
@@ -268,6 +266,7 @@ def compose(
     cut: Callable[[Sequence[Quote]], int] | None = None,
     highlight_bar: float = 0.0,
     highlight_within: float = 1.0,
+    highlight_sentences: int = 48,
     searched: str = "",
 ) -> Answer:
     """Build an :class:`Answer` from a ranking, re-checking every quote on disk.
@@ -285,6 +284,7 @@ def compose(
             ``more``. ``None`` shows them all.
         highlight_bar: Sentence score a sentence must reach to be highlighted.
         highlight_within: ... and the most it may score below the answer's best sentence.
+        highlight_sentences: Sentences of one passage scored (the first ones).
         searched: What was searched, when it differs from ``question`` (a follow-up).
 
     """
@@ -330,7 +330,12 @@ def compose(
     # Only the shown quotes are scored: "more passages" are collapsed and rarely opened.
     if found and score_sentences is not None:
         shown_quotes = _highlight(
-            searched or question, checked[:count], score_sentences, highlight_bar, highlight_within, count
+            searched or question,
+            checked[:count],
+            score_sentences,
+            highlight_bar,
+            highlight_within,
+            highlight_sentences,
         )
         checked = [*shown_quotes, *checked[count:]]
     shown, more = tuple(checked[:count]), tuple(checked[count:])
@@ -360,14 +365,14 @@ def _highlight(
     score_sentences: Callable[[str, list[str]], np.ndarray],
     bar: float,
     within: float,
-    shown: int,
+    most: int,
 ) -> list[Quote]:
-    """Attach the best-answering sentence ranges to each quote, scoring all sentences at once.
+    """Attach the best-answering sentence ranges to each shown quote, scoring all sentences at once.
 
-    A huge paragraph costs no more than :data:`HIGHLIGHT_SENTENCES` sentences of at most
-    :data:`HIGHLIGHT_CHARS` characters each: the model reads no further anyway.
+    A huge paragraph costs no more than its first ``most`` sentences of at most
+    :data:`HIGHLIGHT_CHARS` characters each.
     """
-    spans = [sentence_spans(quote.text)[:HIGHLIGHT_SENTENCES] for quote in quotes]
+    spans = [sentence_spans(quote.text)[:most] for quote in quotes]
     sentences = [
         quote.text[s : min(e, s + HIGHLIGHT_CHARS)]
         for quote, quote_spans in zip(quotes, spans, strict=True)
@@ -375,8 +380,7 @@ def _highlight(
     ]
     scores = score_sentences(question, sentences).tolist() if sentences else []
     # A quote's best sentence is marked only if it is close to the best of the shown quotes.
-    reference = scores[: sum(len(own) for own in spans[:shown])]
-    bar = max(bar, max(reference, default=0.0) - within)
+    bar = max(bar, max(scores, default=0.0) - within)
     result: list[Quote] = []
     position = 0
     for quote, quote_spans in zip(quotes, spans, strict=True):

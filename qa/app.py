@@ -24,6 +24,7 @@ from .errors import QAError, QueryError, SettingsError
 from .feedback import Vote, feedback_path, record_vote, utc_now
 from .index import Index
 from .live import LiveIndex
+from .retrieval import check_question
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ ECHO = 80
 #: Requests waiting in the queue before new ones are turned away.
 QUEUE_SIZE = 256
 
-#: Largest upload accepted: the chat uploads nothing, so this only shuts a door.
+#: Largest upload accepted (``$QA_MAX_UPLOAD``, e.g. ``1mb``): the chat uploads nothing, so
+#: this only shuts a door.
 MAX_UPLOAD = "64kb"
 
 # Colours: text on highlight at 4.5:1 or better in both modes (tests/test_browser.py checks).
@@ -231,6 +233,11 @@ class ChatBackend:
         """The state answers come from now."""
         return self.live.current()
 
+    @property
+    def limit(self) -> int:
+        """Longest question accepted (``Settings.max_question_chars``)."""
+        return self.index.settings.max_question_chars
+
     # -- API ----------------------------------------------------------------------------------
 
     def ask(self, question: object, k: object = None, sources: object = None) -> dict[str, Any]:
@@ -238,7 +245,7 @@ class ChatBackend:
 
         This is the HTTP edge: ``k`` is a whole number from 1 to :data:`MAX_K` (``None``:
         the default), ``sources`` a list of file or folder names or ``None``, the
-        question text of at most :data:`chat.MAX_QUESTION` characters. A refused request
+        question text of at most ``settings.max_question_chars`` characters. A refused request
         echoes at most a short prefix of its question.
         """
         try:
@@ -249,7 +256,9 @@ class ChatBackend:
                 not isinstance(sources, list) or not all(isinstance(s, str) and len(s) <= 1000 for s in sources)
             ):
                 raise QueryError("sources must be a list of files or folders")
-            return self.index.answer(chat.check_question(question), k, sources=sources or None).to_dict()
+            index = self.index
+            question = check_question(question, index.settings.max_question_chars)
+            return index.answer(question, k, sources=sources or None).to_dict()
         except QAError as exc:
             text = question if isinstance(question, str) else ""
             if len(text) > ECHO:
@@ -325,7 +334,7 @@ class ChatBackend:
 
         """
         try:
-            conversation.ask(message, sources or ())
+            conversation.ask(message, sources or (), limit=self.limit)
         except QAError as exc:
             gr.Warning(str(exc))
             return self.page(conversation)[0], message
@@ -365,9 +374,9 @@ class ChatBackend:
                 conversation.vote(turn.id, chat.quote_key(prefix, quote), vote)
                 self._record(turn, quote, vote)
             elif action == "reask":
-                conversation.ask(turn.searched or turn.question, turn.sources, literal=True)
+                conversation.ask(turn.searched or turn.question, turn.sources, literal=True, limit=self.limit)
             elif action == "rerun" and isinstance(data.get("query"), str):
-                conversation.ask(data["query"], turn.sources, literal=True)
+                conversation.ask(data["query"], turn.sources, literal=True, limit=self.limit)
             else:
                 return gr.skip(), None
         except QAError as exc:
@@ -460,7 +469,7 @@ def build_app(index: Index | LiveIndex) -> gr.Blocks:
                     submit_btn="Ask",
                     elem_id="qa-question",
                     max_lines=4,
-                    max_length=chat.MAX_QUESTION,
+                    max_length=backend.index.settings.max_question_chars,
                 )
                 with gr.Row():
                     filters = gr.Dropdown(
@@ -518,11 +527,14 @@ def launch_options() -> dict[str, Any]:
     """What :meth:`gradio.Blocks.launch` needs besides address and port.
 
     The page's CSS; no ``allowed_paths`` (no file under the corpus is served by path);
-    uploads limited to a few kilobytes (nothing here uploads); no monitoring endpoint;
-    errors Gradio raises itself shown to the caller.
+    uploads limited to ``$QA_MAX_UPLOAD`` (default 64 KB: nothing here uploads); Gradio's
+    monitoring endpoint only with ``QA_MONITORING=1``; errors Gradio raises itself shown
+    to the caller.
     """
+    monitoring = os.environ.get("QA_MONITORING", "").strip() == "1"
+    upload = os.environ.get("QA_MAX_UPLOAD", "").strip() or MAX_UPLOAD
     # show_error: a request Gradio itself refuses (too few values) gets its message, not null.
-    return {"css": CSS, "max_file_size": MAX_UPLOAD, "enable_monitoring": False, "show_error": True}
+    return {"css": CSS, "max_file_size": upload, "enable_monitoring": monitoring, "show_error": True}
 
 
 def serve(live: LiveIndex, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> None:

@@ -20,14 +20,12 @@ from .answers import Answer, Quote, article_title, locate
 from .documents import CorpusEntry, decode_text, read_entry
 from .errors import CorpusError, QAError, QueryError
 from .index import Index
+from .retrieval import check_question
 
 log = logging.getLogger(__name__)
 
 #: Turns of a conversation kept (older ones drop off the top; turns keep their ids).
 MAX_TURNS = 100
-
-#: Longest question or edited search accepted from the page (as ``Settings.max_question_chars``).
-MAX_QUESTION = 2000
 
 _KEY = re.compile(r"([qm])([0-9]{1,3})")
 
@@ -87,20 +85,6 @@ def quote_key(prefix: str, quote: Quote) -> str:
     return f"{prefix}{quote.rank}"
 
 
-def check_question(question: object) -> str:
-    """The stripped question, or :class:`QueryError` if it is empty, not text or too long."""
-    text = question.strip() if isinstance(question, str) else ""
-    if not text:
-        raise QueryError("the question is empty: type a question about the articles")
-    if len(text) > MAX_QUESTION:
-        raise QueryError(f"the question is {len(text)} characters long; the limit is {MAX_QUESTION}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise QueryError("the question holds characters that are not text (broken Unicode); type it again") from exc
-    return text
-
-
 def history(turns: Sequence[Turn]) -> list[str]:
     """The earlier questions of a conversation as typed, oldest first: the context of a follow-up.
 
@@ -144,14 +128,14 @@ class Conversation:
         with self._lock:
             return next((t for t in self._turns if t.id == turn_id), None)
 
-    def ask(self, question: object, sources: Sequence[str] = (), *, literal: bool = False) -> Turn:
+    def ask(self, question: object, sources: Sequence[str] = (), *, literal: bool = False, limit: int = 2000) -> Turn:
         """Add a pending turn for ``question`` (``literal``: search it exactly as written).
 
         Raises:
-            QueryError: The question is empty or too long.
+            QueryError: The question is not text, empty or over ``limit`` characters.
 
         """
-        text = check_question(question)
+        text = check_question(question, limit)
         if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
             raise QueryError("choose files or folders from the list")
         with self._lock:

@@ -46,7 +46,8 @@ _WHOLE: dict[str, tuple[int, int | None]] = {
     "rrf_k": (1, None),
     "candidates": (1, None),
     "answer_k": (1, MAX_ANSWER_K),
-    "max_question_chars": (1, None),
+    "max_question_chars": (1, 1_000_000),
+    "highlight_sentences": (1, 10_000),
 }
 #: Real-number settings: ``name -> (lowest, highest or None, may be None)``.
 _REAL: dict[str, tuple[float, float | None, bool]] = {
@@ -93,7 +94,9 @@ class Settings:
             best sentence of the whole answer.
         duplicate_jaccard: Word-trigram Jaccard similarity above which two paragraphs
             are shown once.
-        max_question_chars: Longest question accepted.
+        max_question_chars: Longest question accepted (the API, the CLI and the chat).
+        highlight_sentences: Sentences of one passage scored for highlighting (the first
+            ones): bounds the cost of a huge paragraph.
 
     Raises:
         SettingsError: A value is of the wrong type or out of range (checked on creation,
@@ -120,6 +123,7 @@ class Settings:
     highlight_within: float = 0.1
     duplicate_jaccard: float = 0.8
     max_question_chars: int = 2000
+    highlight_sentences: int = 48
 
     def __post_init__(self) -> None:
         """Check every field; whole and real numbers are stored as plain ``int`` and ``float``."""

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .followup import resolve
 from .lexical import terms_of, tokens
-from .retrieval import Hit, Ranking, Retriever
+from .retrieval import Hit, Ranking, Retriever, check_text
 from .snapshot import Base, Manifest, Snapshot
 from .sources import DocumentSource, FolderSource, Source
 from .writer import BuildReport, CorpusChanges, IndexedFile, IndexWriter, UpdateProgress, diff
@@ -229,6 +229,7 @@ class Index:
             ),
             highlight_bar=settings.highlight_bar,
             highlight_within=settings.highlight_within,
+            highlight_sentences=settings.highlight_sentences,
             searched=searched,
         )
 
@@ -345,10 +346,7 @@ def _check_history(history: object) -> list[str]:
     for question in earlier:
         if not isinstance(question, str):
             raise QueryError(f"history must be a list of earlier questions, not of {type(question).__name__}")
-        try:
-            question.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise QueryError("an earlier question holds characters that are not text (broken Unicode)") from exc
+        check_text(question, "an earlier question")
     return earlier
 
 

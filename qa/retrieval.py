@@ -130,6 +130,34 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{ord(match[0]):02x}"
 
 
+def check_text(text: object, what: str = "the question") -> str:
+    """``text`` if it is a string of real characters, else :class:`QueryError`.
+
+    Lone surrogates (broken Unicode from a bad decoder or a hostile client) are refused:
+    no tokenizer or database takes them.
+    """
+    if not isinstance(text, str):
+        raise QueryError(f"{what} must be text, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError(f"{what} holds characters that are not text (broken Unicode)") from exc
+    return text
+
+
+def check_question(question: object, limit: int) -> str:
+    """The stripped question, or :class:`QueryError` if it is not text, empty or over ``limit`` characters.
+
+    The one check of every way in: the Python API, the CLI, the chat and the HTTP endpoint.
+    """
+    stripped = check_text(question).strip()
+    if not stripped:
+        raise QueryError("the question is empty: type a question about the articles")
+    if len(stripped) > limit:
+        raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
+    return stripped
+
+
 def citation(label: str, passage: Passage) -> str:
     """Format ``label/source ¶N (line L)`` for a passage.
 
@@ -209,21 +237,9 @@ class Retriever:
         """The settings in force."""
         return self._settings
 
-    def check_question(self, question: str) -> str:
-        """Return the stripped question, or raise :class:`QueryError` if unusable."""
-        if not isinstance(question, str):
-            raise QueryError(f"the question must be text, not {type(question).__name__}")
-        stripped = question.strip()
-        if not stripped:
-            raise QueryError("the question is empty: type a question about the articles")
-        limit = self._settings.max_question_chars
-        if len(stripped) > limit:
-            raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
-        try:
-            stripped.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise QueryError("the question holds characters that are not text (broken Unicode)") from exc
-        return stripped
+    def check_question(self, question: object) -> str:
+        """Return the stripped question, or raise :class:`QueryError` if unusable (see :func:`check_question`)."""
+        return check_question(question, self._settings.max_question_chars)
 
     def mode(self, retriever: object = None) -> RetrieverName:
         """The retriever to use: ``retriever`` if given (checked), else the configured one.

@@ -210,5 +210,11 @@ def test_huge_paragraph_answers_with_bounded_highlighting(tmp_path: Path, fake: 
     index.score_sentences = counting  # type: ignore[method-assign,assignment]
     answer = index.answer("harbour crane")
     assert answer.quotes and len(answer.quotes[0].text) > 150_000
-    # 4,000 sentences in the paragraph; at most HIGHLIGHT_SENTENCES of them are scored.
-    assert scored == [answers.HIGHLIGHT_SENTENCES]
+    # 4,000 sentences in the paragraph; at most highlight_sentences of them are scored.
+    assert scored == [index.settings.highlight_sentences]
+    index.score_sentences = original  # type: ignore[method-assign]
+    fewer = qa.load_index(tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1, highlight_sentences=5))
+    fewer.score_sentences = counting  # type: ignore[method-assign,assignment]
+    scored.clear()
+    fewer.answer("harbour crane")
+    assert scored == [5]

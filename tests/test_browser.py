@@ -204,7 +204,9 @@ def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path
 
 
 @pytest.mark.model
-def test_edited_file_marks_the_earlier_answer(seeds_server: tuple[str, Path], page: Page) -> None:
+def test_edited_file_marks_the_earlier_answer(
+    seeds_server: tuple[str, Path], page: Page, request: pytest.FixtureRequest
+) -> None:
     url, corpus = seeds_server
     page.goto(url)
     turn = ask(page, "What library was established in Basra?")
@@ -212,9 +214,12 @@ def test_edited_file_marks_the_earlier_answer(seeds_server: tuple[str, Path], pa
     expect(turn.locator(".qa-stale")).to_have_count(0)
     # 5. The file changes on disk: the live index follows, and the answer gets its badge.
     path = corpus / BASRA
-    lines = path.read_text(encoding="utf-8").split("\n")
+    original = path.read_text(encoding="utf-8")
+    lines = original.split("\n")
     lines[3] = lines[3].replace("extensive collection", "large collection")
     path.write_text("\n".join(lines), encoding="utf-8")
+    # The seeds as they were afterwards, for the tests after this one (and the README screenshot).
+    request.addfinalizer(lambda: path.write_text(original, encoding="utf-8"))
     badge = turn.locator(".qa-answer-block > .qa-quote .qa-stale").first
     expect(badge).to_contain_text("Changed since this answer", timeout=30_000)
     badge.get_by_role("button", name="ask again").click()
@@ -253,6 +258,8 @@ def test_dark_mode_contrast_and_hostile_file_names(seeds_server: tuple[str, Path
     turn = ask(page, "Who directs the Basra Cultural Center?")
     turn.locator(".qa-cite").first.click()
     expect(page.locator("#qa-source .qa-para").first).to_be_in_viewport()
+    # The whole page from its top (the status line too); the pane keeps its own scroll.
+    page.evaluate("window.scrollTo(0, 0)")
     shots = Path(os.environ.get("QA_SCREENSHOTS") or corpus.parent)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "screenshot.png"))

@@ -343,3 +343,18 @@ def test_a_bad_concurrency_setting_is_a_settings_error(
         app.build_app(fake_index)
     monkeypatch.setenv("QA_CONCURRENCY", "2")
     assert app.answer_concurrency() == 2
+
+
+def test_the_question_limit_follows_the_settings(corpus: Path, tmp_path: Path) -> None:
+    from fakes import FakeEmbedder
+
+    index = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), settings=qa.Settings(max_question_chars=12))
+    backend = app.ChatBackend(index)
+    try:
+        assert "limit is 12" in backend.ask("Etna volcano eruptions")["error"]
+        conversation = Conversation()
+        _, box = backend.start("Etna volcano eruptions", conversation, [])
+        assert box == "Etna volcano eruptions" and turns_of(conversation) == ()
+        assert "error" not in backend.ask("Etna volcano")
+    finally:
+        backend.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -15,6 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import qa
 from qa.documents import (
@@ -275,27 +277,20 @@ def test_heading_title_is_the_same_whatever_the_line_ending(end: str) -> None:
 _PIECES = ["\n", "\r", "\r\n", "\n\n", "\r\r", "\r\n\r\n", " ", "\t", "  \n", "word", "Ünïcödé", "日本語", "x.", "🙂"]
 
 
-def _random_text(rng: random.Random) -> str:
-    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60)))
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_random_texts_offsets_cover_content_and_lines_match_breaks(seed: int) -> None:
-    """Hypothesis is not installed; a seeded random search checks the same properties."""
-    rng = random.Random(seed)
-    for _ in range(50):
-        text = _random_text(rng)
-        passages = split_passages(make_document("r.txt", text))
-        covered = [False] * len(text)
-        for passage in passages:
-            assert text[passage.start_char : passage.end_char] == passage.text
-            assert passage.text.strip() == passage.text != ""
-            before = len(re.findall(r"\r\n|\r|\n", text[: passage.start_char]))
-            inside = len(re.findall(r"\r\n|\r|\n", passage.text))
-            assert (passage.start_line, passage.end_line) == (before + 1, before + 1 + inside)
-            covered[passage.start_char : passage.end_char] = [True] * len(passage.text)
-        # Every non-blank character belongs to some paragraph.
-        assert all(covered[i] for i, char in enumerate(text) if not char.isspace())
+@given(st.lists(st.sampled_from(_PIECES) | st.characters(), max_size=80).map("".join))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_any_text_splits_into_offsets_that_cover_it_and_lines_that_match_its_breaks(text: str) -> None:
+    passages = split_passages(make_document("r.txt", text))
+    covered = [False] * len(text)
+    for passage in passages:
+        assert text[passage.start_char : passage.end_char] == passage.text
+        assert passage.text.strip() == passage.text != ""
+        before = len(re.findall(r"\r\n|\r|\n", text[: passage.start_char]))
+        inside = len(re.findall(r"\r\n|\r|\n", passage.text))
+        assert (passage.start_line, passage.end_line) == (before + 1, before + 1 + inside)
+        covered[passage.start_char : passage.end_char] = [True] * len(passage.text)
+    # Every non-blank character belongs to some paragraph.
+    assert all(covered[i] for i, char in enumerate(text) if not char.isspace())
 
 
 # -- file names --------------------------------------------------------------------------------

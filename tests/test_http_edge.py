@@ -130,3 +130,10 @@ def test_concurrent_requests_all_get_their_own_answer(base: str, seeds_index: qa
         replies = list(pool.map(lambda q: call(base, json.dumps({"data": [q, None, None]})), questions))
     for question, (event, data) in zip(questions, replies, strict=True):
         assert event == "complete" and isinstance(data, list) and data[0] == expected[question]
+
+
+def test_limits_can_be_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert launch_options()["max_file_size"] == "64kb" and launch_options()["enable_monitoring"] is False
+    monkeypatch.setenv("QA_MAX_UPLOAD", "1mb")
+    monkeypatch.setenv("QA_MONITORING", "1")
+    assert launch_options()["max_file_size"] == "1mb" and launch_options()["enable_monitoring"] is True

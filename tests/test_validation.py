@@ -6,7 +6,7 @@ import contextlib
 import json
 import math
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -454,3 +454,30 @@ def test_any_setting_value_is_accepted_or_a_settings_error(field: str, value: ob
         return
     # What is accepted can be used: the derived levels are numbers.
     assert math.isfinite(settings.abstain_below) and math.isfinite(settings.confident_above)
+
+
+@pytest.fixture(scope="module")
+def shared_backend(shared_index: qa.Index) -> Iterator[object]:
+    """The chat server's backend over the shared index (no HTTP: the same function /ask calls)."""
+    from qa.app import ChatBackend
+
+    backend = ChatBackend(shared_index)
+    yield backend
+    backend.close()
+
+
+ANY_SOURCES = st.one_of(
+    st.none(), st.text(max_size=20), st.lists(st.one_of(st.text(max_size=20), st.integers(), st.none()), max_size=3)
+)
+
+
+@PROPERTY
+@given(question=st.one_of(TEXT, st.integers(), st.none(), st.floats()), k=ANY_K, sources=ANY_SOURCES)
+def test_the_http_ask_answers_anything_in_the_answer_shape(
+    shared_backend: object, question: object, k: object, sources: object
+) -> None:
+    data = shared_backend.ask(question, k, sources)  # type: ignore[attr-defined]
+    assert {"question", "found", "quotes", "more", "warnings"} <= set(data)
+    assert data.get("error") or data["found"] in (True, False)
+    # A refused question is echoed only in part.
+    assert len(data["question"]) <= 81 or not data.get("error")

@@ -96,6 +96,8 @@ class Answer:
             collapsed under "more passages").
         searched: What was searched: the question, or a follow-up expanded with the
             previous question's subject (``""`` only for answers built by hand).
+        confidence: The calibrated probability that the best passage answers the question
+            (``qa.answerability``); ``None`` when there was nothing to judge.
 
     """
 
@@ -108,6 +110,7 @@ class Answer:
     confident: bool = False
     more: tuple[Quote, ...] = ()
     searched: str = ""
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as the JSON that ``qa ask --json`` prints."""
@@ -116,6 +119,7 @@ class Answer:
             "searched": self.searched or self.question,
             "found": self.found,
             "confident": self.confident,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "message": self.message,
             "quotes": [quote.to_dict() for quote in self.quotes],
             "more": [quote.to_dict() for quote in self.more],
@@ -260,6 +264,7 @@ def compose(
     *,
     found: bool,
     weak: bool = False,
+    confidence: float | None = None,
     label: str,
     checker: SourceChecker,
     score_sentences: Callable[[str, list[str]], np.ndarray] | None,
@@ -276,6 +281,7 @@ def compose(
         ranking: Hits best first.
         found: Whether the best evidence cleared the abstention threshold.
         weak: The evidence cleared it only narrowly; the message says to check the quotes.
+        confidence: The answerability probability, passed on to the answer.
         label: Corpus folder name used in citations.
         checker: Verifies quotes against the files.
         score_sentences: Scores sentences against the question (cosine); ``None`` skips
@@ -324,7 +330,7 @@ def compose(
     best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
     if not checked:
         message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
-        return Answer(question, False, (), message, tuple(warnings), best, searched=searched)
+        return Answer(question, False, (), message, tuple(warnings), best, searched=searched, confidence=confidence)
     count = cut(checked) if cut is not None else len(checked)
     # Passages that are probably not an answer get no highlight: nothing in them answers.
     # Only the shown quotes are scored: "more passages" are collapsed and rarely opened.
@@ -356,6 +362,7 @@ def compose(
         confident=found and not weak,
         more=more,
         searched=searched,
+        confidence=confidence,
     )
 
 

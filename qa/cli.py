@@ -130,7 +130,7 @@ def _say(message: str) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the command line options that every command shares."""
     changes: dict[str, object] = {}
-    for name in ("retriever", "fusion", "threshold", "dense_weight"):
+    for name in ("retriever", "fusion", "threshold", "min_confidence", "dense_weight"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -147,7 +147,14 @@ def _add_retrieval_options(parser: argparse.ArgumentParser) -> None:
         "--dense-weight", type=_real("dense weight", 0, 1), help="weight of the dense score in minmax fusion (0 to 1)"
     )
     parser.add_argument(
-        "--threshold", type=_real("threshold", -1, 1), help="abstain when the best cosine is below this (-1 to 1)"
+        "--min-confidence",
+        type=_real("min confidence", 0, 1),
+        help="abstain when the calibrated probability that the best passage answers is below this (0 to 1)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_real("threshold", -1, 1),
+        help="expert override: abstain when the best cosine is below this (-1 to 1), instead of the calibrated model",
     )
 
 
@@ -381,7 +388,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate retrieval on a questions file, a BEIR folder or the votes on quotes."""
     from .errors import EvalDataError
-    from .evaluation import Report, evaluate, read_beir, read_questions
+    from .evaluation import Report, decision_rule, evaluate, read_beir, read_questions
     from .feedback import FeedbackSummary, down_vote_metrics, feedback_path, read_votes, votes_to_questions
 
     settings = _settings(args)
@@ -443,6 +450,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             "down-votes (left out)"
         )
     print(f"{len(questions)} questions, retriever {index.settings.retriever}, model {index.manifest.model}")
+    print(f"  {decision_rule(index)}")
     for name, value in report.metrics.items():
         shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
         print(f"  {name:<22} {shown}")

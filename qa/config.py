@@ -18,20 +18,9 @@ FusionName = Literal["minmax", "rrf"]
 RETRIEVERS: tuple[RetrieverName, ...] = ("dense", "lexical", "hybrid")
 FUSIONS: tuple[FusionName, ...] = ("minmax", "rrf")
 
-#: Abstention thresholds on the best dense cosine, calibrated per model (docs/benchmarks.md):
-#: the highest value that still answers every answerable seed dev question.
-CALIBRATED_THRESHOLDS: dict[str, float] = {
-    DEFAULT_MODEL: 0.33,
-}
-
-#: Above this best cosine an answer is confident; between the threshold and this it is a
-#: weak match and says so (the balanced-accuracy point of the SQuAD half split).
-CONFIDENT_ABOVE: dict[str, float] = {
-    DEFAULT_MODEL: 0.45,
-}
-
-#: Threshold used for a model that has not been calibrated.
-FALLBACK_THRESHOLD = 0.33
+#: Dense cosine at or above which a passage is quoted whatever its margin, when
+#: ``quote_confident`` is ``None``: never (only the margin decides).
+NO_QUOTE_LEVEL = 2.0
 
 #: Most passages one answer may consider.
 MAX_ANSWER_K = 100
@@ -48,12 +37,17 @@ _WHOLE: dict[str, tuple[int, int | None]] = {
     "answer_k": (1, MAX_ANSWER_K),
     "max_question_chars": (1, 1_000_000),
     "highlight_sentences": (1, 10_000),
+    "sentence_candidates": (1, 10_000),
 }
 #: Real-number settings: ``name -> (lowest, highest or None, may be None)``.
 _REAL: dict[str, tuple[float, float | None, bool]] = {
     "dense_weight": (0.0, 1.0, False),
+    "sentence_share": (0.0, 1.0, False),
+    "coverage_weight": (0.0, 1.0, False),
     "threshold": (-1.0, 1.0, True),
     "confident": (-1.0, 1.0, True),
+    "min_confidence": (0.0, 1.0, True),
+    "confident_confidence": (0.0, 1.0, True),
     "quote_margin": (0.0, None, False),
     "quote_confident": (-1.0, 1.0, True),
     "highlight_bar": (0.0, MAX_HIGHLIGHT_BAR, False),
@@ -78,16 +72,21 @@ class Settings:
         dense_weight: Weight of the dense score in ``minmax`` fusion (lexical gets the rest).
         rrf_k: The constant of reciprocal-rank fusion.
         candidates: How many results each retriever contributes before fusion.
-        threshold: Best dense cosine under which the bot abstains; ``None`` picks the
-            calibrated value for ``model``.
-        confident: Best cosine above which an answer carries no weak-match caveat;
-            ``None`` picks the calibrated value for ``model``.
+        threshold: An expert override: abstain when the best dense cosine is under this,
+            instead of asking the calibrated answerability model. ``None`` (the default)
+            uses the model (``qa/calibration/``).
+        confident: With ``threshold``: the best cosine above which an answer carries no
+            weak-match caveat (default: ``threshold`` itself).
+        min_confidence: Answerability probability under which the bot abstains; ``None``
+            uses the calibration's operating point.
+        confident_confidence: Probability above which an answer carries no weak-match
+            caveat; ``None`` uses the calibration's.
         answer_k: Passages an answer considers: the quotes that clear the relevance cut
             are shown, the rest go under "more passages".
         quote_margin: A passage is shown as a quote when its ranking score is within this
             margin of the best one (hybrid and dense scores; lexical: this fraction of the best).
         quote_confident: Dense cosine at or above which a passage is shown whatever its
-            margin; ``None`` uses ``confident_above``.
+            margin; ``None``: only the margin decides.
         highlight_bar: Sentence score (cosine with the question plus shared key words)
             a sentence must reach to be highlighted.
         highlight_within: A highlighted sentence also scores at most this much below the
@@ -97,6 +96,11 @@ class Settings:
         max_question_chars: Longest question accepted (the API, the CLI and the chat).
         highlight_sentences: Sentences of one passage scored for highlighting (the first
             ones): bounds the cost of a huge paragraph.
+        sentence_share: Share of the dense weight given to a passage's best sentence
+            (the rest to the paragraph's cosine), for the leading candidates of hybrid search.
+        sentence_candidates: Leading candidates of the first fusion scored by their sentences.
+        coverage_weight: Weight added to the share of the question's IDF mass that a
+            passage's words cover (hybrid search).
 
     Raises:
         SettingsError: A value is of the wrong type or out of range (checked on creation,
@@ -111,11 +115,13 @@ class Settings:
     lexical_title: bool = True
     retriever: RetrieverName = "hybrid"
     fusion: FusionName = "minmax"
-    dense_weight: float = 0.6
+    dense_weight: float = 0.65
     rrf_k: int = 60
     candidates: int = 100
     threshold: float | None = None
     confident: float | None = None
+    min_confidence: float | None = None
+    confident_confidence: float | None = None
     answer_k: int = 5
     quote_margin: float = 0.1
     quote_confident: float | None = 0.75
@@ -124,6 +130,9 @@ class Settings:
     duplicate_jaccard: float = 0.8
     max_question_chars: int = 2000
     highlight_sentences: int = 48
+    sentence_share: float = 0.5
+    sentence_candidates: int = 20
+    coverage_weight: float = 0.1
 
     def __post_init__(self) -> None:
         """Check every field; whole and real numbers are stored as plain ``int`` and ``float``."""
@@ -145,23 +154,9 @@ class Settings:
                 object.__setattr__(self, name, _real(name, value, lowest, highest))
 
     @property
-    def confident_above(self) -> float:
-        """Best cosine above which an answer is stated without a weak-match caveat."""
-        if self.confident is not None:
-            return max(self.confident, self.abstain_below)
-        return max(CONFIDENT_ABOVE.get(canonical_model_name(self.model), self.abstain_below), self.abstain_below)
-
-    @property
     def quote_level(self) -> float:
         """Dense cosine at or above which a passage is quoted whatever its distance from the best."""
-        return self.quote_confident if self.quote_confident is not None else self.confident_above
-
-    @property
-    def abstain_below(self) -> float:
-        """The abstention threshold in force for this model."""
-        if self.threshold is not None:
-            return self.threshold
-        return CALIBRATED_THRESHOLDS.get(canonical_model_name(self.model), FALLBACK_THRESHOLD)
+        return self.quote_confident if self.quote_confident is not None else NO_QUOTE_LEVEL
 
     def with_(self, **changes: object) -> Settings:
         """Return a copy with some fields changed.

@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS windows(
 );
 CREATE INDEX IF NOT EXISTS windows_passage ON windows(passage_id);
 CREATE INDEX IF NOT EXISTS windows_sha ON windows(sha256);
+CREATE TABLE IF NOT EXISTS sentences(
+    passage_id INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_passage ON sentences(passage_id);
+CREATE INDEX IF NOT EXISTS sentences_sha ON sentences(sha256);
 -- A rowid table: a 1.5 KB vector fits in its page (WITHOUT ROWID would spill each to an overflow page).
 CREATE TABLE IF NOT EXISTS embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);

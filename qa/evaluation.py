@@ -50,6 +50,7 @@ class QuestionResult:
     found: bool
     best_score: float | None
     seconds: float
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,14 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
 
 def ranked_keys(
     index: Index, question: str, depth: int, *, by_document: bool, retriever: RetrieverName | None
-) -> tuple[list[str], bool, float | None]:
-    """Rank keys for one question: ``FILE#PARAGRAPH`` (or document ids), duplicates expanded."""
+) -> tuple[list[str], bool, float | None, float | None]:
+    """Rank keys for one question: ``FILE#PARAGRAPH`` (or document ids), duplicates expanded.
+
+    Returns:
+        The keys, whether the bot answers, the best cosine (or BM25 score for the lexical
+        retriever) and the answerability probability.
+
+    """
     ranking = index.rank(question, depth, retriever=retriever)
     keys: list[str] = []
     for hit in ranking.hits:
@@ -166,11 +173,9 @@ def ranked_keys(
             key = passage.source if by_document else passage.key
             if key not in keys:
                 keys.append(key)
-    return (
-        keys,
-        index.is_answer(ranking, retriever),
-        (ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical),
-    )
+    found, _, confidence = index.judge(ranking, retriever)
+    best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
+    return keys, found, best, confidence
 
 
 def evaluate(
@@ -198,9 +203,27 @@ def evaluate(
     results = []
     for question in questions:
         started = time.perf_counter()
-        keys, found, best = ranked_keys(index, question.text, depth, by_document=by_document, retriever=retriever)
-        results.append(QuestionResult(question.id, tuple(keys), found, best, time.perf_counter() - started))
+        keys, found, best, confidence = ranked_keys(
+            index, question.text, depth, by_document=by_document, retriever=retriever
+        )
+        results.append(QuestionResult(question.id, tuple(keys), found, best, time.perf_counter() - started, confidence))
     return Report(metrics(questions, results), tuple(results))
+
+
+def decision_rule(index: Index, retriever: RetrieverName | None = None) -> str:
+    """How this index decides to abstain, in one line for people (``qa eval`` prints it)."""
+    settings = index.settings
+    if settings.threshold is not None and index.settings.retriever != "lexical" and retriever != "lexical":
+        return f"abstains when the best cosine is under {settings.threshold:g} (--threshold override)"
+    model = index.answerability(retriever)
+    floor = settings.min_confidence if settings.min_confidence is not None else model.abstain_below
+    level = settings.confident_confidence if settings.confident_confidence is not None else model.confident_above
+    which = (
+        f"calibration for {model.name}"
+        if model.name != "generic"
+        else f"generic calibration (keyword features; none fitted for {index.manifest.model})"
+    )
+    return f"abstains when P(answerable) < {floor:g}, weak match under {max(level, floor):g} ({which})"
 
 
 def _dcg(gains: Sequence[float]) -> float:

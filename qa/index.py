@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .answerability import GENERIC, Answerability, calibration, for_model
 from .answers import Answer, SourceChecker, compose, quote_count
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage
@@ -50,6 +51,8 @@ _OVERLAP_WEIGHT = 0.5
 _QUESTION_WORDS = frozenset({"who", "whom", "whose", "what", "when", "where", "which", "why", "how"})
 #: Shortest stem that counts as the start of a family of words ("direct": "director").
 _FAMILY = 5
+#: Fewest content words a question needs for an answer without the weak-match caveat.
+MIN_CONFIDENT_TERMS = 2
 
 
 def display_path(path: Path) -> str:
@@ -216,11 +219,13 @@ class Index:
         searched = resolve(question, earlier) if earlier else question
         ranking = self.rank(searched, self.settings.answer_k if k is None else k, retriever=mode, sources=sources)
         settings = self.settings
+        found, weak, confidence = self.judge(ranking, mode)
         return compose(
             question,
             ranking,
-            found=self.is_answer(ranking, mode),
-            weak=self._is_weak(ranking, mode),
+            found=found,
+            weak=weak,
+            confidence=confidence,
             label=self.manifest.corpus_label,
             checker=SourceChecker(self.corpus, self.manifest.files),
             score_sentences=self.score_sentences,
@@ -233,21 +238,53 @@ class Index:
             searched=searched,
         )
 
-    def is_answer(self, ranking: Ranking, retriever: RetrieverName | None = None) -> bool:
-        """Whether a ranking holds an answer or the bot should abstain.
+    def answerability(self, retriever: RetrieverName | None = None) -> Answerability:
+        """The calibrated answerability model in force.
 
-        Dense and hybrid retrieval abstain when the best cosine is under the model's
-        calibrated threshold; lexical retrieval when no question term occurs at all.
+        The one fitted for this index's embedding model; the generic one (keyword features
+        only) for a model without a calibration of its own and for the lexical retriever.
         """
         if self._retriever.mode(retriever) == "lexical":
-            return bool(ranking.best_lexical)
-        return ranking.best_cosine is not None and ranking.best_cosine >= self.settings.abstain_below
+            return calibration(GENERIC)
+        return for_model(self.settings.model)
 
-    def _is_weak(self, ranking: Ranking, retriever: RetrieverName | None) -> bool:
-        """Whether the best cosine clears the threshold but not the confident level."""
-        if self._retriever.mode(retriever) == "lexical" or ranking.best_cosine is None:
-            return False
-        return ranking.best_cosine < self.settings.confident_above
+    def confidence(self, ranking: Ranking, retriever: RetrieverName | None = None) -> float | None:
+        """The probability that the ranking's best passage answers (``None`` without evidence)."""
+        model = self.answerability(retriever)
+        if ranking.evidence is None or not model.usable(ranking.evidence):
+            return None
+        return model.probability(ranking.evidence)
+
+    def judge(self, ranking: Ranking, retriever: RetrieverName | None = None) -> tuple[bool, bool, float | None]:
+        """``(found, weak, confidence)`` for a ranking.
+
+        ``found``: the best passage answers (else the bot abstains); ``weak``: found, but
+        below the confident level, so the answer says to check the quotes; ``confidence``:
+        the answerability probability. With ``settings.threshold`` set, the best cosine
+        decides instead of the model (an expert override); the probability is still given.
+        """
+        settings = self.settings
+        confidence = self.confidence(ranking, retriever)
+        if settings.threshold is not None and self._retriever.mode(retriever) != "lexical":
+            cosine = ranking.best_cosine
+            found = cosine is not None and cosine >= settings.threshold
+            level = settings.threshold if settings.confident is None else max(settings.confident, settings.threshold)
+            return found, found and cosine is not None and cosine < level, confidence
+        if confidence is None:
+            return False, False, None
+        model = self.answerability(retriever)
+        floor = settings.min_confidence if settings.min_confidence is not None else model.abstain_below
+        level = settings.confident_confidence if settings.confident_confidence is not None else model.confident_above
+        found = confidence >= floor
+        weak = confidence < max(level, floor)
+        # One content word names a topic, not a question: whatever matches it is only a weak match.
+        if ranking.evidence is not None and ranking.evidence.terms < MIN_CONFIDENT_TERMS:
+            weak = True
+        return found, found and weak, confidence
+
+    def is_answer(self, ranking: Ranking, retriever: RetrieverName | None = None) -> bool:
+        """Whether a ranking holds an answer or the bot should abstain (see :meth:`judge`)."""
+        return self.judge(ranking, retriever)[0]
 
     def score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
         """How well each sentence answers: cosine with the question plus the share of its key words.

@@ -1,9 +1,10 @@
 """BM25 keyword search in segments: a memory-mapped base plus the paragraphs added since.
 
 Text becomes terms through bm25s's tokenizer with the Snowball stemmer (the only module
-that imports bm25s and PyStemmer). Scores follow bm25s's default (Lucene) BM25, k1 = 1.5,
-b = 0.75, computed at question time from corpus-wide statistics, so that a base segment
-and the paragraphs committed after it score on one scale. SQLite FTS5's ``bm25()`` was
+that imports bm25s and PyStemmer). Scores follow Lucene's BM25 with k1 = 0.9 and b = 0.75
+(k1 measured: docs/benchmarks.md, "Keyword scoring"), computed at question time from
+corpus-wide statistics, so that a base segment and the paragraphs committed after it score
+on one scale. SQLite FTS5's ``bm25()`` was
 measured first and dropped: it scores every match row by row (docs/benchmarks.md).
 """
 
@@ -31,7 +32,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STOPWORDS = "en"
 _LANGUAGE = "english"
-K1 = 1.5
+K1 = 0.9
 B = 0.75
 _ARRAYS = ("indptr", "rows", "tf", "doc_ids", "doc_len")
 _local = threading.local()
@@ -259,12 +260,52 @@ class Stats:
 
 
 class LexicalScores:
-    """BM25 scores of every document for one question: the best in order, any one by id."""
+    """BM25 scores of every document for one question: the best in order, any one by id.
 
-    def __init__(self, ordered: list[tuple[int, float]], parts: list[tuple[Segment, np.ndarray]]) -> None:
-        """Hold the best ``(passage_id, score)`` pairs and each segment's score per row."""
+    Attributes:
+        attainable: The most any document could score for the question (every term with
+            unbounded frequency): BM25 divided by it is on a 0-1 scale for every corpus.
+        total_idf: Summed squared IDF of the question's distinct terms, those no document has
+            included (squared, so that the rarest words weigh most).
+        max_idf: The IDF of the question's rarest term, as a share of the largest IDF possible
+            in this corpus (a term no document has): 1 means some term occurs nowhere.
+        terms: The question's distinct terms.
+
+    """
+
+    def __init__(
+        self,
+        ordered: list[tuple[int, float]],
+        parts: list[tuple[Segment, np.ndarray, np.ndarray]],
+        *,
+        attainable: float = 0.0,
+        total_idf: float = 0.0,
+        max_idf: float = 0.0,
+        terms: int = 0,
+    ) -> None:
+        """Hold the best ``(passage_id, score)`` pairs and each segment's score and covered IDF per row."""
         self._ordered = ordered
         self._parts = parts
+        self.attainable = attainable
+        self.total_idf = total_idf
+        self.max_idf = max_idf
+        self.terms = terms
+
+    def coverage(self, passage_ids: Sequence[int]) -> dict[int, float]:
+        """Share of the question's squared-IDF mass whose terms each passage holds (0 to 1).
+
+        Squared, the rarest words dominate: a passage holding them scores high however
+        common the rest; words that occur nowhere in the corpus count against every passage.
+        """
+        ids = np.asarray([int(p) for p in passage_ids], dtype=np.int64)
+        found = dict.fromkeys(ids.tolist(), 0.0)
+        if self.total_idf <= 0:
+            return found
+        for segment, _, covered in self._parts:
+            rows, inside = segment.rows_of(ids)
+            for pid, row in zip(ids[inside].tolist(), rows[inside].tolist(), strict=True):
+                found[pid] = float(covered[row]) / self.total_idf
+        return found
 
     def top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best, best first."""
@@ -275,7 +316,7 @@ class LexicalScores:
         """Score of each passage (0 when no question term occurs in it)."""
         ids = np.asarray([int(p) for p in passage_ids], dtype=np.int64)
         found = dict.fromkeys(ids.tolist(), 0.0)
-        for segment, summed in self._parts:
+        for segment, summed, _ in self._parts:
             rows, inside = segment.rows_of(ids)
             for pid, row in zip(ids[inside].tolist(), rows[inside].tolist(), strict=True):
                 found[pid] = float(summed[row])
@@ -363,7 +404,7 @@ class LexicalIndex:
         values = idf(np.minimum(df, self._stats.documents), self._stats.documents)
         weights = dict(zip(unique, values.tolist(), strict=True))
         ordered: list[tuple[int, float]] = []
-        parts: list[tuple[Segment, np.ndarray]] = []
+        parts: list[tuple[Segment, np.ndarray, np.ndarray]] = []
         for (segment, _), found in zip(live, postings, strict=True):
             row_parts, score_parts = [], []
             for term in terms:
@@ -375,6 +416,10 @@ class LexicalIndex:
             if not row_parts:
                 continue
             summed = np.bincount(np.concatenate(row_parts), weights=np.concatenate(score_parts), minlength=len(segment))
+            # Each distinct term once, by its squared IDF: how much of the question each document holds.
+            covered = np.zeros(len(segment))
+            for term, (rows, _) in found.items():
+                covered[rows] += weights[term] ** 2
             hit = np.flatnonzero(summed)
             if within is not None:
                 # Only the chosen passages compete for the best places.
@@ -383,9 +428,17 @@ class LexicalIndex:
                 hit = hit[np.argpartition(-summed[hit], limit - 1)[:limit]]
             ids = np.asarray(segment.doc_ids[hit], dtype=np.int64)
             ordered += zip(ids.tolist(), summed[hit].tolist(), strict=True)
-            parts.append((segment, summed))
+            parts.append((segment, summed, covered))
         ordered.sort(key=lambda pair: (-pair[1], pair[0]))
-        return LexicalScores(ordered[:limit], parts)
+        ceiling = float(idf(np.zeros(1), self._stats.documents)[0])
+        return LexicalScores(
+            ordered[:limit],
+            parts,
+            attainable=sum(weights[term] for term in terms) * (K1 + 1),
+            total_idf=float((values**2).sum()),
+            max_idf=float(values.max()) / ceiling if ceiling > 0 else 0.0,
+            terms=len(unique),
+        )
 
     def top(self, question: str, limit: int, *, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best BM25 matches (among ``within``), best first."""

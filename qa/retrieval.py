@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Vector cosine above which two paragraphs are compared word by word for duplication.
 _TWIN_COSINE = 0.9
+#: Leading hits whose keyword evidence counts for abstention (the best of them).
+EVIDENCE_HITS = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Hit:
     lexical_score: float | None = None
     also_in: tuple[str, ...] = ()
     duplicates: tuple[Passage, ...] = field(default=(), repr=False)
+    passage_id: int = field(default=-1, repr=False, compare=False)
 
     @property
     def source(self) -> str:
@@ -88,6 +91,35 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the answerability model reads to decide whether the best passage answers.
+
+    Attributes:
+        best_cosine: Highest cosine between the question and any passage (``None`` when
+            no vector search ran: the lexical retriever).
+        margin: ``best_cosine`` minus the next-best passage's cosine (``None`` as above,
+            0 with a single passage).
+        sentence_cosine: Highest cosine between the question and one sentence of the
+            leading passages (their paragraph cosine where a passage has one sentence).
+        lexical: The best BM25 score of the leading hits (:data:`EVIDENCE_HITS`) as a share
+            of the question's attainable maximum.
+        coverage: The largest share of the question's squared-IDF mass (rare words weigh
+            most) whose terms one of the leading hits holds.
+        max_idf: How rare the question's rarest term is (1: it occurs nowhere).
+        terms: Distinct content words (stemmed, stop words left out) in the question.
+
+    """
+
+    best_cosine: float | None
+    margin: float | None
+    sentence_cosine: float | None
+    lexical: float
+    coverage: float
+    max_idf: float
+    terms: int
+
+
+@dataclass(frozen=True)
 class Ranking:
     """Ranked hits and the evidence used to decide whether to abstain.
 
@@ -96,12 +128,14 @@ class Ranking:
         best_cosine: Highest cosine between the question and any passage (``None`` if
             the dense retriever did not run).
         best_lexical: Highest BM25 score (``None`` if the lexical retriever did not run).
+        evidence: The answerability features (``None`` when nothing could be searched).
 
     """
 
     hits: tuple[Hit, ...]
     best_cosine: float | None
     best_lexical: float | None
+    evidence: Evidence | None = None
 
 
 #: Passages from which hybrid search runs its two halves on two threads (benchmarks/scale.py:
@@ -168,6 +202,31 @@ def citation(label: str, passage: Passage) -> str:
     return f"{_CONTROL.sub(_escaped, path)} ¶{passage.paragraph} ({passage.lines})"
 
 
+def _evidence(
+    hits: Sequence[Hit], dense: dict[int, float], sentences: dict[int, float], lexical: LexicalScores
+) -> Evidence | None:
+    """The answerability features of a ranking (see :class:`Evidence`); ``None`` without hits."""
+    if not hits:
+        return None
+    cosines = sorted(dense.values(), reverse=True)
+    best = cosines[0] if cosines else None
+    margin = (cosines[0] - cosines[1] if len(cosines) > 1 else 0.0) if cosines else None
+    sentence = max([*sentences.values(), *cosines[:1]], default=None)
+    # The leading hits are what an answer shows first: the best of them speaks for the ranking.
+    leading = [hit.passage_id for hit in hits[:EVIDENCE_HITS]]
+    scores = lexical.of(leading) if lexical.attainable > 0 else {}
+    covered = lexical.coverage(leading)
+    return Evidence(
+        best_cosine=best,
+        margin=margin,
+        sentence_cosine=sentence,
+        lexical=min(1.0, max(scores.values()) / lexical.attainable) if scores else 0.0,
+        coverage=max(covered.values(), default=0.0),
+        max_idf=lexical.max_idf,
+        terms=lexical.terms,
+    )
+
+
 def minmax(values: np.ndarray) -> np.ndarray:
     """Scale ``values`` to [0, 1]; a constant array maps to zeros."""
     low, high = float(values.min()), float(values.max())
@@ -204,6 +263,10 @@ class Store(Protocol):
 
     def candidates(self, passage_ids: Sequence[int]) -> dict[int, Candidate]:
         """Passages with their first window's vector and duplicate signature."""
+        ...
+
+    def sentence_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
+        """Best sentence cosine of each passage that has sentences stored."""
         ...
 
 
@@ -330,26 +393,28 @@ class Retriever:
             # Never leave the keyword half running against a snapshot its caller may drop.
             if pending is not None:
                 wait([pending])
-        all_lexical: LexicalScores | None = None
+        # Keyword statistics are evidence for abstention in every mode (dense too: they cost ~1 ms).
+        if pending is not None:
+            all_lexical = pending.result()
+        else:
+            all_lexical = self._store.lexical.scores(question, pool if mode != "dense" else 1, within=allowed)
         if mode in ("lexical", "hybrid"):
-            if pending is not None:
-                all_lexical = pending.result()
-            else:
-                all_lexical = self._store.lexical.scores(question, pool, within=allowed)
             ids, scores = all_lexical.top(pool)
             lexical = {int(p): float(s) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)}
             best_lexical = float(scores[0]) if len(scores) else 0.0
+        sentences: dict[int, float] = {}
         if mode == "hybrid":
-            assert all_lexical is not None
-            order, fused = self._fuse(all_lexical, query, dense, lexical)
+            order, fused, sentences = self._fuse(all_lexical, query, dense, lexical)
         elif mode == "dense":
             order = sorted(dense, key=lambda p: -dense[p])
             fused = dense
+            sentences = self._store.sentence_for(query[0], order[: self._settings.sentence_candidates])
         else:
             order = sorted(lexical, key=lambda p: -lexical[p])
             fused = lexical
         hits = self._collapse(order, fused, dense, lexical, k)
-        return Ranking(tuple(hits), best_cosine, best_lexical)
+        evidence = _evidence(hits, dense, sentences, all_lexical)
+        return Ranking(tuple(hits), best_cosine, best_lexical, evidence)
 
     def _fuse(
         self,
@@ -357,15 +422,21 @@ class Retriever:
         query: np.ndarray,
         dense: dict[int, float],
         lexical: dict[int, float],
-    ) -> tuple[list[int], dict[int, float]]:
-        """Merge dense and lexical candidates into one ordering with fused scores."""
+    ) -> tuple[list[int], dict[int, float], dict[int, float]]:
+        """Merge dense and lexical candidates into one ordering with fused scores.
+
+        Returns:
+            The order, the fused scores and the best sentence cosine of the leading
+            passages that have sentences stored.
+
+        """
         settings = self._settings
         if settings.fusion == "rrf":
             fused: dict[int, float] = {}
             for ranking in (sorted(dense, key=lambda p: -dense[p]), sorted(lexical, key=lambda p: -lexical[p])):
                 for position, pid in enumerate(ranking, start=1):
                     fused[pid] = fused.get(pid, 0.0) + 1.0 / (settings.rrf_k + position)
-            return sorted(fused, key=lambda p: -fused[p]), fused
+            return sorted(fused, key=lambda p: -fused[p]), fused, {}
         # Score every candidate on both scales, so that no score is guessed.
         ids = sorted(set(dense) | set(lexical))
         missing_dense = [p for p in ids if p not in dense]
@@ -376,9 +447,28 @@ class Retriever:
             lexical.update(all_lexical.of(missing_lexical))
         dense_values = np.array([dense.get(p, -1.0) for p in ids])
         lexical_values = np.array([lexical[p] for p in ids], dtype=np.float64)
-        combined = settings.dense_weight * minmax(dense_values) + (1 - settings.dense_weight) * minmax(lexical_values)
+        dense_part, lexical_part = minmax(dense_values), minmax(lexical_values)
+        combined = settings.dense_weight * dense_part + (1 - settings.dense_weight) * lexical_part
+        sentences: dict[int, float] = {}
+        if settings.sentence_share > 0 or settings.coverage_weight > 0:
+            # Second stage: the leading candidates are scored by their best sentence too (a
+            # passage that answers in one sentence among unrelated ones), the others by their
+            # paragraph cosine in that place; every candidate gains its share of the question's
+            # rare words, so that a passage holding them is not buried by topical similarity.
+            leading = np.argsort(-combined, kind="stable")[: settings.sentence_candidates]
+            sentences = self._store.sentence_for(query[0], [ids[i] for i in leading.tolist()])
+            # A passage's sentence score is never under its paragraph's: an answer spread over
+            # several sentences must not lose to one that fits in one.
+            sentence_values = np.array([max(sentences.get(p, -1.0), dense.get(p, -1.0)) for p in ids])
+            covered = all_lexical.coverage(ids)
+            share = settings.sentence_share
+            combined = (
+                settings.dense_weight * ((1 - share) * dense_part + share * minmax(sentence_values))
+                + (1 - settings.dense_weight) * lexical_part
+                + settings.coverage_weight * np.array([covered[p] for p in ids])
+            )
         scores = {int(p): float(s) for p, s in zip(ids, combined.tolist(), strict=True)}
-        return sorted(scores, key=lambda p: (-scores[p], -dense.get(p, -1.0), p)), scores
+        return sorted(scores, key=lambda p: (-scores[p], -dense.get(p, -1.0), p)), scores, sentences
 
     def _collapse(
         self,
@@ -478,6 +568,7 @@ class Retriever:
                     lexical_score=lexical.get(pid),
                     also_in=tuple(citation(self._label, t) for t in twins),
                     duplicates=twins,
+                    passage_id=pid,
                 )
             )
         return hits

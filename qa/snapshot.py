@@ -363,6 +363,34 @@ class Snapshot:
             best[pid] = max(best.get(pid, -2.0), float(score))
         return best
 
+    def sentence_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
+        """Best sentence cosine of the question with each of ``passage_ids`` that has sentences stored.
+
+        Passages of one sentence have none stored (their paragraph vector is that sentence's);
+        a damaged stored vector is left out rather than trusted.
+        """
+        ids = list(dict.fromkeys(int(p) for p in passage_ids))
+        rows: list[tuple[int, bytes]] = []
+        with self._lock:
+            for part in db.chunks(ids):
+                rows += self._connection.execute(
+                    "SELECT s.passage_id, e.vector FROM sentences s JOIN embeddings e ON e.sha256 = s.sha256"
+                    f" WHERE s.passage_id IN ({db.placeholders(len(part))})",
+                    tuple(part),
+                ).fetchall()
+        size = self.meta.dimension * 4
+        rows = [row for row in rows if isinstance(row[1], bytes) and len(row[1]) == size]
+        if not rows:
+            return {}
+        matrix = db.decode_vectors([row[1] for row in rows], self.meta.dimension)
+        good = db.valid_rows(matrix, normalized=self.meta.normalized)
+        scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        best: dict[int, float] = {}
+        for (pid, _), score, ok in zip(rows, scores.tolist(), good.tolist(), strict=True):
+            if ok:
+                best[pid] = max(best.get(pid, -2.0), float(score))
+        return best
+
     # -- source filters -----------------------------------------------------------------------
 
     def sources(self) -> list[str]:

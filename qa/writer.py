@@ -23,7 +23,7 @@ import numpy as np
 
 from . import database as db
 from .config import Settings
-from .documents import Document, Passage, split_passages, text_sha256
+from .documents import Document, Passage, sentence_spans, split_passages, text_sha256
 from .duplicates import signature
 from .embedding import Embedder
 from .errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError, IndexNotFoundError
@@ -39,6 +39,13 @@ _MIN_WINDOW = 64
 CHUNK_PASSAGES = 4096
 #: Texts per embedding call; each call's vectors are committed at once.
 EMBED_BATCH = 256
+#: Sentences of one paragraph embedded on their own (the first ones); a longer paragraph's
+#: later sentences count only through its paragraph vector.
+MAX_SENTENCES = 48
+#: Characters of a sentence embedded: the model reads no further anyway.
+SENTENCE_CHARS = 2000
+#: Version of the sentence evidence; an index without it (or another) is rebuilt, reusing its vectors.
+SENTENCE_EVIDENCE = 1
 #: The base vector file is rewritten once this many vectors changed since it was written
 #: (or a tenth of it, whichever is more); below, changes are searched exactly from the database.
 MERGE_MIN = 5000
@@ -128,6 +135,7 @@ class _Pending:
     )
     texts: dict[str, str] = field(default_factory=dict)
     windowed: int = 0
+    sentences: dict[tuple[str, int], tuple[tuple[tuple[int, int], ...], tuple[str, ...]]] = field(default_factory=dict)
 
 
 def context_prefix(document: Document) -> str:
@@ -149,6 +157,18 @@ def embedding_inputs(
     windows = embedder.windows(passage.text, budget, settings.window_overlap)
     texts = [f"{prefix}\n{passage.text[s:e]}" if prefix else passage.text[s:e] for s, e in windows]
     return windows, texts
+
+
+def sentence_inputs(passage: Passage) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """The sentences of a passage embedded on their own, as ``(spans, texts)``.
+
+    A paragraph of one sentence has none: its paragraph vector already is its sentence's.
+    Each text is cut at :data:`SENTENCE_CHARS` characters (the model reads no further).
+    """
+    spans = tuple(sentence_spans(passage.text)[:MAX_SENTENCES])
+    if len(spans) < 2:
+        return (), ()
+    return spans, tuple(passage.text[s : min(e, s + SENTENCE_CHARS)] for s, e in spans)
 
 
 def indexed_files(connection: sqlite3.Connection) -> dict[str, IndexedFile]:
@@ -291,6 +311,7 @@ class IndexWriter:
             "normalized": True,
             "context": self.settings.context,
             "lexical_title": self.settings.lexical_title,
+            "sentences": SENTENCE_EVIDENCE,
             "corpus": self.corpus,
             "corpus_label": self.label,
         }
@@ -303,7 +324,7 @@ class IndexWriter:
         try:
             wanted = self._wanted_meta()
             stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
-            facts = ("format_version", "model", "dimension", "normalized", "context", "lexical_title")
+            facts = ("format_version", "model", "dimension", "normalized", "context", "lexical_title", "sentences")
             fresh = any(stored.get(key) != wanted[key] for key in facts)
             if fresh and stored:
                 self._notify("The index was built with other settings or model; rebuilding it from scratch.")
@@ -421,6 +442,12 @@ class IndexWriter:
             pending.windowed += len(windows) > 1
             pending.passages.append((passage, tuple(windows), hashes, " ".join(words), signature(passage.text)))
             pending.texts.update(zip(hashes, texts, strict=True))
+            # Each sentence is embedded too: the best one is evidence of its own (sentence-level retrieval).
+            spans, sentences = sentence_inputs(passage)
+            if spans:
+                sentence_hashes = tuple(text_sha256(f"{self.embedder.name}\0{t}") for t in sentences)
+                pending.sentences[(passage.source, passage.paragraph)] = (spans, sentence_hashes)
+                pending.texts.update(zip(sentence_hashes, sentences, strict=True))
 
     def _missing(self, connection: sqlite3.Connection, hashes: Sequence[str]) -> list[str]:
         """Hashes with no valid stored vector; damaged stored vectors count as missing."""
@@ -448,8 +475,10 @@ class IndexWriter:
     def _embed(self, connection: sqlite3.Connection, pending: _Pending, counters: dict[str, int], bar: Any) -> None:
         """Embed the chunk's missing texts, longest batches together, committing each batch."""
         unique = list(dict.fromkeys(h for _, _, hashes, _, _ in pending.passages for h in hashes))
+        unique += [h for h in dict.fromkeys(h for _, found in pending.sentences.values() for h in found) if h]
+        unique = list(dict.fromkeys(unique))
         missing = self._missing(connection, unique)
-        counters["reused"] += sum(len(item[2]) for item in pending.passages) - len(missing)
+        counters["reused"] += len(unique) - len(missing)
         # Sorting by length keeps padding low inside each batch.
         missing.sort(key=lambda h: len(pending.texts[h]))
         if bar is not None and missing:
@@ -492,7 +521,7 @@ class IndexWriter:
         counters["windowed"] += pending.windowed
         with db.transaction(connection):
             if wipe:
-                for table in ("files", "passages", "windows", "removed", "lexical_terms", "meta"):
+                for table in ("files", "passages", "windows", "sentences", "removed", "lexical_terms", "meta"):
                     connection.execute(f"DELETE FROM {table}")
             # Totals are kept up to date by difference: counting a million rows per commit would be slow.
             stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
@@ -514,7 +543,9 @@ class IndexWriter:
                         dropped = self._drop(connection, loaded.source, next_generation)
                         totals = [a - b for a, b in zip(totals, dropped, strict=True)]
                     for passage, windows, hashes, terms, sketch in by_source.get(loaded.source, []):
-                        self._insert(connection, passage, windows, hashes, terms, sketch, next_generation)
+                        pid = self._insert(connection, passage, windows, hashes, terms, sketch, next_generation)
+                        sentences = pending.sentences.get((passage.source, passage.paragraph), ((), ()))
+                        self._insert_sentences(connection, pid, sentences)
                         totals = [totals[0] + 1, totals[1] + len(windows), totals[2] + len(terms.split())]
                 title = loaded.document.title if loaded.document is not None else ""
                 connection.execute(
@@ -571,6 +602,13 @@ class IndexWriter:
                 (generation, *part),
             )
             windows += connection.execute(f"DELETE FROM windows WHERE passage_id IN ({marks})", tuple(part)).rowcount
+            self._dropped.update(
+                row[0]
+                for row in connection.execute(
+                    f"SELECT sha256 FROM sentences WHERE passage_id IN ({marks})", tuple(part)
+                )
+            )
+            connection.execute(f"DELETE FROM sentences WHERE passage_id IN ({marks})", tuple(part))
             connection.execute(f"DELETE FROM passages WHERE id IN ({marks})", tuple(part))
         return len(ids), windows, sum(row[1] for row in rows)
 
@@ -583,8 +621,8 @@ class IndexWriter:
         terms: str,
         sketch: bytes,
         generation: int,
-    ) -> None:
-        """Insert one passage, its windows and its keyword terms."""
+    ) -> int:
+        """Insert one passage, its windows and its keyword terms; return the passage's id."""
         cursor = connection.execute(
             "INSERT INTO passages(source, paragraph, start_line, end_line, start_char, end_char, text, sha256,"
             " terms, length, signature, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -607,6 +645,20 @@ class IndexWriter:
         connection.executemany(
             "INSERT INTO windows(id, passage_id, start, end, sha256) VALUES (?, ?, ?, ?, ?)",
             [(db.vector_id(pid, n), pid, s, e, h) for n, ((s, e), h) in enumerate(zip(windows, hashes, strict=True))],
+        )
+        return pid
+
+    @staticmethod
+    def _insert_sentences(
+        connection: sqlite3.Connection,
+        passage_id: int,
+        sentences: tuple[tuple[tuple[int, int], ...], tuple[str, ...]],
+    ) -> None:
+        """Record a passage's sentences with their vectors' hashes."""
+        spans, hashes = sentences
+        connection.executemany(
+            "INSERT INTO sentences(passage_id, start, end, sha256) VALUES (?, ?, ?, ?)",
+            [(passage_id, s, e, h) for (s, e), h in zip(spans, hashes, strict=True)],
         )
 
     # -- after the content commits -----------------------------------------------------------
@@ -708,14 +760,18 @@ class IndexWriter:
         # Vectors no window uses: all of them after a merge (a full scan), else those just dropped.
         with db.transaction(connection):
             if self._full_gc:
-                connection.execute("DELETE FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)")
+                connection.execute(
+                    "DELETE FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)"
+                    " AND sha256 NOT IN (SELECT sha256 FROM sentences)"
+                )
             else:
                 for part in db.chunks(sorted(self._dropped)):
                     marks = db.placeholders(len(part))
                     connection.execute(
                         f"DELETE FROM embeddings WHERE sha256 IN ({marks})"
-                        f" AND sha256 NOT IN (SELECT sha256 FROM windows WHERE sha256 IN ({marks}))",
-                        (*part, *part),
+                        f" AND sha256 NOT IN (SELECT sha256 FROM windows WHERE sha256 IN ({marks}))"
+                        f" AND sha256 NOT IN (SELECT sha256 FROM sentences WHERE sha256 IN ({marks}))",
+                        (*part, *part, *part),
                     )
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 

@@ -1,0 +1,291 @@
+"""Fit and measure the answerability model (abstention) on SQuAD half splits.
+
+Usage:
+    python benchmarks/squad.py            # once: writes benchmarks/data/squad/
+    python benchmarks/answerability.py [--write] [--plot docs/abstention.png]
+
+The index holds the 24 even-numbered SQuAD dev articles; all 10,570 questions are asked,
+so the questions about the odd-numbered articles have no answer in it. Articles are cut
+into two halves by number (0-1 mod 4 and 2-3 mod 4), each holding answerable and
+unanswerable questions: a logistic regression is fitted on one half's questions and
+measured on the other's, then the halves swap. The operating point is chosen on the
+fitting half only (the highest probability whose false abstentions stay at most
+``--false-budget``) and reported on the held-out half. The shipped calibration is then
+fitted on all questions with the same rule; ``--write`` stores it under qa/calibration/.
+The single-cosine rule it replaces is measured on the same halves for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import CachedEmbedder, save_json
+
+import qa
+from qa.answerability import FEATURES, GENERIC, GENERIC_FEATURES, Answerability, features
+from qa.config import DEFAULT_MODEL
+from qa.embedding import SentenceTransformerEmbedder
+from qa.evaluation import read_questions
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SQUAD = HERE / "data" / "squad"
+DEFAULT_SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad" / "dev-v1.1.json"
+SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
+OUT_OF_CORPUS = ROOT / "tests" / "data" / "out_of_corpus.jsonl"
+#: L2 penalty of the logistic regression (on standardised features).
+L2 = 1.0
+#: Probability above which an answer carries no weak-match caveat.
+CONFIDENT = 0.5
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Logistic regression by Newton's method on standardised features.
+
+    Returns:
+        ``(coefficients, intercept, mean, scale)``.
+
+    """
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    z = np.c_[np.ones(len(x)), (x - mean) / scale]
+    w = np.zeros(z.shape[1])
+    penalty = np.diag([0.0] + [l2] * (z.shape[1] - 1))
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-z @ w))
+        gradient = z.T @ (p - y) + penalty @ w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w[1:], float(w[0]), mean, scale
+
+
+def matrix(rows: list[dict[str, float | None]], names: tuple[str, ...]) -> np.ndarray:
+    """The feature rows as an array (missing cosines as 0: only lexical questions lack them)."""
+    return np.array([[row[n] if row[n] is not None else 0.0 for n in names] for row in rows], dtype=np.float64)
+
+
+def operating_point(p: np.ndarray, y: np.ndarray, budget: float) -> float:
+    """The highest threshold whose false-abstention rate on ``(p, y)`` is at most ``budget``."""
+    answerable = np.sort(p[y == 1])
+    # Abstaining below the k-th smallest answerable probability abstains wrongly on k questions.
+    k = math.floor(budget * len(answerable))
+    return float(answerable[min(k, len(answerable) - 1)])
+
+
+def rates(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
+    """Abstention on unanswerable questions and false abstention on answerable ones."""
+    return {
+        "abstains_unanswerable": float((p[y == 0] < threshold).mean()),
+        "false_abstain": float((p[y == 1] < threshold).mean()),
+    }
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC (probability that an answerable question outscores an unanswerable one)."""
+    order = np.argsort(p, kind="stable")
+    ranks = np.empty(len(p))
+    ranks[order] = np.arange(1, len(p) + 1)
+    positives = y.sum()
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * (len(y) - positives)))
+
+
+def model_of(
+    name: str, names: tuple[str, ...], x: np.ndarray, y: np.ndarray, budget: float, fitted_on: str
+) -> Answerability:
+    """Fit a calibration and choose its operating point on the same data."""
+    coefficients, intercept, mean, scale = fit(x, y)
+    p = 1 / (1 + np.exp(-(intercept + ((x - mean) / scale) @ coefficients)))
+    abstain = operating_point(p, y, budget)
+    # Confident where the model finds an answer more likely than not (on a split where half
+    # the questions have none).
+    confident = max(CONFIDENT, abstain)
+    return Answerability(
+        name=name,
+        features=names,
+        coefficients=tuple(round(float(c), 6) for c in coefficients),
+        mean=tuple(round(float(m), 6) for m in mean),
+        scale=tuple(round(float(s), 6) for s in scale),
+        intercept=round(intercept, 6),
+        abstain_below=round(abstain, 4),
+        confident_above=round(confident, 4),
+        fitted_on=fitted_on,
+    )
+
+
+def probabilities(model: Answerability, rows: list[dict[str, float | None]]) -> np.ndarray:
+    """The model's probability for each feature row."""
+    x = matrix(rows, model.features)
+    total = model.intercept + ((x - np.array(model.mean)) / np.array(model.scale)) @ np.array(model.coefficients)
+    result: np.ndarray = 1 / (1 + np.exp(-total))
+    return result
+
+
+def article_groups(squad: Path) -> dict[str, int]:
+    """SQuAD question id -> article number."""
+    data = json.loads(squad.read_text(encoding="utf-8"))["data"]
+    return {q["id"]: n for n, article in enumerate(data) for p in article["paragraphs"] for q in p["qas"]}
+
+
+def evidence_rows(index: qa.Index, questions: list[str]) -> list[dict[str, float | None]]:
+    """The answerability features of each question's ranking."""
+    rows = []
+    for question in questions:
+        evidence = index.rank(question, 5).evidence
+        assert evidence is not None
+        rows.append(features(evidence))
+    return rows
+
+
+def seed_check(model: Answerability, embedder: CachedEmbedder, work: Path) -> dict[str, object]:
+    """Abstention on the seed dev questions and the everyday out-of-corpus questions."""
+    folder = work / "index-seeds"
+    index = qa.build_index(ROOT / "seeds", folder, embedder=embedder)
+    seeds = read_questions(SEED_QUESTIONS)
+    everyday = [json.loads(line)["question"] for line in OUT_OF_CORPUS.read_text(encoding="utf-8").splitlines()]
+    seed_p = probabilities(model, evidence_rows(index, [q.text for q in seeds]))
+    everyday_p = probabilities(model, evidence_rows(index, everyday))
+    answerable = np.array([bool(q.relevant) for q in seeds])
+    refused = seed_p < model.abstain_below
+    return {
+        "seed answerable wrongly abstained": f"{int(refused[answerable].sum())}/{answerable.sum()}",
+        "seed unanswerable abstained": f"{int(refused[~answerable].sum())}/{(~answerable).sum()}",
+        "everyday abstained": f"{int((everyday_p < model.abstain_below).sum())}/{len(everyday)}",
+        "lowest answerable seed probability": round(float(seed_p[answerable].min()), 4),
+        "highest everyday probability": round(float(everyday_p.max()), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--false-budget", type=float, default=0.02, help="false abstentions allowed when fitting")
+    parser.add_argument(
+        "--generic-budget", type=float, default=0.005, help="the same for the generic (model-free) calibration"
+    )
+    parser.add_argument("--write", action="store_true", help="store the calibrations under qa/calibration/")
+    parser.add_argument("--plot", type=Path, default=None, help="write the trade-off curve as a PNG")
+    args = parser.parse_args()
+    if not (SQUAD / "half.jsonl").exists():
+        sys.exit("run python benchmarks/squad.py first (it writes benchmarks/data/squad/)")
+
+    embedder = CachedEmbedder(SentenceTransformerEmbedder())
+    half_folder = SQUAD / "index-half"
+    if not half_folder.exists() and (SQUAD / "index-default").exists():
+        # The full index's vectors are reused for the half's paragraphs.
+        shutil.copytree(SQUAD / "index-default", half_folder)
+    index = qa.build_index(SQUAD / "corpus_half", half_folder, embedder=embedder, progress=True)
+    questions = read_questions(SQUAD / "half.jsonl")
+    embedder.prime([q.text for q in questions])
+    started = time.perf_counter()
+    rows = evidence_rows(index, [q.text for q in questions])
+    print(f"{len(rows)} questions ranked in {time.perf_counter() - started:.1f} s")
+    y = np.array([1.0 if q.relevant else 0.0 for q in questions])
+    article = article_groups(args.squad)
+    half = np.array([(article[q.id] % 4) // 2 for q in questions])
+
+    results: dict[str, object] = {}
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    kinds = {"model": FEATURES, "generic": GENERIC_FEATURES}
+    budgets = {"model": args.false_budget, "generic": args.generic_budget}
+    for kind, names in kinds.items():
+        x = matrix(rows, names)
+        for fit_half in (0, 1):
+            train, test = half == fit_half, half != fit_half
+            model = model_of(kind, names, x[train], y[train], budgets[kind], f"half {fit_half}")
+            p_test = probabilities(model, [rows[i] for i in np.flatnonzero(test)])
+            held = rates(p_test, y[test], model.abstain_below)
+            key = f"{kind}: fit on half {fit_half}, measured on half {1 - fit_half}"
+            results[key] = {"threshold": model.abstain_below, **held, "auc": round(auc(p_test, y[test]), 4)}
+            print(key, results[key])
+            grid = np.linspace(0, 1, 201)
+            curves[key] = (
+                np.array([(p_test[y[test] == 0] < t).mean() for t in grid]),
+                np.array([(p_test[y[test] == 1] < t).mean() for t in grid]),
+            )
+    # The single cosine it replaces, at the old shipped threshold and over its whole range.
+    cosine = np.array([row["best_cosine"] or 0.0 for row in rows])
+    for fit_half in (0, 1):
+        test = half != fit_half
+        results[f"single cosine 0.33 (before), half {1 - fit_half}"] = rates(cosine[test], y[test], 0.33)
+        grid = np.linspace(-0.2, 1, 241)
+        curves[f"single cosine, half {1 - fit_half}"] = (
+            np.array([(cosine[test][y[test] == 0] < t).mean() for t in grid]),
+            np.array([(cosine[test][y[test] == 1] < t).mean() for t in grid]),
+        )
+        print(f"single cosine 0.33, half {1 - fit_half}", results[f"single cosine 0.33 (before), half {1 - fit_half}"])
+
+    # The shipped calibrations: fitted on every question, same operating-point rule.
+    shipped = {
+        kind: model_of(
+            DEFAULT_MODEL if kind == "model" else GENERIC,
+            names,
+            matrix(rows, names),
+            y,
+            budgets[kind],
+            f"SQuAD v1.1 dev half split, all {len(rows)} questions (benchmarks/answerability.py)",
+        )
+        for kind, names in kinds.items()
+    }
+    for kind, model in shipped.items():
+        whole = rates(probabilities(model, rows), y, model.abstain_below)
+        checks = seed_check(model, embedder, SQUAD)
+        results[f"shipped {kind}"] = {
+            "abstain_below": model.abstain_below,
+            "confident_above": model.confident_above,
+            **whole,
+            **checks,
+        }
+        print(f"shipped {kind}:", json.dumps(results[f"shipped {kind}"]))
+        if args.write:
+            target = ROOT / "qa" / "calibration" / f"{model.name}.json"
+            target.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
+            print(f"wrote {target.relative_to(ROOT)}")
+    if args.plot is not None:
+        plot(curves, results, args.plot)
+    save_json(HERE / "results" / "answerability.json", results)
+
+
+def plot(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    results: dict[str, object],
+    path: Path,
+) -> None:
+    """The trade-off curves: false abstentions (x) against abstentions on unanswerable questions (y)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 5), dpi=110)
+    for name, (abstained, wrong) in curves.items():
+        style = "--" if name.startswith("single") else ("-" if name.startswith("model") else ":")
+        axes.plot(wrong, abstained, style, label=name)
+    for key, value in results.items():
+        if isinstance(value, dict) and "threshold" in value and key.startswith("model"):
+            axes.plot(value["false_abstain"], value["abstains_unanswerable"], "ko", markersize=5)
+    axes.axvline(0.03, color="grey", linewidth=0.8)
+    axes.axhline(0.70, color="grey", linewidth=0.8)
+    axes.set_xlim(0, 0.2)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("false abstentions (answerable questions refused)")
+    axes.set_ylabel("abstentions on unanswerable questions")
+    axes.set_title("SQuAD half split, held-out halves (dots: chosen operating points)")
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Answerability calibrations: one JSON file per embedding model, plus ``generic.json``."""

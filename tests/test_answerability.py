@@ -1,0 +1,187 @@
+"""The answerability model: JSON calibrations, fixed probabilities, abstention with the real model."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import DEV_QUESTIONS
+
+import qa
+from qa.answerability import GENERIC, Answerability, calibration, features, for_model
+from qa.errors import SettingsError
+from qa.evaluation import read_questions
+from qa.retrieval import Evidence
+
+DATA = Path(__file__).parent / "data"
+EVERYDAY = [json.loads(line)["question"] for line in (DATA / "out_of_corpus.jsonl").read_text().splitlines()]
+
+#: Fixed evidence and the probability the shipped calibration gives it (docs/benchmarks.md,
+#: "Abstention": the same three rows). Refitting the calibration changes these on purpose.
+STRONG = Evidence(
+    best_cosine=0.70, margin=0.10, sentence_cosine=0.75, lexical=0.50, coverage=0.90, max_idf=0.80, terms=6
+)
+MIDDLING = Evidence(
+    best_cosine=0.45, margin=0.03, sentence_cosine=0.50, lexical=0.25, coverage=0.45, max_idf=0.80, terms=6
+)
+UNRELATED = Evidence(
+    best_cosine=0.15, margin=0.01, sentence_cosine=0.20, lexical=0.05, coverage=0.10, max_idf=1.00, terms=4
+)
+
+
+def toy(**changes: object) -> dict[str, object]:
+    """A one-feature calibration whose probabilities are easy to compute by hand."""
+    data: dict[str, object] = {
+        "name": "toy",
+        "features": ["best_cosine"],
+        "coefficients": [2.0],
+        "mean": [0.5],
+        "scale": [0.25],
+        "intercept": -1.0,
+        "abstain_below": 0.2,
+        "confident_above": 0.6,
+    }
+    return {**data, **changes}
+
+
+def test_a_calibration_computes_the_logistic_of_its_standardised_features() -> None:
+    model = Answerability.from_dict(toy())
+    evidence = Evidence(0.75, 0.1, 0.8, 0.3, 0.5, 0.7, 5)
+    # intercept + 2 * (0.75 - 0.5) / 0.25 = 1  ->  1 / (1 + e^-1)
+    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert model.probability(Evidence(0.5, 0, 0, 0, 0, 0, 1)) == pytest.approx(1 / (1 + math.e))
+    # Far out in either direction the probability saturates without overflow.
+    assert model.probability(Evidence(1e6, 0, 0, 0, 0, 0, 1)) == 1.0
+    assert model.probability(Evidence(-1e6, 0, 0, 0, 0, 0, 1)) == 0.0
+    assert Answerability.from_dict(model.to_dict()) == model
+
+
+def test_the_shipped_calibration_loads_from_json_and_gives_the_documented_probabilities() -> None:
+    model = for_model("all-MiniLM-L6-v2")
+    assert model.name == "all-MiniLM-L6-v2" and model.features == (
+        "best_cosine",
+        "margin",
+        "sentence_cosine",
+        "lexical",
+        "coverage",
+        "max_idf",
+        "terms",
+    )
+    assert 0 < model.abstain_below < model.confident_above < 1
+    assert model.probability(STRONG) == pytest.approx(0.9995, abs=5e-4)
+    assert model.probability(MIDDLING) == pytest.approx(0.2413, abs=5e-4)
+    assert model.probability(UNRELATED) == pytest.approx(0.0000, abs=5e-4)
+    # The probabilities order the evidence as a person would.
+    assert model.probability(STRONG) > model.probability(MIDDLING) > model.probability(UNRELATED)
+    # The JSON file is what was read: no pickle, nothing computed at import.
+    raw = json.loads((Path(qa.__file__).parent / "calibration" / "all-MiniLM-L6-v2.json").read_text())
+    assert Answerability.from_dict(raw) == model
+
+
+def test_models_without_a_calibration_and_the_lexical_retriever_use_the_generic_one() -> None:
+    assert for_model("some/other-model").name == GENERIC
+    assert for_model("sentence-transformers/all-MiniLM-L6-v2").name == "all-MiniLM-L6-v2"
+    generic = calibration(GENERIC)
+    assert set(generic.features) <= {"lexical", "coverage", "max_idf", "terms"}
+    # Without vector search there are no cosines: the generic model still judges.
+    lexical_only = Evidence(None, None, None, 0.5, 0.9, 0.8, 6)
+    assert generic.usable(lexical_only) and not for_model("all-MiniLM-L6-v2").usable(lexical_only)
+    assert 0 <= generic.probability(lexical_only) <= 1
+    assert features(lexical_only)["terms"] == pytest.approx(math.log1p(6))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"features": ["nonsense"]},
+        {"features": []},
+        {"coefficients": [1.0, 2.0]},
+        {"scale": [0.0]},
+        {"mean": [float("nan")]},
+        {"abstain_below": 0.9, "confident_above": 0.5},
+        {"confident_above": 1.5},
+        {"intercept": "high"},
+        {"name": None, "features": None},
+    ],
+)
+def test_malformed_calibrations_are_refused_with_a_settings_error(change: dict[str, object]) -> None:
+    with pytest.raises(SettingsError):
+        Answerability.from_dict(toy(**change))
+    with pytest.raises(SettingsError):
+        Answerability.from_dict([1, 2, 3])
+    with pytest.raises(SettingsError):
+        Answerability.from_dict({k: v for k, v in toy().items() if k != "intercept"})
+
+
+# -- with the real model over the seeds ---------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", EVERYDAY)
+def test_everyday_questions_outside_the_corpus_abstain(seeds_index: qa.Index, question: str) -> None:
+    # None of these 30 questions was used to fit the calibration (SQuAD only).
+    answer = seeds_index.answer(question)
+    assert not answer.found, (question, answer.confidence)
+    assert answer.confidence is not None and answer.confidence < seeds_index.answerability().abstain_below
+
+
+@pytest.mark.model
+def test_no_answerable_seed_question_is_refused_and_the_unanswerable_are(seeds_index: qa.Index) -> None:
+    questions = read_questions(DEV_QUESTIONS)
+    for question in questions:
+        answer = seeds_index.answer(question.text)
+        assert answer.found == bool(question.relevant), (question.text, answer.confidence)
+        assert answer.to_dict()["confidence"] == round(answer.confidence or 0, 4)
+
+
+@pytest.mark.model
+def test_a_one_word_topic_is_at_most_a_weak_match(seeds_index: qa.Index) -> None:
+    answer = seeds_index.answer("peace")
+    assert not answer.confident
+    assert not answer.found or answer.message.startswith("Weak match")
+
+
+@pytest.mark.model
+def test_a_question_about_a_deleted_paragraph_is_not_answered_confidently(
+    seeds_copy: Path, real_embedder: object, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "seeds"
+    shutil.copytree(seeds_copy, corpus)
+    basra = corpus / "001_9dcbbab14ab930fe.txt"
+    lines = basra.read_text(encoding="utf-8").split("\n")
+    assert "Library" in lines[3]
+    basra.write_text("\n".join(lines[:3] + lines[4:]), encoding="utf-8")
+    index = qa.build_index(corpus, tmp_path / "index", embedder=real_embedder)  # type: ignore[arg-type]
+    before = qa.build_index(seeds_copy, tmp_path / "before", embedder=real_embedder)  # type: ignore[arg-type]
+    question = "What library was established in Basra?"
+    assert before.answer(question).confident
+    after = index.answer(question)
+    assert not after.confident, after.confidence
+    assert (after.confidence or 0) < (before.answer(question).confidence or 0)
+
+
+@pytest.mark.model
+def test_a_rare_word_question_ranks_its_paragraph_first(seeds_index: qa.Index) -> None:
+    # "scholarships" occurs in one paragraph of the 28; the others on the same topic
+    # (cultural exchange between Iraq and Palestine) are closer in general meaning.
+    holders = [p for p in seeds_index.passages if "scholarship" in p.text.lower()]
+    assert [(p.source, p.paragraph) for p in holders] == [("001_9dcbbab14ab930fe.txt", 2)]
+    top = seeds_index.search("What role do scholarships play?", k=5)[0]
+    assert (top.source, top.paragraph) == ("001_9dcbbab14ab930fe.txt", 2)
+    # Without the rare-word evidence the topical paragraph wins: the test can fail.
+    plain = qa.load_index(
+        seeds_index.folder, settings=qa.Settings(coverage_weight=0.0, sentence_share=0.0, dense_weight=0.6)
+    )
+    assert plain.search("What role do scholarships play?", k=5)[0].passage != top.passage
+
+
+@pytest.mark.model
+def test_the_threshold_override_still_decides_by_cosine(seeds_index: qa.Index) -> None:
+    strict = qa.load_index(seeds_index.folder, settings=qa.Settings(threshold=0.99))
+    answer = strict.answer("Who directs the Basra Cultural Center?")
+    assert not answer.found and answer.confidence is not None and answer.confidence > 0.5
+    lenient = qa.load_index(seeds_index.folder, settings=qa.Settings(min_confidence=0.0))
+    assert lenient.answer("What is the capital of France?").found

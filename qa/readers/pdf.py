@@ -76,7 +76,8 @@ def _page_lines(textpage: Any, number: int, raw_api: Any) -> list[_Line]:
     handle = textpage.raw
     text = "".join(_char(raw_api.FPDFText_GetUnicode(handle, i)) for i in range(count))
     lines: list[_Line] = []
-    for match in re.finditer(r"[^\r\n]+", text):
+    # PDFium ends a line at a line break, or (joining a hyphenated word itself) just after the hyphen it marks.
+    for match in re.finditer(r"[^\r\n\x02]*\x02|[^\r\n\x02]+", text):
         start, end = match.start(), match.end()
         # Leading and trailing spaces are left out; what stays is one run of page characters.
         while start < end and text[start].isspace():

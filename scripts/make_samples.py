@@ -105,8 +105,8 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def _pages(blocks: Sequence[tuple[str, Paragraph]]) -> list[list[str]]:
-    """Lay the blocks out top to bottom, line by line, starting a new page at the bottom margin."""
+def _pages(blocks: Sequence[tuple[str, Paragraph]], bottom: float = BOTTOM) -> list[list[str]]:
+    """Lay the blocks out top to bottom, line by line, starting a new page at the ``bottom`` margin."""
     pages: list[list[str]] = [[]]
     y = TOP
     for kind, paragraph in blocks:
@@ -114,7 +114,7 @@ def _pages(blocks: Sequence[tuple[str, Paragraph]]) -> list[list[str]]:
         lines = paragraph if isinstance(paragraph, list) else textwrap.wrap(paragraph, WRAP)
         y -= before
         for line in lines:
-            if y < BOTTOM:
+            if y < bottom:
                 # A paragraph runs on: the next page starts with its next line.
                 pages.append([])
                 y = TOP
@@ -126,9 +126,12 @@ def _pages(blocks: Sequence[tuple[str, Paragraph]]) -> list[list[str]]:
     return pages
 
 
-def pdf_bytes(blocks: Sequence[tuple[str, Paragraph]] = REPORT, *, text: bool = True) -> bytes:
-    """A PDF of ``blocks``; ``text=False`` draws grey bars where the lines would be (a scan: no text layer)."""
-    pages = _pages(blocks)
+def pdf_bytes(blocks: Sequence[tuple[str, Paragraph]] = REPORT, *, text: bool = True, bottom: float = BOTTOM) -> bytes:
+    """A PDF of ``blocks``; ``text=False`` draws grey bars where the lines would be (a scan: no text layer).
+
+    Text is set in the PDF's WinAnsi encoding: characters it lacks become ``?``.
+    """
+    pages = _pages(blocks, bottom)
     if not text:
         pages = [[f"0.6 g {LEFT:g} {line.split(' Td ')[0].split()[-1]} 400 8 re f" for line in page] for page in pages]
     objects: list[bytes] = []
@@ -137,7 +140,7 @@ def pdf_bytes(blocks: Sequence[tuple[str, Paragraph]] = REPORT, *, text: bool = 
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
     for number, page in enumerate(pages):
-        stream = "\n".join(page).encode("latin-1")
+        stream = "\n".join(page).encode("cp1252", errors="replace")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] /Resources << /Font << "
             f"/F1 {fonts} 0 R /F2 {fonts + 1} 0 R >> >> /Contents {4 + 2 * number} 0 R >>".encode()

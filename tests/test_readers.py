@@ -60,7 +60,7 @@ def test_pdf_paragraphs_are_rebuilt_from_the_layout() -> None:
     repainted = next(p for p in read.passages if "repainted" in p.text)
     assert repainted.text.endswith("in the first winter of the restoration.")
     assert (repainted.page, repainted.end_page) == (1, 2)
-    assert citation("", repainted) == "report.pdf pp. 1–2 ¶7"
+    assert citation("", repainted) == "report.pdf pp. 1–2 ¶6"
     assert citation("", lens) == "report.pdf p. 2 ¶2"
     # Headings are sections, not paragraphs.
     assert not any(t in {"The lens", "Work on the tower"} for t in texts)

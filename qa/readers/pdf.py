@@ -29,8 +29,6 @@ HEADING_RATIO = 1.15
 GAP_RATIO = 1.35
 #: Characters that end a sentence, so that a paragraph ending in one does not run on to the next page.
 _CLOSING = tuple(".!?:;\"'”’)]…")
-#: Soft hyphens PDFium reports for words broken at a line end.
-_SOFT_HYPHENS = ("\x02", "\xad")
 #: Page furniture: a line that is only a page number ("4", "Page 4", "4 of 12", "- 4 -").
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 
@@ -59,6 +57,8 @@ class _Paragraph:
 
     lines: list[_Line] = field(default_factory=list)
     heading: bool = False
+    #: Its last line reaches the right margin: at a page's foot, the paragraph may go on over the page.
+    full: bool = False
 
 
 def _char(code: int) -> str:
@@ -89,7 +89,8 @@ def _page_lines(textpage: Any, number: int, raw_api: Any) -> list[_Line]:
         x, y = ctypes.c_double(), ctypes.c_double()
         raw_api.FPDFText_GetCharOrigin(handle, start, ctypes.byref(x), ctypes.byref(y))
         left = textpage.get_charbox(start)[0]
-        right = textpage.get_charbox(end - 1)[1]
+        # Character boxes are (left, bottom, right, top).
+        right = textpage.get_charbox(end - 1)[2]
         sizes = [raw_api.FPDFText_GetFontSize(handle, i) for i in range(start, end) if not text[i].isspace()]
         size = max(set(sizes), key=sizes.count) if sizes else 0.0
         lines.append(_Line(number, start, text[start:end], y.value, left, right, float(size)))
@@ -115,6 +116,13 @@ def _group(pages: list[list[_Line]]) -> list[list[_Paragraph]]:
         if abs(a.size - body) < 0.5 and abs(b.size - body) < 0.5 and 0 < a.baseline - b.baseline < 2.5 * body
     ]
     leading = statistics.median(steps) if steps else 1.2 * body
+    # Where paragraphs are set apart by space, a short line ending a sentence says nothing more.
+    spaced = any(
+        GAP_RATIO * leading < a.baseline - b.baseline < 4 * leading
+        for page in pages
+        for a, b in itertools.pairwise(page)
+        if abs(a.size - body) < 0.5 and abs(b.size - body) < 0.5
+    )
     right = max((line.right for line in every if abs(line.size - body) < 0.5), default=0.0)
     grouped: list[list[_Paragraph]] = []
     for page in pages:
@@ -135,6 +143,7 @@ def _group(pages: list[list[_Line]]) -> list[list[_Paragraph]]:
                     or (not heading and line.left > previous.left + body)
                     or (
                         not heading
+                        and not spaced
                         and previous.text.endswith(_CLOSING)
                         and previous.right < right - 0.3 * (right - previous.left)
                     )
@@ -144,23 +153,47 @@ def _group(pages: list[list[_Line]]) -> list[list[_Paragraph]]:
             else:
                 paragraphs[-1].lines.append(line)
             previous = line
+        for paragraph in paragraphs:
+            last = paragraph.lines[-1]
+            paragraph.full = last.right >= right - 0.05 * (right - last.left)
         grouped.append(paragraphs)
     return grouped
 
 
-def _joined(lines: list[_Line]) -> tuple[str, list[tuple[int, int, _Line, int]]]:
-    """The lines as one paragraph of text, with the run of each: ``(start, end, line, offset in line)``."""
+_WORD = re.compile(r"\w+(?:-\w+)*")
+
+
+def _vocabulary(paragraphs: list[_Paragraph]) -> frozenset[str]:
+    """Every word of a document, in lower case, hyphenated words whole: what a line-end hyphen is checked against."""
+    return frozenset(w.lower() for p in paragraphs for line in p.lines for w in _WORD.findall(line.text))
+
+
+def _joined(lines: list[_Line], words: frozenset[str]) -> tuple[str, list[tuple[int, int, _Line, int]]]:
+    """The lines as one paragraph of text, with the run of each: ``(start, end, line, offset in line)``.
+
+    A hyphen at a line end before a lower-case letter is dropped ("re-" "assembled"), unless
+    the document writes the word with the hyphen elsewhere and never without it
+    ("black-and-" "white"); before a capital it is kept ("Al-" "Qaeda").
+    """
     text = ""
     runs: list[tuple[int, int, _Line, int]] = []
     for number, line in enumerate(lines):
-        piece = line.text
+        # PDFium marks a hyphen it saw at a line end as \x02: it is a hyphen in the text.
+        piece = line.text.replace("\x02", "-")
         nxt = lines[number + 1].text if number + 1 < len(lines) else ""
         joined = False
-        if nxt and piece.endswith(_SOFT_HYPHENS):
+        if nxt and piece.endswith("\xad"):
             piece, joined = piece[:-1], True
-        elif nxt and piece.endswith("-") and len(piece) > 1 and piece[-2].isalpha() and nxt[:1].islower():
-            # "re-" at a line end and "assembled" on the next: one word, hyphen dropped.
-            piece, joined = piece[:-1], True
+        elif nxt and piece.endswith("-") and len(piece) > 1 and piece[-2].isalpha():
+            # "re-" at a line end and "assembled" on the next: one word, hyphen dropped; "Al-" and
+            # "Qaeda": one word, hyphen kept.
+            joined = True
+            heads = _WORD.findall(piece[:-1])
+            tail = _WORD.match(nxt)
+            head, rest = (heads[-1].lower() if heads else ""), (tail.group().lower() if tail else "")
+            compound = f"{head}-{rest}" in words and f"{head}{rest}" not in words
+            if nxt[:1].islower() and not compound:
+                piece = piece[:-1]
         runs.append((len(text), len(text) + len(piece), line, 0))
         text += piece
         if nxt and not joined:
@@ -226,7 +259,7 @@ class PdfReader:
                     and last is not None
                     and not last.heading
                     and not paragraph.heading
-                    and not last.lines[-1].text.endswith(_CLOSING)
+                    and (last.full or not last.lines[-1].text.endswith(_CLOSING))
                 )
                 if runs_on and last is not None:
                     last.lines.extend(paragraph.lines)
@@ -240,8 +273,9 @@ class PdfReader:
         runs: list[Run] = []
         position = 0
         section: str | None = None
+        words = _vocabulary(flat)
         for paragraph in flat:
-            text, pieces = _joined(paragraph.lines)
+            text, pieces = _joined(paragraph.lines, words)
             if parts:
                 parts.append("\n\n")
                 position += 2

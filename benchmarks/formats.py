@@ -74,8 +74,10 @@ def main() -> None:
     # Model load and ONNX export happen before any timing.
     embedder.encode(["warm up"] * 8)
     print(f"{len(source)} articles from {corpus}, {sum(len(p) for _, _, p in source)} paragraphs\n")
-    print("| format | files | MB | read s | files/s | MB/s | paragraphs/s read | paragraphs back word for word "
-          "| build s | paragraphs/s built |")
+    print(
+        "| format | files | MB | read s | files/s | MB/s | paragraphs/s read | paragraphs back word for word "
+        "| build s | paragraphs/s built |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in FORMATS:

@@ -184,9 +184,12 @@ def test_unreadable_files_of_each_format_are_skipped_with_their_reasons(fake: Fa
     assert dict(qa.build_index(corpus, tmp_path / "i", embedder=fake).report.skipped) == reasons  # type: ignore[union-attr]
 
 
-def test_extraction_is_kept_per_file_hash_not_per_name() -> None:
+def test_extraction_is_kept_per_file_and_hash() -> None:
     first = extract("a.pdf", make_samples.pdf_bytes())
-    assert extract("b.pdf", make_samples.pdf_bytes()) is first
+    assert extract("a.pdf", make_samples.pdf_bytes()) is first
+    # A title can come from the name: the same bytes under another name are read for it.
+    assert extract("Harbour_Notes.txt", b"Gulls.").title == "Harbour Notes"
+    assert extract("Other_Notes.txt", b"Gulls.").title == "Other Notes"
     changed = make_samples.pdf_bytes([("body", "An entirely different report about harbour seals.")])
     assert extract("a.pdf", changed).text == "An entirely different report about harbour seals."
 

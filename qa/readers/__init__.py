@@ -2,8 +2,9 @@
 
 Indexing, the quote check and the source pane all read a file through :func:`read_file`:
 the same checks on the open file (:func:`qa.documents.read_entry`), the same reader, the
-same text. What a reader extracts is kept per file hash, so a file read again unchanged is
-not parsed again, and a changed file never gets the text of its old version.
+same text. What a reader extracts is kept per file name and hash of its bytes, so a file
+read again unchanged is not parsed again, and a changed file never gets the text of its
+old version.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), Pdf
 #: File name endings read from a corpus folder (matched without regard to case).
 SUFFIXES: tuple[str, ...] = tuple(suffix for reader in READERS for suffix in reader.suffixes)
 
-#: Extractions kept in memory, by file hash (the most recently used).
+#: Extractions kept in memory, by file name and hash (the most recently used).
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[str, str], Extracted] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -57,7 +58,9 @@ def reader_for(source: str) -> Reader | None:
 
 
 def extract(source: str, raw: bytes, *, sha256: str | None = None) -> Extracted:
-    """What the reader of ``source`` makes of ``raw``, parsed once per file hash.
+    """What the reader of ``source`` makes of ``raw``, parsed once per file name and hash.
+
+    The name is part of the key: a title can come from it.
 
     Raises:
         UnreadableError: No reader reads such files, or this file cannot be read; the message says why.
@@ -66,7 +69,7 @@ def extract(source: str, raw: bytes, *, sha256: str | None = None) -> Extracted:
     reader = reader_for(source)
     if reader is None:
         raise UnreadableError("not a kind of file that is read")
-    key = (reader.kind, sha256 or hashlib.sha256(raw).hexdigest())
+    key = (source, sha256 or hashlib.sha256(raw).hexdigest())
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -11,16 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .documents import (
-    CorpusEntry,
-    Passage,
-    decode_text,
-    make_document,
-    read_entry,
-    sentence_spans,
-    split_passages,
-)
+from .documents import Passage, make_document, sentence_spans
 from .errors import QAError
+from .readers import ReadFile, read_file
 from .retrieval import Hit, Ranking, citation
 
 Span = tuple[int, int]
@@ -68,6 +60,9 @@ class Quote(Hit):
             "start_char": self.start_char,
             "end_char": self.end_char,
             "text": self.text,
+            "page": self.passage.page,
+            "end_page": self.passage.end_page,
+            "section": self.passage.section,
             "score": round(self.score, 6),
             "citation": self.citation,
             "title": self.title,
@@ -141,31 +136,31 @@ class SourceChecker:
         """
         self._root = root
         self._indexed = indexed or {}
-        self._files: dict[str, tuple[str, str] | None] = {}
+        self._files: dict[str, ReadFile | None] = {}
 
-    def _read(self, source: str) -> tuple[str, str] | None:
-        """The file's current ``(text, sha256 of bytes)``, or ``None`` if gone, unreadable or hostile.
+    def _read(self, source: str) -> ReadFile | None:
+        """The file as its reader reads it now, or ``None`` if gone, unreadable or hostile.
 
-        Read with the checks of indexing (:func:`read_entry`): a file swapped since for a
-        link out of the corpus, a FIFO or something too large counts as gone.
+        Read with the checks of indexing (:func:`qa.readers.read_file`): a file swapped since
+        for a link out of the corpus, a FIFO, something too large or a file its reader can no
+        longer parse counts as gone.
         """
         if source not in self._files:
             try:
-                raw = read_entry(self._root, CorpusEntry(source, self._root / source))
-                self._files[source] = (decode_text(raw), hashlib.sha256(raw).hexdigest())
-            except (OSError, UnicodeDecodeError, ValueError, QAError):
+                self._files[source] = read_file(self._root, source)
+            except (OSError, ValueError, QAError):
                 self._files[source] = None
         return self._files[source]
 
     def title(self, source: str) -> str:
         """The article's title as the file reads now (``""`` if it cannot be read)."""
         found = self._read(source)
-        return article_title(source, found[0]) if found else ""
+        return title_of(found) if found else ""
 
     def digest(self, source: str) -> str:
         """SHA-256 of the file's current bytes (``""`` if it cannot be read)."""
         found = self._read(source)
-        return found[1] if found else ""
+        return found.sha256 if found else ""
 
     def current(self, passage: Passage) -> Passage | None:
         """Return the passage as it is on disk now.
@@ -183,25 +178,25 @@ class SourceChecker:
         found = self._read(passage.source)
         if found is None:
             return None
-        text, digest = found
-        verbatim = text[passage.start_char : passage.end_char] == passage.text
-        if verbatim and self._indexed.get(passage.source) == digest:
+        verbatim = found.text[passage.start_char : passage.end_char] == passage.text
+        if verbatim and self._indexed.get(passage.source) == found.sha256:
             return passage
-        # Offsets alone could still match text that moved to other lines, so split the
-        # file again and find the paragraph by its text.
-        return locate(passage, text)
+        # Offsets alone could still match text that moved to other lines, so look for the
+        # paragraph by its text among the file's paragraphs as its reader finds them now.
+        return locate(passage, found.passages)
 
 
-def locate(passage: Passage, text: str) -> Passage | None:
-    """Where ``passage`` is in its file's current ``text`` (nearest its old number), or ``None`` if gone."""
-    matches = [
-        c
-        for c in split_passages(make_document(passage.source, text))
-        if c.text == passage.text and c.sha256 == passage.sha256
-    ]
+def locate(passage: Passage, current: Sequence[Passage]) -> Passage | None:
+    """Where ``passage`` is among its file's ``current`` paragraphs (nearest its old number), or ``None`` if gone."""
+    matches = [c for c in current if c.text == passage.text and c.sha256 == passage.sha256]
     if not matches:
         return None
     return min(matches, key=lambda c: (abs(c.paragraph - passage.paragraph), c.paragraph))
+
+
+def title_of(read: ReadFile) -> str:
+    """A title people can read for a file as read: its reader's title, else :func:`article_title`."""
+    return read.extracted.title or article_title(read.source, read.text)
 
 
 def article_title(source: str, text: str) -> str:

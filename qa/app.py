@@ -123,6 +123,14 @@ mark.qa-answer { background: #fff3a3; color: #1a1a1a; padding: 0 .1em; border-ra
 .qa-lno { text-align: right; user-select: none; opacity: .75; width: 3em; font-family: var(--font-mono); }
 .qa-line { white-space: pre-wrap; word-break: break-word; }
 .qa-source-title { margin: 0 0 .25rem; }
+.qa-source-about { font-size: .9em; opacity: .85; margin: 0 0 .25rem; }
+.qa-page { margin: 0 0 1rem; }
+.qa-page-frame { position: relative; line-height: 0; }
+.qa-page-image { display: block; width: 100%; height: auto; background: #fff; }
+.qa-box { position: absolute; pointer-events: none; border-radius: 2px; }
+.qa-box-quote { background: rgba(40, 110, 255, .22); outline: 1px solid rgba(40, 110, 255, .55); }
+.qa-box-answer { background: rgba(255, 214, 0, .45); }
+.qa-page figcaption { font-size: .85em; opacity: .85; text-align: center; }
 .qa-status-line { font-size: .9em; }
 .qa-status-facts { opacity: .85; }
 """
@@ -200,7 +208,7 @@ redrawn();
 #: The source pane's script: bring the quoted paragraph into view whenever it changes.
 SOURCE_JS = r"""
 const show = () => {
-  const quoted = element.querySelector('.qa-para');
+  const quoted = element.querySelector('.qa-para, .qa-box-quote');
   if (quoted) quoted.scrollIntoView({block: 'center'});
 };
 watch('value', show);

@@ -6,7 +6,6 @@ Nothing here imports gradio; :mod:`qa.app` wires these functions to the page and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -16,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .answers import Answer, Quote, article_title, locate
-from .documents import CorpusEntry, decode_text, read_entry
+from .answers import Answer, Quote, locate, title_of
+from .documents import CorpusEntry, Passage, read_entry
 from .errors import CorpusError, QAError, QueryError
 from .index import Index
+from .readers import ReadFile, UnreadableError, load
+from .readers.pdfpage import PageImage, render_pages
 from .retrieval import check_question
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,11 @@ class SourceView:
         highlights: Answering sentences, as absolute ranges in ``text``.
         changed: The file changed since the answer was given.
         citation: The citation as the answer gave it.
+        kind: The file's kind (``text``, ``markdown``, ``html``, ``pdf``, ``docx``): for the
+            last three, ``text`` is the text extracted from the file.
+        pages: For a PDF, the pages the paragraph is on, rendered, with its lines marked.
+        section: The heading the paragraph is under (``""``: none).
+        date: The document's date, as it gives it (``""``: none).
 
     """
 
@@ -253,10 +259,14 @@ class SourceView:
     highlights: tuple[tuple[int, int], ...]
     changed: bool
     citation: str
+    kind: str = "text"
+    pages: tuple[PageImage, ...] = ()
+    section: str = ""
+    date: str = ""
 
 
-def read_indexed(index: Index, source: str) -> tuple[str, str]:
-    """The current ``(text, sha256 of bytes)`` of an indexed file, and only of one.
+def read_indexed(index: Index, source: str) -> tuple[ReadFile, bytes]:
+    """An indexed file, and only one, as its reader reads it now; and its bytes.
 
     Raises:
         CorpusError: ``source`` is not an indexed file, lies outside the corpus folder
@@ -268,37 +278,61 @@ def read_indexed(index: Index, source: str) -> tuple[str, str]:
     root = index.corpus
     try:
         raw = read_entry(root, CorpusEntry(source, root / source))
-        return decode_text(raw), hashlib.sha256(raw).hexdigest()
+        return load(source, raw), raw
+    except UnreadableError as exc:
+        raise CorpusError(f"cannot read {source} now: {exc}") from exc
     except CorpusError as exc:
         raise CorpusError(f"{source} is not shown: {exc}") from exc
     except OSError as exc:
         raise CorpusError(f"cannot read {source} now ({exc.strerror or type(exc).__name__})") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorpusError(f"cannot read {source} now: it is no longer text") from exc
 
 
 def source_view(index: Index, quote: Quote) -> SourceView:
     """The article a quote comes from, as it is now (read once), with the quote located in it.
 
+    A PDF's pages are rendered, with the quoted lines (and answering sentences) marked on them.
+
     Raises:
         CorpusError: The file is no longer indexed or readable.
 
     """
-    text, digest = read_indexed(index, quote.source)
-    changed = digest != quote.file_sha256
+    read, raw = read_indexed(index, quote.source)
+    text = read.text
+    changed = read.sha256 != quote.file_sha256
     start, end = quote.start_char, quote.end_char
     highlights = tuple((start + s, start + e) for s, e in quote.highlights)
+    now: Passage | None = quote.passage
     if text[start:end] != quote.text:
         # The paragraph moved or went: find it again by its text, or say it is gone.
-        now = locate(quote.passage, text)
+        now = locate(quote.passage, read.passages)
         if now is None:
             start, end, highlights = -1, -1, ()
         else:
             shift = now.start_char - start
             start, end = now.start_char, now.end_char
             highlights = tuple((s + shift, e + shift) for s, e in highlights)
+    pages: tuple[PageImage, ...] = ()
+    if read.extracted.kind == "pdf" and now is not None and now.page is not None:
+        marks = [(start, end, "quote"), *((s, e, "answer") for s, e in highlights)]
+        last = now.end_page if now.end_page is not None else now.page
+        try:
+            pages = render_pages(raw, read.extracted.runs, marks, range(now.page, last + 1))
+        except ValueError as exc:
+            raise CorpusError(f"cannot show {quote.source} now: {exc}") from exc
+    section = (now.section if now is not None else None) or ""
     return SourceView(
-        quote.source, article_title(quote.source, text), text, start, end, highlights, changed, quote.citation
+        quote.source,
+        title_of(read),
+        text,
+        start,
+        end,
+        highlights,
+        changed,
+        quote.citation,
+        kind=read.extracted.kind,
+        pages=pages,
+        section=section,
+        date=read.extracted.date,
     )
 
 

@@ -17,8 +17,9 @@ import numpy as np
 
 from .errors import IndexAccessError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 
-#: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest.
-FORMAT_VERSION = 2
+#: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest; format 2
+#: had no page and section of passages (an index in it is rebuilt).
+FORMAT_VERSION = 3
 
 DATABASE = "index.db"
 #: Vector ids are ``passage_id << WINDOW_BITS | window``: stable 64-bit ids, one per window.
@@ -46,6 +47,10 @@ CREATE TABLE IF NOT EXISTS passages(
     end_char INTEGER NOT NULL,
     text TEXT NOT NULL,
     sha256 TEXT NOT NULL,
+    page INTEGER,
+    end_page INTEGER,
+    page_paragraph INTEGER,
+    section TEXT,
     terms TEXT NOT NULL,
     length INTEGER NOT NULL,
     signature BLOB NOT NULL,
@@ -75,6 +80,9 @@ CREATE TABLE IF NOT EXISTS embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NU
 CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+#: Columns added to ``passages`` since format 2, added to a database of that format before it is rebuilt.
+_ADDED_COLUMNS = (("page", "INTEGER"), ("end_page", "INTEGER"), ("page_paragraph", "INTEGER"), ("section", "TEXT"))
 
 
 def vector_id(passage_id: int, window: int) -> int:
@@ -147,11 +155,20 @@ def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.executescript(_SCHEMA)
+            _add_columns(connection)
         else:
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         raise failure(folder, exc) from exc
     return connection
+
+
+def _add_columns(connection: sqlite3.Connection) -> None:
+    """Add the columns of this format to a ``passages`` table an older format made (the writer then rebuilds it)."""
+    have = {row[1] for row in connection.execute("PRAGMA table_info(passages)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in have:
+            connection.execute(f"ALTER TABLE passages ADD COLUMN {name} {kind}")
 
 
 @contextmanager
@@ -249,6 +266,11 @@ class Meta:
         try:
             values = {key: json.loads(value) for key, value in raw.items()}
             version = values.get("format_version")
+            if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
+                raise IndexMismatchError(
+                    f"the index in {folder} is in an older format ({version}) than this version reads "
+                    f"({FORMAT_VERSION}); rebuild it with `qa index`"
+                )
             if version != FORMAT_VERSION:
                 raise IndexMismatchError(
                     f"index format {version} is not the format this version reads ({FORMAT_VERSION}); "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import fnmatch
 import hashlib
 import math
 import os
@@ -15,8 +14,11 @@ from pathlib import Path
 
 from .errors import CorpusError
 
-#: File name patterns read from a corpus folder.
-CORPUS_PATTERNS = ("*.txt", "*.md")
+#: File name endings read from a corpus folder, whatever their case (one reader each: :mod:`qa.readers`).
+CORPUS_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+
+#: The kinds of file read, for messages.
+FORMATS = "text, Markdown, HTML, PDF or Word (.docx)"
 
 #: A block line longer than this is taken as a whole paragraph, not a hard-wrapped line.
 LONG_LINE = 120
@@ -94,8 +96,14 @@ class Passage:
         end_line: 1-based line where the paragraph ends (inclusive).
         start_char: Offset of the first character in the file's text.
         end_char: Offset just past the last character in the file's text.
-        text: Exactly ``file_text[start_char:end_char]``.
+        text: Exactly ``file_text[start_char:end_char]``, where ``file_text`` is the file's own
+            text for plain text and Markdown, and its reader's extracted text for HTML, PDF and
+            Word files (lines are counted in that text too).
         sha256: Hex SHA-256 of ``text`` encoded as UTF-8.
+        page: The PDF page the paragraph starts on (``None`` for other formats).
+        end_page: The PDF page it ends on.
+        page_paragraph: Its number among the paragraphs seen on its first PDF page.
+        section: The heading it sits under (Markdown, HTML, PDF, Word; ``None`` for plain text).
 
     """
 
@@ -107,6 +115,10 @@ class Passage:
     end_char: int
     text: str
     sha256: str
+    page: int | None = None
+    end_page: int | None = None
+    page_paragraph: int | None = None
+    section: str | None = None
 
     @property
     def key(self) -> str:
@@ -119,6 +131,20 @@ class Passage:
         if self.start_line == self.end_line:
             return f"line {self.start_line}"
         return f"lines {self.start_line}-{self.end_line}"
+
+    @property
+    def place(self) -> str:
+        """Where the paragraph is in its file, for a citation after the file's name.
+
+        ``¶3 (line 3)`` in plain text; ``¶5 (line 9), section “Funding”`` under a heading;
+        ``p. 4 ¶2`` or ``pp. 4–5 ¶6`` in a PDF, counting paragraphs on the page.
+        """
+        if self.page is not None:
+            last = self.end_page if self.end_page is not None else self.page
+            pages = f"p. {self.page}" if last == self.page else f"pp. {self.page}–{last}"
+            return f"{pages} ¶{self.page_paragraph or self.paragraph}"
+        place = f"¶{self.paragraph} ({self.lines})"
+        return f"{place}, section “{self.section}”" if self.section else place
 
 
 @dataclass(frozen=True)
@@ -248,8 +274,8 @@ def _kind(mode: int) -> str:
 
 
 def _is_article_name(name: str) -> bool:
-    """Whether a file name matches :data:`CORPUS_PATTERNS` (case-sensitively, as ``Path.glob`` on POSIX)."""
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in CORPUS_PATTERNS)
+    """Whether a file name ends in one of :data:`CORPUS_SUFFIXES` (in any case: ``Report.PDF`` too)."""
+    return name.lower().endswith(CORPUS_SUFFIXES)
 
 
 def _display_name(relative: str) -> tuple[str, bool]:
@@ -272,7 +298,7 @@ def corpus_entry(root: Path, path: Path, *, limit_mb: float | None = None) -> Co
 
     This is the one place the rules live (``scan_corpus`` applies it to every entry):
 
-    * regular ``*.txt``/``*.md`` files are read, unless over the size limit (:func:`max_file_mb`)
+    * regular files with a :data:`CORPUS_SUFFIXES` ending are read, unless over the size limit (:func:`max_file_mb`)
       or their name is not valid UTF-8;
     * FIFOs, sockets and devices with such names are skipped (only ``lstat``/``stat``: never opened);
     * a link to a file inside the corpus is read as a file of its own name (the duplicate
@@ -422,10 +448,11 @@ def source_name(root: Path, path: Path) -> str:
 
 
 def read_corpus(root: str | Path) -> Corpus:
-    """Read every ``*.txt`` and ``*.md`` file under ``root``.
+    """Read every article under ``root`` (text, Markdown, HTML, PDF, Word) with its reader.
 
-    Unreadable, binary, oversized and hostile entries (see :func:`corpus_entry`) are skipped
-    and listed in ``Corpus.skipped`` rather than failing the whole build.
+    Unreadable, binary, oversized and hostile entries (see :func:`corpus_entry`), and files
+    their reader cannot parse, are skipped and listed in ``Corpus.skipped`` rather than
+    failing the whole build.
 
     Raises:
         CorpusError: ``root`` is not a folder or holds no readable file.
@@ -434,25 +461,21 @@ def read_corpus(root: str | Path) -> Corpus:
     folder = Path(root)
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
+    # The readers build on this module, so they are imported when first needed.
+    from .readers import read_file
+
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for entry in scan_corpus(folder):
         try:
-            raw = read_entry(folder, entry)
-            text = decode_text(raw)
+            documents.append(read_file(folder, entry.source, entry).document)
         except CorpusError as exc:
             skipped.append(SkippedFile(entry.source, str(exc)))
-            continue
-        except UnicodeDecodeError:
-            skipped.append(SkippedFile(entry.source, "not UTF-8 text"))
-            continue
-        except (OSError, ValueError) as exc:
-            skipped.append(SkippedFile(entry.source, str(exc)))
-            continue
-        documents.append(make_document(entry.source, text, sha256=hashlib.sha256(raw).hexdigest()))
+        except OSError as exc:
+            skipped.append(SkippedFile(entry.source, str(exc.strerror or exc)))
     if not documents:
         detail = f" ({len(skipped)} unreadable)" if skipped else ""
-        raise CorpusError(f"no readable .txt or .md files in {folder}{detail}")
+        raise CorpusError(f"no readable {FORMATS} files in {folder}{detail}")
     return Corpus(folder, tuple(documents), tuple(skipped))
 
 

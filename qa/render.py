@@ -8,6 +8,7 @@ script (:data:`qa.app.CHAT_JS`) turns into events.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from html import escape
 from .answers import Quote
 from .chat import SourceView, Turn, quote_text
 from .live import LiveStatus
+from .readers.pdfpage import PageImage
 
 #: A line break: LF, CRLF or a bare CR (old Mac files), as citations count lines.
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -151,6 +153,22 @@ def source_html(view: SourceView) -> str:
             '<p class="qa-stale" role="status">This file changed since the answer. Showing it as it is now; '
             "the quoted paragraph is marked where it is now.</p>"
         )
+    facts = []
+    if view.section:
+        facts.append(f"section “{_e(view.section)}”")
+    if view.date:
+        facts.append(f"dated {_e(view.date)}")
+    if view.kind in ("html", "docx"):
+        facts.append("the text as read from the file")
+    about = f'<p class="qa-source-about">{" · ".join(facts)}</p>' if facts else ""
+    header = (
+        f'<div class="qa-source-view" data-source="{_e(view.source)}" data-kind="{_e(view.kind)}">'
+        f'<h3 class="qa-source-title">{_e(view.title or view.source)}</h3>'
+        f'<p class="qa-source-file"><code>{_e(view.source)}</code> · cited as <code>{_e(view.citation)}</code></p>'
+        f"{about}{notice}"
+    )
+    if view.pages:
+        return f'{header}<div class="qa-source-body qa-pages">{"".join(_page(view, p) for p in view.pages)}</div></div>'
     rows = []
     # Lines end at LF, CRLF or a bare CR (old Mac files), as the citations count them.
     bounds, start = [], 0
@@ -166,11 +184,27 @@ def source_html(view: SourceView) -> str:
             f'<td class="qa-lno">{number}</td><td class="qa-line">{_line(view, line, start, end)}</td></tr>'
         )
     return (
-        f'<div class="qa-source-view" data-source="{_e(view.source)}">'
-        f'<h3 class="qa-source-title">{_e(view.title or view.source)}</h3>'
-        f'<p class="qa-source-file"><code>{_e(view.source)}</code> · cited as <code>{_e(view.citation)}</code></p>'
-        f'{notice}<div class="qa-source-body"><table class="qa-lines"><tbody>{"".join(rows)}</tbody></table></div>'
+        f'{header}<div class="qa-source-body"><table class="qa-lines"><tbody>{"".join(rows)}</tbody></table></div>'
         "</div>"
+    )
+
+
+def _page(view: SourceView, page: PageImage) -> str:
+    """One rendered PDF page (a PNG made here, sent as data) with boxes over the quoted lines."""
+    image = base64.b64encode(page.png).decode("ascii")
+    boxes = "".join(
+        f'<span class="qa-box qa-box-{_e(box.kind)}" style="left:{box.left * 100:.3f}%;top:{box.top * 100:.3f}%;'
+        f'width:{box.width * 100:.3f}%;height:{box.height * 100:.3f}%"></span>'
+        for box in page.boxes
+    )
+    note = ""
+    if page.rotated:
+        note = '<p class="qa-stale">This page is rotated: the quoted lines are not marked on it.</p>'
+    return (
+        f'<figure class="qa-page" data-page="{page.page}">{note}<div class="qa-page-frame">'
+        f'<img class="qa-page-image" src="data:image/png;base64,{image}" width="{page.width}" '
+        f'height="{page.height}" alt="Page {page.page} of {_e(view.source)}">{boxes}</div>'
+        f"<figcaption>Page {page.page}</figcaption></figure>"
     )
 
 

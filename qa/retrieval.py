@@ -193,13 +193,13 @@ def check_question(question: object, limit: int) -> str:
 
 
 def citation(label: str, passage: Passage) -> str:
-    """Format ``label/source ¶N (line L)`` for a passage.
+    """Format ``label/source ¶N (line L)`` for a passage (pages and sections as :attr:`Passage.place` says).
 
     Control characters in a file name (a newline, an escape) are written as hex escapes, so
     that a citation is always one line of plain text; ``source`` keeps the real name.
     """
     path = f"{label.rstrip('/')}/{passage.source}" if label else passage.source
-    return f"{_CONTROL.sub(_escaped, path)} ¶{passage.paragraph} ({passage.lines})"
+    return _CONTROL.sub(_escaped, f"{path} {passage.place}")
 
 
 def _evidence(

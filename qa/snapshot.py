@@ -26,7 +26,10 @@ from .errors import IndexCorruptError, IndexNotFoundError, QAError, QueryError, 
 from .lexical import LexicalIndex, Segment, Stats
 from .vectors import Allowed, BaseVectors, exact_search
 
-_PASSAGE_COLUMNS = "p.id, p.source, p.paragraph, p.start_line, p.end_line, p.start_char, p.end_char, p.text, p.sha256"
+_PASSAGE_COLUMNS = (
+    "p.id, p.source, p.paragraph, p.start_line, p.end_line, p.start_char, p.end_char, p.text, p.sha256,"
+    " p.page, p.end_page, p.page_paragraph, p.section"
+)
 #: Attempts at opening a snapshot while a writer replaces the base vector file.
 _OPEN_ATTEMPTS = 5
 #: Source filters a snapshot keeps resolved (the most recently used).

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .documents import CorpusEntry, Document, corpus_entry, decode_text, make_document, read_entry, scan_corpus
+from .documents import CorpusEntry, Document, Passage, corpus_entry, read_entry, scan_corpus
 from .errors import CorpusError
+from .readers import UnreadableError, load
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,18 @@ class Signature:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A document as read: the document, or why it was skipped; the SHA-256 of the bytes read."""
+    """A document as read: the document, or why it was skipped; the SHA-256 of the bytes read.
+
+    ``passages`` are its paragraphs as its reader found them; ``None`` for documents given
+    as text, which are split as plain text.
+    """
 
     source: str
     sha256: str
     document: Document | None
     skipped: str | None = None
     unreadable: bool = False
+    passages: tuple[Passage, ...] | None = None
 
 
 class Source(Protocol):
@@ -45,7 +51,7 @@ class Source(Protocol):
 
 
 class FolderSource:
-    """The ``*.txt``/``*.md`` files under a corpus folder, judged by :func:`qa.documents.corpus_entry`."""
+    """The articles under a corpus folder, judged by :func:`qa.documents.corpus_entry`, read by :mod:`qa.readers`."""
 
     def __init__(self, root: Path) -> None:
         """Index files under ``root``."""
@@ -76,7 +82,7 @@ class FolderSource:
         return found
 
     def load(self, name: str) -> Loaded:
-        """Read, hash and decode one file; skipped, binary, non-UTF-8 and unreadable files give a reason."""
+        """Read, hash and extract one file; skipped, unparsable and unreadable files give a reason."""
         entry = (
             self._entries.get(name) or corpus_entry(self.root, self.root / name) or CorpusEntry(name, self.root / name)
         )
@@ -90,12 +96,10 @@ class FolderSource:
             return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc), unreadable=True)
         digest = hashlib.sha256(raw).hexdigest()
         try:
-            text = decode_text(raw)
-        except UnicodeDecodeError:
-            return Loaded(name, digest, None, "not UTF-8 text")
-        except ValueError as exc:
+            read = load(name, raw, sha256=digest)
+        except UnreadableError as exc:
             return Loaded(name, digest, None, str(exc))
-        return Loaded(name, digest, make_document(name, text, sha256=digest))
+        return Loaded(name, read.sha256, read.document, passages=read.passages)
 
 
 class DocumentSource:

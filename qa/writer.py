@@ -23,7 +23,7 @@ import numpy as np
 
 from . import database as db
 from .config import Settings
-from .documents import Document, Passage, sentence_spans, split_passages, text_sha256
+from .documents import FORMATS, Document, Passage, sentence_spans, split_passages, text_sha256
 from .duplicates import signature
 from .embedding import Embedder
 from .errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError, IndexNotFoundError
@@ -333,7 +333,7 @@ class IndexWriter:
             indexed = {} if fresh else indexed_files(connection)
             current = self.source.scan()
             if not current:
-                raise CorpusError(f"no .txt or .md files to index in {self.corpus}")
+                raise CorpusError(f"no {FORMATS} files to index in {self.corpus}")
             changes = diff(indexed, current)
             # Generations only grow, across rebuilds too; a rebuilt or new database gets a new epoch.
             generation = int(stored.get("generation", 0))
@@ -360,7 +360,7 @@ class IndexWriter:
                     old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
                 )
                 if loaded is not None and loaded.document is not None and not same:
-                    self._split(loaded.document, pending)
+                    self._split(loaded.document, loaded.passages, pending)
                 if len(pending.passages) >= CHUNK_PASSAGES or position == len(todo):
                     generation = self._apply(
                         connection,
@@ -412,11 +412,13 @@ class IndexWriter:
         with db.transaction(connection):
             for part in db.chunks(bad):
                 marks = db.placeholders(len(part))
-                connection.execute(
-                    "UPDATE files SET size = -1, sha256 = 'damaged' WHERE source IN (SELECT p.source FROM passages p"
-                    f" JOIN windows w ON w.passage_id = p.id WHERE w.sha256 IN ({marks}))",
-                    tuple(part),
-                )
+                # A damaged vector may be a paragraph window's or a sentence's: either file is read again.
+                for table in ("windows", "sentences"):
+                    connection.execute(
+                        "UPDATE files SET size = -1, sha256 = 'damaged' WHERE source IN (SELECT p.source FROM passages"
+                        f" p JOIN {table} w ON w.passage_id = p.id WHERE w.sha256 IN ({marks}))",
+                        tuple(part),
+                    )
                 connection.execute(f"DELETE FROM embeddings WHERE sha256 IN ({marks})", tuple(part))
         self._repaired.append(f"{len(bad)} damaged stored vectors re-embedded")
         self._notify(f"{len(bad)} stored vectors were damaged; their paragraphs are embedded again.")
@@ -429,10 +431,10 @@ class IndexWriter:
 
         return tqdm(total=0, unit="paragraph", desc="Embedding", leave=False, delay=float("inf"))
 
-    def _split(self, document: Document, pending: _Pending) -> None:
-        """Split a changed document into passages and the strings to embed."""
+    def _split(self, document: Document, found: Sequence[Passage] | None, pending: _Pending) -> None:
+        """The passages of a changed document (as its reader found them, else split as text) and what to embed."""
         title = document.title if self.settings.lexical_title else ""
-        passages = split_passages(document)
+        passages = list(found) if found is not None else split_passages(document)
         # Keyword terms of the whole document in one tokenizer call.
         terms = terms_of([f"{title}\n{p.text}" if title else p.text for p in passages])
         for passage, words in zip(passages, terms, strict=True):
@@ -559,7 +561,7 @@ class IndexWriter:
             if counts[0] <= 0:
                 # Rolled back: an update that would leave nothing to search keeps the last state.
                 raise CorpusError(
-                    "no paragraphs to index: no readable .txt or .md text in the corpus"
+                    "no paragraphs to index: no readable article text in the corpus"
                     + (f" ({len(pending.loaded)} files unreadable or empty)" if pending.loaded else "")
                 )
             db.write_meta(
@@ -625,7 +627,8 @@ class IndexWriter:
         """Insert one passage, its windows and its keyword terms; return the passage's id."""
         cursor = connection.execute(
             "INSERT INTO passages(source, paragraph, start_line, end_line, start_char, end_char, text, sha256,"
-            " terms, length, signature, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " page, end_page, page_paragraph, section, terms, length, signature, generation)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 passage.source,
                 passage.paragraph,
@@ -635,6 +638,10 @@ class IndexWriter:
                 passage.end_char,
                 passage.text,
                 passage.sha256,
+                passage.page,
+                passage.end_page,
+                passage.page_paragraph,
+                passage.section,
                 terms,
                 len(terms.split()),
                 sketch,
@@ -795,7 +802,7 @@ class IndexWriter:
         ).fetchone()
         if passages == 0:
             detail = f" ({len(skipped_rows)} unreadable)" if skipped_rows else ""
-            raise CorpusError(f"no paragraphs to index: no readable .txt or .md text in the corpus{detail}")
+            raise CorpusError(f"no paragraphs to index: no readable article text in the corpus{detail}")
         return BuildReport(
             files=files,
             passages=passages,

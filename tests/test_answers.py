@@ -16,8 +16,8 @@ def test_answer_quotes_verbatim_with_citation(fake_index: qa.Index, corpus: Path
     answer = fake_index.answer("When did the Corner Bakery open and what bread is it famous for?")
     assert answer.found
     top = answer.quotes[0]
-    assert (top.source, top.paragraph, top.start_line, top.end_line) == ("bakery.md", 2, 3, 3)
-    assert top.citation.endswith("bakery.md ¶2 (line 3)")
+    assert (top.source, top.paragraph, top.start_line, top.end_line) == ("bakery.md", 1, 3, 3)
+    assert top.citation.endswith("bakery.md ¶1 (line 3)")
     text = (corpus / top.source).read_text(encoding="utf-8")
     assert text[top.start_char : top.end_char] == top.text
     # Five passages ranked: those that clear the relevance cut are quotes, the rest "more".
@@ -38,9 +38,9 @@ def test_search_returns_ranked_hits_with_scores(fake_index: qa.Index) -> None:
 
 
 def test_k_larger_than_corpus_does_not_fail(fake_index: qa.Index) -> None:
-    assert len(fake_index.search("bread", k=100)) == 7
+    assert len(fake_index.search("bread", k=100)) == 6
     answer = fake_index.answer("bread", k=10**9)
-    assert len(answer.quotes) + len(answer.more) == 7
+    assert len(answer.quotes) + len(answer.more) == 6
 
 
 def test_nothing_relevant_abstains_but_shows_closest(fake_index: qa.Index) -> None:
@@ -111,7 +111,7 @@ def test_moved_paragraph_is_cited_where_it_is_now(fake_index: qa.Index, corpus: 
     path.write_text("Inserted first.\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
     answer = fake_index.answer("Maria Rossi trains apprentices", k=1)
     quote = answer.quotes[0]
-    assert quote.relocated and (quote.paragraph, quote.start_line) == (4, 7)
+    assert quote.relocated and (quote.paragraph, quote.start_line) == (3, 7)
     assert path.read_text(encoding="utf-8")[quote.start_char : quote.end_char] == quote.text
     assert any("changed since indexing" in w for w in answer.warnings)
 

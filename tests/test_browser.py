@@ -44,12 +44,12 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
     try:
         page.goto(f"http://127.0.0.1:{port}/")
-        expect(page.get_by_text("Up to date: 7 paragraphs.")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Up to date: 6 paragraphs.")).to_be_visible(timeout=30_000)
         for number in range(12):
             (corpus / f"town_{number}.txt").write_text(article(number, 0), encoding="utf-8")
         live.start()
         expect(page.get_by_text("Updating (")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Up to date: 67 paragraphs.")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("Up to date: 66 paragraphs.")).to_be_visible(timeout=120_000)
         page.get_by_placeholder("Ask a question about the articles…").fill("bridge7 repainted")
         page.keyboard.press("Enter")
         expect(page.locator(".qa-cite").first).to_contain_text("town_7.txt ¶3 (line 5)", timeout=60_000)
@@ -265,3 +265,61 @@ def test_dark_mode_contrast_and_hostile_file_names(seeds_server: tuple[str, Path
     shots = Path(os.environ.get("QA_SCREENSHOTS") or corpus.parent)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "screenshot.png"))
+
+
+@pytest.mark.model
+def test_pdf_citation_shows_the_page_with_the_quoted_lines_marked(
+    tmp_path: Path, page: Page, real_embedder: object
+) -> None:
+    import io
+
+    from conftest import ROOT
+    from PIL import Image
+
+    corpus = Path(shutil.copytree(ROOT / "tests" / "data" / "mixed", tmp_path / "mixed"))
+    index = qa.build_index(corpus, tmp_path / "embeddings", embedder=real_embedder, label="mixed")  # type: ignore[arg-type]
+    demo = build_app(index)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        turn = ask(page, "How many volunteers cleaned the Fresnel lens?")
+        expect(turn.locator(".qa-cite").first).to_contain_text("mixed/report.pdf p. 2 ¶2")
+        turn.locator(".qa-cite").first.click()
+        pane = page.locator("#qa-source")
+        # Page 2 of the PDF, drawn by the server and sent as data: no file is served by path.
+        image = pane.locator('.qa-page[data-page="2"] img.qa-page-image')
+        expect(image).to_be_visible(timeout=10_000)
+        assert image.get_attribute("src").startswith("data:image/png;base64,")  # type: ignore[union-attr]
+        page.wait_for_function("document.querySelector('#qa-source img.qa-page-image').naturalWidth > 0")
+        expect(pane.locator(".qa-source-about")).to_contain_text("section “The lens”")
+        boxes = pane.locator(".qa-box-quote")
+        # One box per line of the quoted paragraph, in view, on the page image.
+        expect(boxes).to_have_count(6)
+        expect(boxes.first).to_be_in_viewport()
+        frame = image.bounding_box()
+        assert frame is not None
+        rects = [boxes.nth(n).bounding_box() for n in range(6)]
+        for rect in rects:
+            assert rect is not None
+            assert frame["x"] <= rect["x"] and rect["x"] + rect["width"] <= frame["x"] + frame["width"] + 1
+            assert frame["y"] <= rect["y"] and rect["y"] + rect["height"] <= frame["y"] + frame["height"] + 1
+        # Full lines but the last, which ends short.
+        assert all(r is not None and r["width"] > 0.5 * frame["width"] for r in rects[:-1])
+        tops = [r["y"] for r in rects if r is not None]
+        assert tops == sorted(tops) and frame["y"] < tops[0] < frame["y"] + 0.35 * frame["height"]
+        # Under each box there is text on the rendered page: dark pixels in a light page.
+        for rect in rects:
+            assert rect is not None
+            shot = Image.open(io.BytesIO(page.screenshot(clip=rect))).convert("L")
+            dark = sum(1 for value in shot.getdata() if value < 170)
+            assert dark > 0.02 * shot.width * shot.height, rect
+        # The gap between the heading and the paragraph is not marked: the box above the first line is clear.
+        above = {**rects[0], "y": rects[0]["y"] - rects[0]["height"] * 2.2}  # type: ignore[index]
+        shot = Image.open(io.BytesIO(page.screenshot(clip=above))).convert("RGB")
+        assert not any(b > r + 30 for r, _, b in shot.getdata()), "nothing above the paragraph is marked"
+        shots = Path(os.environ.get("QA_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "screenshot-pdf.png"))
+    finally:
+        close_app(demo)

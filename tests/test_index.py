@@ -22,8 +22,8 @@ def test_build_writes_database_and_manifest(fake_index: qa.Index) -> None:
     assert manifest["model"] == "fake-embedder"
     assert manifest["dimension"] == 256
     assert manifest["normalized"] is True
-    assert manifest["format_version"] == FORMAT_VERSION == 2
-    assert manifest["passage_count"] == len(fake_index) == 7
+    assert manifest["format_version"] == FORMAT_VERSION == 3
+    assert manifest["passage_count"] == len(fake_index) == 6
     assert set(fake_index.manifest.files) == {"volcano.txt", "bakery.md", "nested/rivers.txt"}
     names = sorted(p.name for p in fake_index.folder.iterdir())
     assert not any(name.endswith((".pkl", ".pickle", ".jsonl")) or name.startswith(".tmp-") for name in names)
@@ -52,7 +52,7 @@ def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Pat
         qa.load_index(folder)
     messages: list[str] = []
     repaired = qa.build_index(corpus, folder, embedder=fake, verify=True, notify=messages.append)
-    assert len(repaired) == 7 and any("damaged" in m for m in messages)
+    assert len(repaired) == 6 and any("damaged" in m for m in messages)
     assert repaired.report is not None and repaired.report.repaired
     assert any(p.name.startswith("index.db.damaged-") for p in folder.iterdir())
 
@@ -80,7 +80,9 @@ def test_damaged_base_files_are_named_and_rebuilt(
 def test_damaged_stored_vectors_are_named_and_re_embedded(fake_index: qa.Index, corpus: Path) -> None:
     folder = fake_index.folder
     with sqlite3.connect(folder / "index.db") as connection:
-        sha, vector = connection.execute("SELECT sha256, vector FROM embeddings LIMIT 1").fetchone()
+        sha, vector = connection.execute(
+            "SELECT sha256, vector FROM embeddings WHERE sha256 IN (SELECT sha256 FROM windows) LIMIT 1"
+        ).fetchone()
         blob = bytearray(vector)
         blob[0:4] = b"\xff\xff\x7f\x7f"  # a huge float: not a unit vector any more
         connection.execute("UPDATE embeddings SET vector = ? WHERE sha256 = ?", (bytes(blob), sha))
@@ -94,11 +96,39 @@ def test_damaged_stored_vectors_are_named_and_re_embedded(fake_index: qa.Index, 
     assert len(qa.load_index(folder, embedder=counting).search("Danube", k=1)) == 1
 
 
+def test_a_damaged_sentence_vector_is_left_out_then_re_embedded(fake_index: qa.Index, corpus: Path) -> None:
+    folder = fake_index.folder
+    with sqlite3.connect(folder / "index.db") as connection:
+        rows = connection.execute(
+            "SELECT s.passage_id, e.sha256, e.vector FROM sentences s JOIN embeddings e ON e.sha256 = s.sha256"
+            " WHERE s.sha256 NOT IN (SELECT sha256 FROM windows)"
+        ).fetchall()
+        assert rows, "paragraphs of several sentences have sentence vectors of their own"
+        passage_id, sha, vector = rows[0]
+        connection.execute("UPDATE embeddings SET vector = ? WHERE sha256 = ?", (bytes(vector[:10]), sha))
+    index = qa.load_index(folder, embedder=FakeEmbedder())
+    query = index._retriever.embed("Danube")[0]
+    # The damaged vector is not trusted (a short blob would not even decode); the passage's
+    # other sentences still count, and every score is a real cosine.
+    scores = index.snapshot.sentence_for(query, [passage_id])
+    others = [r for r in rows if r[0] == passage_id and r[1] != sha]
+    assert (passage_id in scores) == bool(others)
+    assert all(-1.0001 <= value <= 1.0001 for value in scores.values())
+    assert index.search("Danube", k=1)
+    counting = FakeEmbedder()
+    repaired = qa.build_index(corpus, folder, embedder=counting, verify=True)
+    assert repaired.report is not None and repaired.report.repaired
+    assert 0 < counting.encoded
+    with sqlite3.connect(folder / "index.db") as connection:
+        sizes = {len(v) for (v,) in connection.execute("SELECT vector FROM embeddings")}
+    assert sizes == {FakeEmbedder().dimension * 4}
+
+
 def test_altered_passage_text_is_never_quoted(fake_index: qa.Index, fake: FakeEmbedder) -> None:
     with sqlite3.connect(fake_index.folder / "index.db") as connection:
         connection.execute(
             "UPDATE passages SET text = 'The Corner Bakery was founded on the Moon.'"
-            " WHERE source = 'bakery.md' AND paragraph = 2"
+            " WHERE source = 'bakery.md' AND paragraph = 1"
         )
     index = qa.load_index(fake_index.folder, embedder=fake)
     answer = index.answer("When did the Corner Bakery open and what is it famous for?")
@@ -118,9 +148,9 @@ def test_old_format_folder_is_explained_and_rebuilt(tmp_path: Path, corpus: Path
     with pytest.raises(qa.IndexMismatchError, match=r"older format \(1\).*qa index"):
         qa.load_index(folder)
     rebuilt = qa.build_index(corpus, folder, embedder=fake)
-    assert len(rebuilt) == 7
+    assert len(rebuilt) == 6
     assert not (folder / "passages-abc.jsonl").exists() and not (folder / "vectors-abc.faiss").exists()
-    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 3
 
 
 def test_crash_mid_build_keeps_previous_index_and_resumes(
@@ -139,13 +169,13 @@ def test_crash_mid_build_keeps_previous_index_and_resumes(
     monkeypatch.undo()
     survivor = qa.load_index(fake_index.folder, embedder=fake)
     assert survivor.manifest == before
-    assert len(survivor) == 7
+    assert len(survivor) == 6
     assert survivor.search("Etna volcano", k=1)[0].source == "volcano.txt"
     # The vectors computed before the crash were committed: the rerun embeds nothing again.
     embedded_before_crash = counting.encoded
     assert embedded_before_crash == 2
     rebuilt = qa.build_index(corpus, fake_index.folder, embedder=counting)
-    assert len(rebuilt) == 9
+    assert len(rebuilt) == 8
     assert counting.encoded == embedded_before_crash
     assert not any(p.name.startswith(".tmp-") for p in fake_index.folder.iterdir())
 
@@ -189,7 +219,7 @@ def test_refresh_reembeds_only_changed_paragraphs(fake_index: qa.Index, corpus: 
     counting = FakeEmbedder()
     refreshed = qa.load_index(fake_index.folder, embedder=counting).refresh()
     assert refreshed.report is not None
-    assert (refreshed.report.embedded, refreshed.report.reused) == (2, 7)
+    assert (refreshed.report.embedded, refreshed.report.reused) == (2, 6)
     assert not refreshed.changes()
     assert refreshed.search("glaciers carve valleys", k=1)[0].source == "extra.md"
 
@@ -200,12 +230,12 @@ def test_ensure_index_builds_then_refreshes(tmp_path: Path, corpus: Path, monkey
     monkeypatch.setattr(index_module, "SentenceTransformerEmbedder", lambda model="x": FakeEmbedder(name=model))
     messages: list[str] = []
     first = index_module.ensure_index(tmp_path / "idx", corpus, notify=messages.append)
-    assert len(first) == 7 and "building" in messages[-1]
+    assert len(first) == 6 and "building" in messages[-1]
     (corpus / "volcano.txt").write_text("Etna rests today.", encoding="utf-8")
     second = index_module.ensure_index(tmp_path / "idx", notify=messages.append)
     assert "1 file edited (volcano.txt)" in messages[-1]
     assert not second.changes()
-    assert len(second) == 6
+    assert len(second) == 5
 
 
 def test_long_paragraph_is_windowed_not_truncated(tmp_path: Path) -> None:
@@ -232,7 +262,7 @@ def test_corpus_without_paragraphs_is_a_clear_error(tmp_path: Path, fake: FakeEm
     corpus = write_corpus(tmp_path / "c", {"001.txt": "  \n\n "})
     with pytest.raises(qa.CorpusError, match=r"no paragraphs"):
         qa.build_index(corpus, tmp_path / "i", embedder=fake)
-    with pytest.raises(qa.CorpusError, match=r"no \.txt or \.md files"):
+    with pytest.raises(qa.CorpusError, match=r"no text, Markdown, HTML, PDF or Word \(\.docx\) files"):
         qa.build_index(write_corpus(tmp_path / "empty", {"a.bin": "x"}), tmp_path / "j", embedder=fake)
 
 
@@ -254,7 +284,7 @@ def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: 
         ).fetchone()
     meta = updated.snapshot.meta
     assert (meta.passage_count, meta.vector_count, meta.token_total) == rows
-    assert len(updated) == rows[0] == 7
+    assert len(updated) == rows[0] == 5
 
 
 def test_unchanged_files_are_not_read_again(

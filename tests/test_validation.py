@@ -258,7 +258,7 @@ def test_a_recorded_dimension_that_disagrees_with_the_vectors_is_named(
     monkeypatch.setattr(writer_module, "MERGE_MIN", 0 if merged else 10_000)
     folder = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).folder
     set_meta(folder, dimension=128)
-    expected = r"256 dimensions, the database 7 of 128.*qa index" if merged else r"stored vectors.*damaged.*qa index"
+    expected = r"256 dimensions, the database 6 of 128.*qa index" if merged else r"stored vectors.*damaged.*qa index"
     with pytest.raises(qa.IndexCorruptError, match=expected):
         qa.load_index(folder)
     # `qa index` sees other build facts and rebuilds from scratch.

@@ -1,0 +1,255 @@
+"""The readers of each format on the mixed sample, and files they cannot read (no model needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from fakes import FakeEmbedder
+
+import qa
+from qa import chat, render
+from qa.answers import Quote
+from qa.readers import extract, read_file, reader_for
+from qa.retrieval import citation
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import make_samples
+
+MIXED = ROOT / "tests" / "data" / "mixed"
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(MIXED, tmp_path / "mixed"))
+
+
+def test_the_committed_sample_is_what_the_script_writes() -> None:
+    assert make_samples.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "hives.docx", "seed-library.html", "tide-mill.md", "ferry.txt"])
+def test_every_paragraph_is_the_readers_text_at_its_offsets(name: str) -> None:
+    read = read_file(MIXED, name)
+    assert read.passages
+    for passage in read.passages:
+        assert read.text[passage.start_char : passage.end_char] == passage.text
+        assert passage.text.strip() == passage.text
+        line = read.text[: passage.start_char].count("\n") + 1
+        assert (passage.start_line, passage.end_line) == (line, line + passage.text.count("\n"))
+
+
+def test_pdf_paragraphs_are_rebuilt_from_the_layout() -> None:
+    read = read_file(MIXED, "report.pdf")
+    assert read.extracted.title == "Restoring the Kettle Point Lighthouse"
+    texts = [p.text for p in read.passages]
+    # The hyphenated line end is one word again; the page numbers in the footers are gone.
+    lens = next(p for p in read.passages if "Fresnel" in p.text)
+    assert "the reassembled lens was lifted" in lens.text and "\n" not in lens.text
+    assert (lens.page, lens.end_page, lens.page_paragraph, lens.section) == (2, 2, 2, "The lens")
+    assert "hand-ground glass" in lens.text
+    assert not any(t.strip() in {"1", "2"} for t in texts)
+    # The paragraph that runs from page 1 onto page 2 is one paragraph citing both.
+    repainted = next(p for p in read.passages if "repainted" in p.text)
+    assert repainted.text.endswith("in the first winter of the restoration.")
+    assert (repainted.page, repainted.end_page) == (1, 2)
+    assert citation("", repainted) == "report.pdf pp. 1–2 ¶6"
+    assert citation("", lens) == "report.pdf p. 2 ¶2"
+    # Headings are sections, not paragraphs.
+    assert not any(t in {"The lens", "Work on the tower"} for t in texts)
+
+
+def test_html_reader_keeps_the_article_and_drops_the_page_around_it() -> None:
+    read = read_file(MIXED, "seed-library.html")
+    assert (read.extracted.title, read.extracted.date) == ("Thornbury opens a seed library", "2024-04-06")
+    for boilerplate in ("Museum opening hours", "cookies", "Subscribe", "All rights reserved", "Related stories"):
+        assert boilerplate not in read.text
+    opening = next(p for p in read.passages if "Saturday mornings" in p.text)
+    assert opening.section is None and opening.page is None
+    borrowing = next(p for p in read.passages if "five packets" in p.text)
+    assert citation("", borrowing) == "seed-library.html ¶3 (line 9), section “How borrowing works”"
+
+
+def test_word_reader_reads_headings_as_sections() -> None:
+    read = read_file(MIXED, "hives.docx")
+    assert read.extracted.title == "Rooftop Hives of Larkfield"
+    funding = [p for p in read.passages if p.section == "Funding"]
+    assert len(funding) == 2 and "Larkfield Community Fund" in funding[0].text
+    assert citation("", funding[0]) == "hives.docx ¶3 (line 11), section “Funding”"
+
+
+def test_markdown_headings_front_matter_fences_and_tables() -> None:
+    read = read_file(MIXED, "tide-mill.md")
+    raw = (MIXED / "tide-mill.md").read_text(encoding="utf-8")
+    # Quotes stay verbatim slices of the file itself.
+    assert read.text == raw
+    assert read.extracted.title == "The Tide Mill at Eling"
+    texts = [p.text for p in read.passages]
+    assert not any("author:" in t or t.startswith("#") for t in texts)
+    table = next(t for t in texts if t.startswith("| Year"))
+    assert table.count("\n") == 3
+    fence = next(t for t in texts if t.startswith("```"))
+    assert "Closed on Mondays" in fence and fence.endswith("```")
+    sections = {p.section for p in read.passages}
+    assert sections == {None, "How it works", "Visiting"}
+
+
+def test_plain_text_has_no_page_and_no_section(fake: FakeEmbedder, mixed: Path, tmp_path: Path) -> None:
+    index = qa.build_index(mixed, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=0.0))
+    answer = index.answer("Cramond ferry River Almond rowing boat", sources=["ferry.txt"])
+    data = answer.to_dict()["quotes"][0]
+    assert (data["page"], data["end_page"], data["section"]) == (None, None, None)
+    assert data["citation"].endswith("/ferry.txt ¶1 (line 1)")
+    pdf = index.answer("eleven volunteers cleaned the Fresnel lens", sources=["report.pdf"]).to_dict()["quotes"][0]
+    assert (pdf["page"], pdf["end_page"], pdf["section"], pdf["citation"].endswith("/report.pdf p. 2 ¶2")) == (
+        2,
+        2,
+        "The lens",
+        True,
+    )
+
+
+def test_a_mixed_folder_indexes_every_format(fake: FakeEmbedder, mixed: Path, tmp_path: Path) -> None:
+    index = qa.build_index(mixed, tmp_path / "index", embedder=fake)
+    assert index.report is not None and index.report.skipped == ()
+    assert set(index.sources()) == {"ferry.txt", "hives.docx", "report.pdf", "seed-library.html", "tide-mill.md"}
+    # What was stored is what is read back.
+    stored = [p for p in index.passages if p.source == "report.pdf"]
+    assert stored == list(read_file(mixed, "report.pdf").passages)
+
+
+def test_file_names_in_any_case_are_read(fake: FakeEmbedder, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(MIXED / "report.pdf", corpus / "REPORT.PDF")
+    (corpus / "Notes.TXT").write_text("Gulls nest on the tower.", encoding="utf-8")
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    assert index.sources() == ["Notes.TXT", "REPORT.PDF"]
+    assert reader_for("a/b/REPORT.PDF") is reader_for("report.pdf")
+
+
+def encrypted_pdf() -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_samples.pdf_bytes())))
+    writer.encrypt(user_password="secret", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * (80 * 2**20))
+    return out.getvalue()
+
+
+UNREADABLE = {
+    "scan.pdf": (lambda: make_samples.pdf_bytes(text=False), "no text layer (OCR not supported)"),
+    "locked.pdf": (encrypted_pdf, "encrypted PDF: it needs a password"),
+    "broken.pdf": (lambda: make_samples.pdf_bytes()[:900], "not a readable PDF"),
+    "broken.docx": (lambda: make_samples.docx_bytes()[:2000], "not a readable Word document"),
+    "old.docx": (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "not a readable Word document"),
+    "bomb.docx": (zip_bomb, "not a readable Word document (it unpacks to 80 MB)"),
+    "empty.docx": (lambda: make_samples.docx_bytes([("Normal", " ")]), "no text in the Word document"),
+    "menu.html": (lambda: b"<html><body><nav><a href=/>Home</a></nav></body></html>", "no article text"),
+    "latin1.md": (lambda: "Caf\xe9 notes".encode("latin-1"), "not UTF-8 text"),
+}
+
+
+def test_unreadable_files_of_each_format_are_skipped_with_their_reasons(fake: FakeEmbedder, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The lighthouse keeper rows out at dawn.", encoding="utf-8")
+    for name, (make, _) in UNREADABLE.items():
+        (corpus / name).write_bytes(make())
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    assert index.sources() == ["good.txt"]
+    assert index.report is not None
+    reasons = dict(index.report.skipped)
+    assert set(reasons) == set(UNREADABLE)
+    for name, (_, reason) in UNREADABLE.items():
+        assert reasons[name].startswith(reason), (name, reasons[name])
+    # The same reasons come from the public reading API, and a rebuild keeps them.
+    corpus_read = qa.read_corpus(corpus)
+    assert {s.source: s.reason for s in corpus_read.skipped} == reasons
+    assert dict(qa.build_index(corpus, tmp_path / "i", embedder=fake).report.skipped) == reasons  # type: ignore[union-attr]
+
+
+def test_extraction_is_kept_per_file_and_hash() -> None:
+    first = extract("a.pdf", make_samples.pdf_bytes())
+    assert extract("a.pdf", make_samples.pdf_bytes()) is first
+    # A title can come from the name: the same bytes under another name are read for it.
+    assert extract("Harbour_Notes.txt", b"Gulls.").title == "Harbour Notes"
+    assert extract("Other_Notes.txt", b"Gulls.").title == "Other Notes"
+    changed = make_samples.pdf_bytes([("body", "An entirely different report about harbour seals.")])
+    assert extract("a.pdf", changed).text == "An entirely different report about harbour seals."
+
+
+def test_an_index_of_the_previous_format_is_rebuilt(fake: FakeEmbedder, mixed: Path, tmp_path: Path) -> None:
+    from qa.index import ensure_index
+
+    folder = tmp_path / "index"
+    qa.build_index(mixed, folder, embedder=fake)
+    # What format 2 wrote: no page or section columns.
+    with sqlite3.connect(folder / "index.db") as connection:
+        for column in ("page", "end_page", "page_paragraph", "section"):
+            connection.execute(f"ALTER TABLE passages DROP COLUMN {column}")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+    with pytest.raises(qa.IndexMismatchError, match=r"older format \(2\).*qa index"):
+        qa.load_index(folder, embedder=fake)
+    messages: list[str] = []
+    import qa.index as index_module
+
+    original = index_module.SentenceTransformerEmbedder
+    index_module.SentenceTransformerEmbedder = lambda model="x": fake  # type: ignore[assignment,misc]
+    try:
+        rebuilt = ensure_index(folder, mixed, notify=messages.append)
+    finally:
+        index_module.SentenceTransformerEmbedder = original  # type: ignore[misc]
+    assert any("older format" in m for m in messages)
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 3
+    assert next(p for p in rebuilt.passages if p.source == "report.pdf").page == 1
+
+
+def test_pdf_source_pane_shows_the_page_with_the_quoted_lines_boxed(
+    fake: FakeEmbedder, mixed: Path, tmp_path: Path
+) -> None:
+    index = qa.build_index(mixed, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=0.0))
+    answer = index.answer("eleven volunteers cleaned the Fresnel lens", sources=["report.pdf"])
+    quote = answer.quotes[0]
+    view = chat.source_view(index, quote)
+    assert view.kind == "pdf" and [p.page for p in view.pages] == [2]
+    page = view.pages[0]
+    assert page.png.startswith(b"\x89PNG") and abs(page.width - 900) <= 1 and not page.rotated
+    lines = [b for b in page.boxes if b.kind == "quote"]
+    # One box per line of the paragraph, from the top of page 2, inside the page.
+    assert len(lines) == 6
+    assert all(b.left >= 0 and b.left + b.width <= 1 and b.top >= 0 and b.top + b.height <= 1 for b in lines)
+    assert 0.1 < min(b.top for b in lines) < max(b.top for b in lines) < 0.35
+    html = render.source_html(view)
+    assert 'src="data:image/png;base64,' in html and html.count('class="qa-box qa-box-quote"') == 6
+    assert "section “The lens”" in html
+
+
+def test_html_and_word_source_panes_show_the_extracted_text(fake: FakeEmbedder, mixed: Path, tmp_path: Path) -> None:
+    index = qa.build_index(mixed, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=0.0))
+    for source, question, section in (
+        ("hives.docx", "Larkfield Community Fund pays for the hives", "Funding"),
+        ("seed-library.html", "borrowers take five packets of seeds", "How borrowing works"),
+    ):
+        quote: Quote = index.answer(question, sources=[source]).quotes[0]
+        view = chat.source_view(index, quote)
+        assert view.kind in ("docx", "html") and not view.pages
+        assert view.text[view.start_char : view.end_char] == quote.text
+        html = render.source_html(view)
+        assert f"section “{section}”" in html and "the text as read from the file" in html
+        assert '<span class="qa-para">' in html and "<img" not in html

@@ -118,7 +118,7 @@ def test_a_damaged_sentence_vector_is_left_out_then_re_embedded(fake_index: qa.I
     counting = FakeEmbedder()
     repaired = qa.build_index(corpus, folder, embedder=counting, verify=True)
     assert repaired.report is not None and repaired.report.repaired
-    assert 0 < counting.encoded
+    assert counting.encoded > 0
     with sqlite3.connect(folder / "index.db") as connection:
         sizes = {len(v) for (v,) in connection.execute("SELECT vector FROM embeddings")}
     assert sizes == {FakeEmbedder().dimension * 4}

@@ -136,6 +136,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             changes[name] = value
     if getattr(args, "context", None):
         changes["context"] = True
+    if getattr(args, "sentences", True) is False:
+        changes["sentences"] = False
     return Settings().with_(**changes)
 
 
@@ -186,6 +188,12 @@ def _parser() -> _Parser:
     )
     index.add_argument(
         "--context", action="store_true", help="embed each paragraph with its article's title and lead sentence"
+    )
+    index.add_argument(
+        "--no-sentences",
+        dest="sentences",
+        action="store_false",
+        help="do not embed sentences on their own (builds about 1.8x faster; retrieval a little weaker)",
     )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -530,7 +530,10 @@ def load_index(
         )
     # The model and the context setting are facts of the built index, not choices.
     resolved = base.with_(
-        model=built_with, context=snapshot.manifest.context, lexical_title=snapshot.manifest.lexical_title
+        model=built_with,
+        context=snapshot.manifest.context,
+        lexical_title=snapshot.manifest.lexical_title,
+        sentences=snapshot.manifest.sentences,
     )
     return Index(path, snapshot, settings=resolved, embedder=embedder)
 

@@ -54,6 +54,7 @@ class Manifest:
         metric: Similarity used (``inner_product``).
         context: Whether paragraphs were embedded with their article's title and lead.
         lexical_title: Whether the keyword index holds each paragraph's article title.
+        sentences: Whether each paragraph's sentences were embedded on their own too.
         passage_count: Paragraphs indexed.
         vector_count: Vectors (one per paragraph window).
         corpus: The corpus folder relative to the index folder.
@@ -78,6 +79,7 @@ class Manifest:
     generation: int
     files: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    sentences: bool = True
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ class Snapshot:
             generation=meta.generation,
             files=files,
             skipped=skipped,
+            sentences=raw.get("sentences", "0") != "0",
         )
         return cls(
             folder, connection, meta, manifest, signatures, Base(base, segment), delta_ids, delta, exclude, delta_terms

@@ -311,7 +311,7 @@ class IndexWriter:
             "normalized": True,
             "context": self.settings.context,
             "lexical_title": self.settings.lexical_title,
-            "sentences": SENTENCE_EVIDENCE,
+            "sentences": SENTENCE_EVIDENCE if self.settings.sentences else 0,
             "corpus": self.corpus,
             "corpus_label": self.label,
         }
@@ -445,7 +445,7 @@ class IndexWriter:
             pending.passages.append((passage, tuple(windows), hashes, " ".join(words), signature(passage.text)))
             pending.texts.update(zip(hashes, texts, strict=True))
             # Each sentence is embedded too: the best one is evidence of its own (sentence-level retrieval).
-            spans, sentences = sentence_inputs(passage)
+            spans, sentences = sentence_inputs(passage) if self.settings.sentences else ((), ())
             if spans:
                 sentence_hashes = tuple(text_sha256(f"{self.embedder.name}\0{t}") for t in sentences)
                 pending.sentences[(passage.source, passage.paragraph)] = (spans, sentence_hashes)

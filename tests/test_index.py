@@ -303,3 +303,24 @@ def test_unchanged_files_are_not_read_again(
     (corpus / "volcano.txt").write_text("Etna sleeps.", encoding="utf-8")
     qa.build_index(corpus, fake_index.folder, embedder=fake)
     assert read == ["volcano.txt"]
+
+
+def test_an_index_without_sentence_vectors_is_built_kept_and_searched(corpus: Path, tmp_path: Path) -> None:
+    counting = FakeEmbedder()
+    lean = qa.build_index(corpus, tmp_path / "lean", embedder=counting, settings=qa.Settings(sentences=False))
+    full_counting = FakeEmbedder()
+    full = qa.build_index(corpus, tmp_path / "full", embedder=full_counting)
+    assert lean.manifest.passage_count == full.manifest.passage_count
+    with sqlite3.connect(tmp_path / "lean" / "index.db") as connection:
+        assert connection.execute("SELECT count(*) FROM sentences").fetchone() == (0,)
+    with sqlite3.connect(tmp_path / "full" / "index.db") as connection:
+        assert connection.execute("SELECT count(*) FROM sentences").fetchone()[0] > 0
+    assert counting.encoded < full_counting.encoded
+    # The choice is a fact of the index: loading and refreshing keep it, nothing is re-embedded.
+    loaded = qa.load_index(tmp_path / "lean", embedder=counting)
+    assert loaded.manifest.sentences is False and loaded.settings.sentences is False
+    again = qa.ensure_index(tmp_path / "lean", corpus)
+    assert again.manifest.sentences is False and again.manifest.generation == loaded.manifest.generation
+    # Search works without them: the paragraph cosine stands in for the best sentence.
+    assert [h.passage for h in loaded.search("Danube", k=3)]
+    assert full.manifest.sentences is True

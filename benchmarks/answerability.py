@@ -2,7 +2,10 @@
 
 Usage:
     python benchmarks/squad.py            # once: writes benchmarks/data/squad/
-    python benchmarks/answerability.py [--write] [--plot docs/abstention.png]
+    python benchmarks/answerability.py [--write] [--plot docs/abstention.png] [--model NAME]
+
+``--model`` calibrates another sentence-transformers model (its index is built beside
+the default one; the first use of a model not installed locally needs the network).
 
 The index holds the 24 even-numbered SQuAD dev articles; all 10,570 questions are asked,
 so the questions about the odd-numbered articles have no answer in it. Articles are cut
@@ -29,10 +32,11 @@ import numpy as np
 from common import CachedEmbedder, save_json
 
 import qa
-from qa.answerability import FEATURES, GENERIC, GENERIC_FEATURES, Answerability, features
-from qa.config import DEFAULT_MODEL
+from qa.answerability import FEATURES, GENERIC, GENERIC_FEATURES, Answerability, features, file_stem
+from qa.config import DEFAULT_MODEL, canonical_model_name
 from qa.embedding import SentenceTransformerEmbedder
 from qa.evaluation import read_questions
+from qa.retrieval import Evidence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -165,6 +169,15 @@ def seed_check(model: Answerability, embedder: CachedEmbedder, work: Path) -> di
     }
 
 
+#: Fixed evidence whose probabilities docs/benchmarks.md lists (tests/test_answerability.py
+#: checks the shipped calibration gives them).
+EXAMPLES = {
+    "strong": Evidence(0.70, 0.10, 0.75, 0.50, 0.90, 0.80, 6),
+    "middling": Evidence(0.45, 0.03, 0.50, 0.25, 0.45, 0.80, 6),
+    "unrelated": Evidence(0.15, 0.01, 0.20, 0.05, 0.10, 1.00, 4),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
@@ -174,13 +187,16 @@ def main() -> None:
     )
     parser.add_argument("--write", action="store_true", help="store the calibrations under qa/calibration/")
     parser.add_argument("--plot", type=Path, default=None, help="write the trade-off curve as a PNG")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the embedding model to calibrate")
     args = parser.parse_args()
+    model_name = canonical_model_name(args.model)
     if not (SQUAD / "half.jsonl").exists():
         sys.exit("run python benchmarks/squad.py first (it writes benchmarks/data/squad/)")
 
-    embedder = CachedEmbedder(SentenceTransformerEmbedder())
-    half_folder = SQUAD / "index-half"
-    if not half_folder.exists() and (SQUAD / "index-default").exists():
+    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.model))
+    default = model_name == DEFAULT_MODEL
+    half_folder = SQUAD / ("index-half" if default else f"index-half-{model_name.replace('/', '_')}")
+    if default and not half_folder.exists() and (SQUAD / "index-default").exists():
         # The full index's vectors are reused for the half's paragraphs.
         shutil.copytree(SQUAD / "index-default", half_folder)
     index = qa.build_index(SQUAD / "corpus_half", half_folder, embedder=embedder, progress=True)
@@ -227,7 +243,7 @@ def main() -> None:
     # The shipped calibrations: fitted on every question, same operating-point rule.
     shipped = {
         kind: model_of(
-            DEFAULT_MODEL if kind == "model" else GENERIC,
+            model_name if kind == "model" else GENERIC,
             names,
             matrix(rows, names),
             y,
@@ -246,8 +262,12 @@ def main() -> None:
             **checks,
         }
         print(f"shipped {kind}:", json.dumps(results[f"shipped {kind}"]))
-        if args.write:
-            target = ROOT / "qa" / "calibration" / f"{model.name}.json"
+        if kind == "model":
+            examples = {name: round(model.probability(e), 4) for name, e in EXAMPLES.items()}
+            results["examples"] = examples
+            print("probabilities of the fixed examples:", examples)
+        if args.write and (kind == "model" or default):
+            target = ROOT / "qa" / "calibration" / f"{file_stem(model.name)}.json"
             target.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
             print(f"wrote {target.relative_to(ROOT)}")
     if args.plot is not None:

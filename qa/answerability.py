@@ -157,7 +157,7 @@ def calibration(name: str) -> Answerability:
         SettingsError: There is none, or it is malformed.
 
     """
-    file = resources.files(_PACKAGE).joinpath(f"{_file_stem(name)}.json")
+    file = resources.files(_PACKAGE).joinpath(f"{file_stem(name)}.json")
     try:
         text = file.read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as exc:
@@ -177,6 +177,6 @@ def for_model(model: str) -> Answerability:
         return calibration(GENERIC)
 
 
-def _file_stem(name: str) -> str:
+def file_stem(name: str) -> str:
     """A file name for a model name (paths and odd characters become ``_``)."""
     return "".join(c if c.isalnum() or c in "-._" else "_" for c in name).strip("._") or GENERIC

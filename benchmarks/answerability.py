@@ -32,7 +32,16 @@ import numpy as np
 from common import CachedEmbedder, save_json
 
 import qa
-from qa.answerability import FEATURES, GENERIC, GENERIC_FEATURES, Answerability, features, file_stem
+from qa.answerability import (
+    FEATURES,
+    GENERIC,
+    GENERIC_FEATURES,
+    NO_SENTENCE_FEATURES,
+    NO_SENTENCES,
+    Answerability,
+    features,
+    file_stem,
+)
 from qa.config import DEFAULT_MODEL, canonical_model_name
 from qa.embedding import SentenceTransformerEmbedder
 from qa.evaluation import read_questions
@@ -150,10 +159,16 @@ def evidence_rows(index: qa.Index, questions: list[str]) -> list[dict[str, float
     return rows
 
 
-def seed_check(model: Answerability, embedder: CachedEmbedder, work: Path) -> dict[str, object]:
+#: Questions about the seeds named in the issue, whose probabilities the docs quote.
+NAMED = ("peace", "Who is Dr. Hisham Al-Hashimi?", "What library was established in Basra?")
+
+
+def seed_check(
+    model: Answerability, embedder: CachedEmbedder, work: Path, *, sentences: bool = True
+) -> dict[str, object]:
     """Abstention on the seed dev questions and the everyday out-of-corpus questions."""
-    folder = work / "index-seeds"
-    index = qa.build_index(ROOT / "seeds", folder, embedder=embedder)
+    folder = work / ("index-seeds" if sentences else "index-seeds-no-sentences")
+    index = qa.build_index(ROOT / "seeds", folder, embedder=embedder, settings=qa.Settings(sentences=sentences))
     seeds = read_questions(SEED_QUESTIONS)
     everyday = [json.loads(line)["question"] for line in OUT_OF_CORPUS.read_text(encoding="utf-8").splitlines()]
     seed_p = probabilities(model, evidence_rows(index, [q.text for q in seeds]))
@@ -166,6 +181,10 @@ def seed_check(model: Answerability, embedder: CachedEmbedder, work: Path) -> di
         "everyday abstained": f"{int((everyday_p < model.abstain_below).sum())}/{len(everyday)}",
         "lowest answerable seed probability": round(float(seed_p[answerable].min()), 4),
         "highest everyday probability": round(float(everyday_p.max()), 4),
+        **{
+            f"P({q!r})": round(float(p), 4)
+            for q, p in zip(NAMED, probabilities(model, evidence_rows(index, NAMED)), strict=True)
+        },
     }
 
 
@@ -223,7 +242,7 @@ def main() -> None:
             key = f"{kind}: fit on half {fit_half}, measured on half {1 - fit_half}"
             results[key] = {"threshold": model.abstain_below, **held, "auc": round(auc(p_test, y[test]), 4)}
             print(key, results[key])
-            grid = np.linspace(0, 1, 201)
+            grid = np.linspace(0, 1, 2001)
             curves[key] = (
                 np.array([(p_test[y[test] == 0] < t).mean() for t in grid]),
                 np.array([(p_test[y[test] == 1] < t).mean() for t in grid]),
@@ -233,7 +252,7 @@ def main() -> None:
     for fit_half in (0, 1):
         test = half != fit_half
         results[f"single cosine 0.33 (before), half {1 - fit_half}"] = rates(cosine[test], y[test], 0.33)
-        grid = np.linspace(-0.2, 1, 241)
+        grid = np.linspace(-0.2, 1, 2401)
         curves[f"single cosine, half {1 - fit_half}"] = (
             np.array([(cosine[test][y[test] == 0] < t).mean() for t in grid]),
             np.array([(cosine[test][y[test] == 1] < t).mean() for t in grid]),
@@ -252,9 +271,32 @@ def main() -> None:
         )
         for kind, names in kinds.items()
     }
+    # An index built without sentence vectors ranks differently and has no sentence cosine:
+    # its own calibration, fitted on its own rankings of the same questions.
+    lean_folder = half_folder.with_name(half_folder.name + "-no-sentences")
+    if not lean_folder.exists():
+        shutil.copytree(half_folder, lean_folder)
+    lean = qa.build_index(SQUAD / "corpus_half", lean_folder, embedder=embedder, settings=qa.Settings(sentences=False))
+    lean_rows = evidence_rows(lean, [q.text for q in questions])
+    x_lean = matrix(lean_rows, NO_SENTENCE_FEATURES)
+    for fit_half in (0, 1):
+        train, test = half == fit_half, half != fit_half
+        model = model_of("lean", NO_SENTENCE_FEATURES, x_lean[train], y[train], args.false_budget, "")
+        p_test = probabilities(model, [lean_rows[i] for i in np.flatnonzero(test)])
+        key = f"no sentence vectors: fit on half {fit_half}, measured on half {1 - fit_half}"
+        results[key] = {"threshold": model.abstain_below, **rates(p_test, y[test], model.abstain_below)}
+        print(key, results[key])
+    shipped["no-sentences"] = model_of(
+        f"{model_name}{NO_SENTENCES}",
+        NO_SENTENCE_FEATURES,
+        x_lean,
+        y,
+        args.false_budget,
+        f"SQuAD v1.1 dev half split without sentence vectors, all {len(rows)} questions (benchmarks/answerability.py)",
+    )
     for kind, model in shipped.items():
-        whole = rates(probabilities(model, rows), y, model.abstain_below)
-        checks = seed_check(model, embedder, SQUAD)
+        whole = rates(probabilities(model, lean_rows if kind == "no-sentences" else rows), y, model.abstain_below)
+        checks = seed_check(model, embedder, SQUAD, sentences=kind != "no-sentences")
         results[f"shipped {kind}"] = {
             "abstain_below": model.abstain_below,
             "confident_above": model.confident_above,
@@ -266,10 +308,15 @@ def main() -> None:
             examples = {name: round(model.probability(e), 4) for name, e in EXAMPLES.items()}
             results["examples"] = examples
             print("probabilities of the fixed examples:", examples)
-        if args.write and (kind == "model" or default):
+        if args.write and (kind != "generic" or default):
             target = ROOT / "qa" / "calibration" / f"{file_stem(model.name)}.json"
             target.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
             print(f"wrote {target.relative_to(ROOT)}")
+    # Read off the curves: abstentions at 3 % false abstentions, each rule and half.
+    for name, (abstained, wrong) in curves.items():
+        within = wrong <= 0.03
+        results[f"at 3% false abstentions: {name}"] = round(float(abstained[within].max()), 3)
+        print(f"at 3% false abstentions, {name}: abstains on {abstained[within].max():.3f}")
     if args.plot is not None:
         plot(curves, results, args.plot)
     save_json(HERE / "results" / "answerability.json", results)

@@ -27,6 +27,10 @@ FEATURES = ("best_cosine", "margin", "sentence_cosine", "lexical", "coverage", "
 #: Features that do not depend on the embedding model (the generic calibration's).
 GENERIC_FEATURES = ("lexical", "coverage", "max_idf", "terms")
 GENERIC = "generic"
+#: Suffix of the calibration of a model for indexes built without sentence vectors.
+NO_SENTENCES = ".no-sentences"
+#: The features of that calibration: the best sentence cosine would only repeat the best cosine.
+NO_SENTENCE_FEATURES = tuple(f for f in FEATURES if f != "sentence_cosine")
 _PACKAGE = "qa.calibration"
 
 
@@ -169,12 +173,21 @@ def calibration(name: str) -> Answerability:
     return Answerability.from_dict(data)
 
 
-def for_model(model: str) -> Answerability:
-    """The calibration fitted for ``model``, else the generic one."""
-    try:
-        return calibration(canonical_model_name(model))
-    except SettingsError:
-        return calibration(GENERIC)
+def for_model(model: str, *, sentences: bool = True) -> Answerability:
+    """The calibration fitted for ``model`` (and for an index with or without sentence vectors), else the generic one.
+
+    Only a missing file falls back; a malformed one raises, so that a damaged calibration
+    is never silently replaced by a weaker one.
+
+    Raises:
+        SettingsError: The model's calibration file exists but is malformed.
+
+    """
+    name = canonical_model_name(model)
+    for candidate in [name] if sentences else [f"{name}{NO_SENTENCES}", name]:
+        if resources.files(_PACKAGE).joinpath(f"{file_stem(candidate)}.json").is_file():
+            return calibration(candidate)
+    return calibration(GENERIC)
 
 
 def file_stem(name: str) -> str:

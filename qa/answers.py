@@ -291,9 +291,12 @@ def compose(
     """
     warnings: list[str] = []
     checked: list[Quote] = []
-    for hit in ranking.hits:
+    lost_best = False
+    for position, hit in enumerate(ranking.hits):
         current = checker.current(hit.passage)
         if current is None:
+            # The confidence was earned by the best passage: without it, the rest is not confident.
+            lost_best = lost_best or position == 0
             warnings.append(
                 f"{citation(label, hit.passage)} is no longer in the file (it changed since indexing); "
                 "not quoted. Rebuild the index with `qa index`."
@@ -343,7 +346,13 @@ def compose(
     if found:
         noun = "passage" if len(shown) == 1 else "passages"
         message = f"Quoting {len(shown)} {noun} from the articles."
-        if weak:
+        if lost_best:
+            weak = True
+            message = (
+                f"Weak match: the best-matching passage changed since indexing; quoting {len(shown)} other "
+                f"{noun} that may not answer; check them."
+            )
+        elif weak:
             message = f"Weak match: quoting {len(shown)} {noun} that may only partly answer; check them."
     else:
         message = f"{NOT_FOUND} Closest, but probably not an answer:"

@@ -277,6 +277,7 @@ class ChatBackend:
                 "searched": "",
                 "found": False,
                 "confident": False,
+                "confidence": None,
                 "message": str(exc),
                 "quotes": [],
                 "more": [],

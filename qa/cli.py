@@ -18,7 +18,7 @@ from .answers import Answer, Quote
 from .config import DEFAULT_MODEL, FUSIONS, MAX_ANSWER_K, RETRIEVERS, Settings
 from .database import database_path
 from .errors import QAError
-from .index import build_from_documents, build_index, ensure_index
+from .index import build_from_documents, build_index, ensure_index, load_index
 from .live import LiveIndex
 
 _BOLD = "\033[1;33m"
@@ -136,8 +136,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             changes[name] = value
     if getattr(args, "context", None):
         changes["context"] = True
-    if getattr(args, "sentences", True) is False:
-        changes["sentences"] = False
+    if getattr(args, "sentences", None) is not None:
+        changes["sentences"] = args.sentences
     return Settings().with_(**changes)
 
 
@@ -178,9 +178,14 @@ def _parser() -> _Parser:
 
     index = commands.add_parser("index", help="build or update the index of a corpus folder")
     index.add_argument(
-        "corpus", nargs="?", default=_env("QA_CORPUS", "seeds"), help="folder of .txt/.md articles (default: seeds)"
+        "corpus",
+        nargs="?",
+        default=_env("QA_CORPUS", "seeds"),
+        help="folder of articles: text, Markdown, HTML, PDF or Word (.docx) files (default: seeds, or $QA_CORPUS)",
     )
-    index.add_argument("--out", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings)")
+    index.add_argument(
+        "--out", default=_env("QA_INDEX", "embeddings"), help="index folder (default: embeddings, or $QA_INDEX)"
+    )
     index.add_argument(
         "--model",
         default=os.environ.get("QA_MODEL") or DEFAULT_MODEL,
@@ -190,10 +195,11 @@ def _parser() -> _Parser:
         "--context", action="store_true", help="embed each paragraph with its article's title and lead sentence"
     )
     index.add_argument(
-        "--no-sentences",
-        dest="sentences",
-        action="store_false",
-        help="do not embed sentences on their own (builds about 1.8x faster; retrieval a little weaker)",
+        "--sentences",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="embed each sentence on its own too (the default); --no-sentences embeds about 1.8x less and "
+        "retrieves a little worse; without either, an existing index keeps its choice",
     )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -362,9 +368,20 @@ def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveInd
     return live
 
 
+def _built_with_sentences(folder: Path) -> bool:
+    """Whether the index in ``folder`` holds sentence vectors (``True`` where there is none to ask)."""
+    try:
+        return load_index(folder).manifest.sentences
+    except QAError:
+        return True
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     settings = _settings(args).with_(model=args.model)
+    if args.sentences is None:
+        # Not asked either way: an existing index keeps its choice of sentence vectors.
+        settings = settings.with_(sentences=_built_with_sentences(Path(args.out)))
     index = build_index(args.corpus, args.out, settings=settings, progress=not args.quiet, verify=True, notify=_say)
     report = index.report
     assert report is not None

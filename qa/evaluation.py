@@ -218,11 +218,12 @@ def decision_rule(index: Index, retriever: RetrieverName | None = None) -> str:
     model = index.answerability(retriever)
     floor = settings.min_confidence if settings.min_confidence is not None else model.abstain_below
     level = settings.confident_confidence if settings.confident_confidence is not None else model.confident_above
-    which = (
-        f"calibration for {model.name}"
-        if model.name != "generic"
-        else f"generic calibration (keyword features; none fitted for {index.manifest.model})"
-    )
+    if model.name != "generic":
+        which = f"calibration for {model.name}"
+    elif index.settings.retriever == "lexical" or retriever == "lexical":
+        which = "generic calibration: keyword features, as the lexical retriever has no cosines"
+    else:
+        which = f"generic calibration: keyword features; none fitted for {index.manifest.model}"
     return f"abstains when P(answerable) < {floor:g}, weak match under {max(level, floor):g} ({which})"
 
 

@@ -246,7 +246,7 @@ class Index:
         """
         if self._retriever.mode(retriever) == "lexical":
             return calibration(GENERIC)
-        return for_model(self.settings.model)
+        return for_model(self.settings.model, sentences=self.manifest.sentences)
 
     def confidence(self, ranking: Ranking, retriever: RetrieverName | None = None) -> float | None:
         """The probability that the ranking's best passage answers (``None`` without evidence)."""
@@ -269,14 +269,17 @@ class Index:
             cosine = ranking.best_cosine
             found = cosine is not None and cosine >= settings.threshold
             level = settings.threshold if settings.confident is None else max(settings.confident, settings.threshold)
-            return found, found and cosine is not None and cosine < level, confidence
-        if confidence is None:
+            weak = cosine is not None and cosine < level
+        elif confidence is None:
             return False, False, None
-        model = self.answerability(retriever)
-        floor = settings.min_confidence if settings.min_confidence is not None else model.abstain_below
-        level = settings.confident_confidence if settings.confident_confidence is not None else model.confident_above
-        found = confidence >= floor
-        weak = confidence < max(level, floor)
+        else:
+            model = self.answerability(retriever)
+            floor = settings.min_confidence if settings.min_confidence is not None else model.abstain_below
+            level = (
+                settings.confident_confidence if settings.confident_confidence is not None else model.confident_above
+            )
+            found = confidence >= floor
+            weak = confidence < max(level, floor)
         # One content word names a topic, not a question: whatever matches it is only a weak match.
         if ranking.evidence is not None and ranking.evidence.terms < MIN_CONFIDENT_TERMS:
             weak = True

@@ -16,7 +16,7 @@ from .config import RETRIEVERS, RetrieverName, Settings
 from .documents import Passage
 from .duplicates import similarities
 from .embedding import Embedder
-from .errors import IndexMismatchError, QueryError, shown
+from .errors import IndexMismatchError, ModelError, QueryError, shown
 from .lexical import LexicalIndex, LexicalScores
 
 if TYPE_CHECKING:
@@ -210,7 +210,12 @@ def _evidence(
         return None
     cosines = sorted(dense.values(), reverse=True)
     best = cosines[0] if cosines else None
-    margin = (cosines[0] - cosines[1] if len(cosines) > 1 else 0.0) if cosines else None
+    # The margin is to the next *distinct* passage: copies folded into a hit do not count.
+    distinct = sorted((h.dense_score for h in hits if h.dense_score is not None), reverse=True)
+    if len(distinct) < 2:
+        # A single hit asked for: the next passage's cosine is the best available.
+        distinct = cosines
+    margin = (distinct[0] - distinct[1] if len(distinct) > 1 else 0.0) if cosines else None
     sentence = max([*sentences.values(), *cosines[:1]], default=None)
     # The leading hits are what an answer shows first: the best of them speaks for the ranking.
     leading = [hit.passage_id for hit in hits[:EVIDENCE_HITS]]
@@ -327,6 +332,8 @@ class Retriever:
         """
         embedder = self._embedder()
         query = np.asarray(embedder.encode([question]), dtype=np.float32)
+        if query.size and not np.isfinite(query).all():
+            raise ModelError(f"the model {embedder.name!r} gave a vector that is not finite for this question")
         expected = self._store.dimension
         if query.ndim != 2 or query.shape != (1, expected):
             got = query.shape[-1] if query.ndim == 2 else shown(query.shape)

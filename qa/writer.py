@@ -339,6 +339,8 @@ class IndexWriter:
             generation = int(stored.get("generation", 0))
             if fresh:
                 wanted["epoch"] = uuid.uuid4().hex
+                # Everything is written again: vectors nothing refers to afterwards are swept.
+                self._full_gc = bool(stored)
             counters = {"embedded": 0, "reused": 0, "windowed": 0, "applied": 0}
             todo = [*changes.added, *changes.changed]
             self._on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
@@ -407,6 +409,23 @@ class IndexWriter:
             if sized:
                 ok = db.valid_rows(db.decode_vectors([r[1] for r in sized], dimension), normalized=True)
                 bad += [r[0] for r, good in zip(sized, ok.tolist(), strict=True) if not good]
+        # Windows or sentences whose vector row is missing altogether: their files are read again.
+        orphans = [
+            row[0]
+            for table in ("windows", "sentences")
+            for row in connection.execute(
+                f"SELECT DISTINCT p.source FROM passages p JOIN {table} w ON w.passage_id = p.id"
+                " LEFT JOIN embeddings e ON e.sha256 = w.sha256 WHERE e.sha256 IS NULL"
+            )
+        ]
+        if orphans:
+            with db.transaction(connection):
+                connection.executemany(
+                    "UPDATE files SET size = -1, sha256 = 'damaged' WHERE source = ?", [(s,) for s in set(orphans)]
+                )
+            count = len(set(orphans))
+            self._repaired.append(f"{count} files with missing stored vectors re-embedded")
+            self._notify(f"Stored vectors of {count} files were missing; their paragraphs are embedded again.")
         if not bad:
             return
         with db.transaction(connection):
@@ -429,7 +448,7 @@ class IndexWriter:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=0, unit="paragraph", desc="Embedding", leave=False, delay=float("inf"))
+        return tqdm(total=0, unit="text", desc="Embedding paragraphs and sentences", leave=False, delay=float("inf"))
 
     def _split(self, document: Document, found: Sequence[Passage] | None, pending: _Pending) -> None:
         """The passages of a changed document (as its reader found them, else split as text) and what to embed."""

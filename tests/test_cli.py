@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import DEV_QUESTIONS, SEEDS
 
+import qa
+
 pytestmark = pytest.mark.model
 
 
@@ -166,3 +168,17 @@ def test_second_qa_index_waits_for_the_first(project: Path, tmp_path: Path) -> N
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
     assert "Indexed 28 paragraphs" in out
+
+
+def test_no_sentences_is_kept_until_asked_otherwise(project: Path) -> None:
+    lean = run("index", "seeds", "--out", "lean", "--no-sentences", cwd=project)
+    assert lean.returncode == 0, lean.stderr
+    assert qa.load_index(project / "lean").manifest.sentences is False
+    # A plain update keeps the choice: nothing is rebuilt.
+    again = run("index", "seeds", "--out", "lean", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert "rebuilding" not in again.stderr and qa.load_index(project / "lean").manifest.sentences is False
+    # Asked for, the sentences come back (the paragraph vectors are reused).
+    full = run("index", "seeds", "--out", "lean", "--sentences", cwd=project)
+    assert full.returncode == 0, full.stderr
+    assert qa.load_index(project / "lean").manifest.sentences is True

@@ -324,3 +324,24 @@ def test_an_index_without_sentence_vectors_is_built_kept_and_searched(corpus: Pa
     # Search works without them: the paragraph cosine stands in for the best sentence.
     assert [h.passage for h in loaded.search("Danube", k=3)]
     assert full.manifest.sentences is True
+
+
+def test_a_missing_sentence_vector_is_repaired_and_unused_vectors_are_swept(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    with sqlite3.connect(folder / "index.db") as connection:
+        sha = connection.execute(
+            "SELECT sha256 FROM sentences WHERE sha256 NOT IN (SELECT sha256 FROM windows) LIMIT 1"
+        ).fetchone()[0]
+        connection.execute("DELETE FROM embeddings WHERE sha256 = ?", (sha,))
+    repaired = qa.build_index(corpus, folder, embedder=FakeEmbedder(), verify=True)
+    assert repaired.report is not None and any("missing" in r for r in repaired.report.repaired)
+    with sqlite3.connect(folder / "index.db") as connection:
+        assert connection.execute("SELECT count(*) FROM embeddings WHERE sha256 = ?", (sha,)).fetchone() == (1,)
+    # Rebuilt without sentences, the sentence-only vectors are gone, not kept unused.
+    qa.build_index(corpus, folder, embedder=FakeEmbedder(), settings=qa.Settings(sentences=False))
+    with sqlite3.connect(folder / "index.db") as connection:
+        unused = connection.execute(
+            "SELECT count(*) FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)"
+        ).fetchone()[0]
+    assert unused == 0

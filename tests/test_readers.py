@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -253,3 +254,195 @@ def test_html_and_word_source_panes_show_the_extracted_text(fake: FakeEmbedder, 
         html = render.source_html(view)
         assert f"section “{section}”" in html and "the text as read from the file" in html
         assert '<span class="qa-para">' in html and "<img" not in html
+
+
+# Hostile and awkward files, written here: each test below is a regression test of a reader bug.
+
+
+def lines_pdf(
+    pages: list[list[tuple[float, float, str]]], *, box: str = "/MediaBox [0 0 612 792]", title: str = ""
+) -> bytes:
+    """A PDF of pages of ``(font size, baseline, text)`` lines in Helvetica; ``box`` as each page's boxes."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    kids = " ".join(f"{4 + 2 * n} 0 R" for n in range(len(pages)))
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for number, page in enumerate(pages):
+        stream = "\n".join(f"BT /F1 {size:g} Tf 72 {y:g} Td ({text}) Tj ET" for size, y, text in page).encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R {box} /Resources << /Font << /F1 3 0 R >> >> "
+            f"/Contents {5 + 2 * number} 0 R >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    info = f" /Info {len(objects) + 1} 0 R" if title else ""
+    if title:
+        objects.append(f"<< /Title ({title}) >>".encode())
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def body_lines(count: int, top: float = 700, step: float = 14) -> list[tuple[float, float, str]]:
+    return [
+        (11, top - step * n, f"Body line {n} about the tide mill and the miller who ran it for years.")
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        "/MediaBox [0 0 612 792] /CropBox [612 792 0 0]",  # inverted
+        "/MediaBox [0 0 612 792] /CropBox [0 0 0 0]",  # empty
+        "/MediaBox [0 0 0 0] /CropBox [0 0 0 0]",  # no size at all
+        "/MediaBox [0 0 612 792] /CropBox [300 300 300.5 300.2]",  # a speck
+        "/MediaBox [0 0 14400 14400]",  # the largest page PDF allows
+        "/MediaBox [0 0 14400 3]",  # a ribbon
+    ],
+)
+def test_a_pdf_page_of_a_hostile_size_renders_a_bounded_bitmap(box: str) -> None:
+    from qa.readers.pdfpage import MAX_PIXELS, PAGE_WIDTH, render_pages
+
+    raw = lines_pdf([body_lines(5)], box=box)
+    read = extract("hostile.pdf", raw)
+    (image,) = render_pages(raw, read.runs, [(0, 40, "quote")], [1])
+    assert image.png.startswith(b"\x89PNG")
+    assert image.width <= PAGE_WIDTH + 1 and image.width * image.height <= MAX_PIXELS * 1.01
+    # Boxes are on the page as drawn (none for text outside a speck of a crop box).
+    assert all(0 <= b.left <= b.left + b.width <= 1 and 0 <= b.top <= b.top + b.height <= 1 for b in image.boxes)
+
+
+def test_a_page_that_cannot_be_drawn_is_a_value_error_and_frees_pdfium(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import pypdfium2
+
+    from qa.readers.pdf import PDFIUM_LOCK
+    from qa.readers.pdfpage import render_pages
+
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(pypdfium2.PdfPage, "render", no_memory)
+    raw = lines_pdf([body_lines(5)])
+    with pytest.raises(ValueError, match=r"the PDF page cannot be drawn \(MemoryError\)"):
+        render_pages(raw, (), [], [1])
+    # Another thread can take PDFium at once: the failed render let it go.
+    taken: list[bool] = []
+
+    def take() -> None:
+        if PDFIUM_LOCK.acquire(blocking=False):
+            taken.append(True)
+            PDFIUM_LOCK.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    assert taken == [True]
+
+
+class CountingLock:
+    """A stand-in for :data:`PDFIUM_LOCK` that logs each time it is taken and let go."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.events: list[str] = []
+
+    def __enter__(self) -> None:
+        self.depth += 1
+        self.events.append("take")
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        self.events.append("free")
+
+
+def test_pdfium_is_held_per_page_and_not_while_a_png_is_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    import qa.readers.pdf as pdf
+    import qa.readers.pdfpage as pdfpage
+
+    lock = CountingLock()
+    monkeypatch.setattr(pdf, "PDFIUM_LOCK", lock)
+    monkeypatch.setattr(pdfpage, "PDFIUM_LOCK", lock)
+    page_lines = pdf._page_lines
+
+    def logged(*args: Any) -> Any:
+        assert lock.depth == 1
+        lock.events.append("page")
+        return page_lines(*args)
+
+    monkeypatch.setattr(pdf, "_page_lines", logged)
+    raw = lines_pdf([body_lines(5)] * 4)
+    read = pdf.PdfReader().read(raw, "four.pdf")
+    assert lock.depth == 0 and lock.events.count("page") == 4
+    # PDFium is let go between every two pages: a page drawn meanwhile waits for one page only.
+    between = "".join("p" if e == "page" else "f" if e == "free" else "" for e in lock.events)
+    assert "pp" not in between
+    encoded: list[int] = []
+    save = Image.Image.save
+
+    def logged_save(self: Image.Image, *args: Any, **kwargs: Any) -> None:
+        encoded.append(lock.depth)
+        save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", logged_save)
+    images = pdfpage.render_pages(raw, read.runs, [(0, 40, "quote")], [1, 2, 3])
+    assert len(images) == 3 and encoded == [0, 0, 0] and lock.depth == 0
+
+
+def test_pdf_paragraphs_are_numbered_on_each_page() -> None:
+    # Three paragraphs a page, set apart by space; the last runs on over the page.
+    page = [
+        (11, 700 - 40 * n - 14 * k, f"Paragraph {n} line {k} of the page text about the mill.")
+        for n in range(3)
+        for k in range(2)
+    ]
+    read = extract("numbered.pdf", lines_pdf([page] * 4))
+    # A paragraph carried over from the page before is the first on its page: the next is the second.
+    assert [(b.page, b.end_page, b.page_paragraph) for b in read.blocks] == [
+        (1, 1, 1),
+        (1, 1, 2),
+        (1, 2, 3),
+        (2, 2, 2),
+        (2, 3, 3),
+        (3, 3, 2),
+        (3, 4, 3),
+        (4, 4, 2),
+        (4, 4, 3),
+    ]
+
+
+def test_a_number_alone_on_a_line_is_dropped_only_as_a_header_or_footer() -> None:
+    page = [
+        (11, 770, "12"),  # header
+        (11, 740, "The population of the town in the census year was"),
+        (11, 726, "4096"),
+        (11, 712, "people, and the mill ground grain for all of them."),
+        *body_lines(3, top=680),
+        (11, 30, "Page 12 of 40"),  # footer
+    ]
+    read = extract("census.pdf", lines_pdf([page]))
+    assert "census year was 4096 people, and the mill" in read.text
+    assert "12" not in read.text and "Page" not in read.text
+
+
+def test_a_pdf_heading_over_two_lines_is_one_title_without_pdfium_marks() -> None:
+    page = [
+        (20, 740, "Tidal Power and the Old Mills of the Atlantic Coast: A Short Histo-"),
+        (20, 716, "ry of the Region"),
+        *body_lines(6, top=680),
+    ]
+    read = extract("heading.pdf", lines_pdf([page]))
+    assert read.title == "Tidal Power and the Old Mills of the Atlantic Coast: A Short History of the Region"
+    assert "\x02" not in read.text
+    # The title's heading is no section.
+    assert {b.section for b in read.blocks} == {None}

@@ -29,8 +29,10 @@ HEADING_RATIO = 1.15
 GAP_RATIO = 1.35
 #: Characters that end a sentence, so that a paragraph ending in one does not run on to the next page.
 _CLOSING = tuple(".!?:;\"'”’)]…")
-#: Page furniture: a line that is only a page number ("4", "Page 4", "4 of 12", "- 4 -").
+#: Page furniture: a line that is only a page number ("4", "Page 4", "4 of 12", "- 4 -"), in a page's margin band.
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
+#: The top and bottom bands of a page, as a fraction of its height, where headers and footers are.
+MARGIN_BAND = 0.12
 
 
 @dataclass
@@ -97,9 +99,26 @@ def _page_lines(textpage: Any, number: int, raw_api: Any) -> list[_Line]:
     return lines
 
 
-def _is_furniture(line: _Line) -> bool:
-    """Whether a line is a page number rather than text."""
-    return bool(_PAGE_NUMBER.match(line.text.strip()))
+def _without_furniture(lines: list[_Line], height: float) -> list[_Line]:
+    """A page's lines less its page numbers.
+
+    A page number is a line that is only a number, in the top or bottom :data:`MARGIN_BAND`
+    of the page, with no line nearer that edge ("4096" in the text stays).
+    """
+    if not lines:
+        return lines
+    highest, lowest = max(line.baseline for line in lines), min(line.baseline for line in lines)
+    band = MARGIN_BAND * height
+
+    def furniture(line: _Line) -> bool:
+        if not _PAGE_NUMBER.match(line.text.strip()):
+            return False
+        slack = max(line.size, 1.0)
+        header = line.baseline >= height - band and line.baseline >= highest - slack
+        footer = line.baseline <= band and line.baseline <= lowest + slack
+        return header or footer
+
+    return [line for line in lines if not furniture(line)]
 
 
 def _group(pages: list[list[_Line]]) -> list[list[_Paragraph]]:
@@ -134,10 +153,12 @@ def _group(pages: list[list[_Line]]) -> list[list[_Paragraph]]:
             starts = current is None or previous is None or heading != current.heading
             if not starts and previous is not None:
                 step = previous.baseline - line.baseline
+                # Lines of a larger size (a heading over two lines) are spaced in proportion.
+                spacing = leading * max(line.size, previous.size, body) / body if body > 0 else leading
                 # A wider gap, a jump up the page (another column), a first-line indent or a
                 # short line ending a sentence all end the paragraph before.
                 starts = (
-                    step > GAP_RATIO * leading
+                    step > GAP_RATIO * spacing
                     or step <= 0
                     or abs(line.size - previous.size) >= 0.5
                     or (not heading and line.left > previous.left + body)
@@ -217,6 +238,8 @@ class PdfReader:
         import pypdfium2
         import pypdfium2.raw as raw_api
 
+        # PDFium is held for one page at a time, so that a page drawn for the source pane
+        # meanwhile waits for one page, not for the whole of a long document.
         with PDFIUM_LOCK:
             try:
                 document = pypdfium2.PdfDocument(raw)
@@ -225,25 +248,32 @@ class PdfReader:
                 if "password" in message:
                     raise UnreadableError("encrypted PDF: it needs a password") from None
                 raise UnreadableError(f"not a readable PDF ({exc})") from None
-            try:
+        pages: list[list[_Line]] = []
+        try:
+            with PDFIUM_LOCK:
                 title = " ".join(str(document.get_metadata_value("Title") or "").split())
-                pages: list[list[_Line]] = []
-                for number in range(len(document)):
+                count = len(document)
+            for number in range(count):
+                with PDFIUM_LOCK:
                     page = document[number]
-                    textpage = page.get_textpage()
                     try:
-                        pages.append(_page_lines(textpage, number + 1, raw_api))
+                        textpage = page.get_textpage()
+                        try:
+                            lines = _page_lines(textpage, number + 1, raw_api)
+                        finally:
+                            textpage.close()
+                        height = page.get_height()
                     finally:
-                        textpage.close()
                         page.close()
-            except pypdfium2.PdfiumError as exc:
-                raise UnreadableError(f"not a readable PDF ({exc})") from None
-            except Exception as exc:
-                # Whatever else a damaged file makes go wrong, it is a file that cannot be read.
-                raise UnreadableError(f"not a readable PDF ({type(exc).__name__})") from None
-            finally:
+                pages.append(_without_furniture(lines, height))
+        except pypdfium2.PdfiumError as exc:
+            raise UnreadableError(f"not a readable PDF ({exc})") from None
+        except Exception as exc:
+            # Whatever else a damaged file makes go wrong, it is a file that cannot be read.
+            raise UnreadableError(f"not a readable PDF ({type(exc).__name__})") from None
+        finally:
+            with PDFIUM_LOCK:
                 document.close()
-        pages = [[line for line in page if not _is_furniture(line)] for page in pages]
         if not any(pages):
             raise UnreadableError("no text layer (OCR not supported)")
         return self._layout(_group(pages), title)
@@ -265,15 +295,19 @@ class PdfReader:
                     last.lines.extend(paragraph.lines)
                 else:
                     flat.append(paragraph)
+        words = _vocabulary(flat)
         headings = [p for p in flat if p.heading]
         if not title and headings and headings[0].lines[0].page == 1:
-            title = " ".join(line.text for line in headings[0].lines)
+            # The first heading's text as the text has it (hyphens joined, no PDFium marks).
+            title = " ".join(_joined(headings[0].lines, words)[0].split())
         parts: list[str] = []
         blocks: list[Block] = []
         runs: list[Run] = []
         position = 0
         section: str | None = None
-        words = _vocabulary(flat)
+        # Paragraphs ending on each page so far: a paragraph's number on its first page counts
+        # those before it there (pages only grow through the document, so no rescanning).
+        ending: Counter[int] = Counter()
         for paragraph in flat:
             text, pieces = _joined(paragraph.lines, words)
             if parts:
@@ -282,11 +316,12 @@ class PdfReader:
             parts.append(text)
             runs += [Run(position + s, position + e, line.page, line.start + skip) for s, e, line, skip in pieces]
             if paragraph.heading:
-                section = None if text == title else text
+                section = None if " ".join(text.split()) == title else text
             else:
                 first, last_page = paragraph.lines[0].page, paragraph.lines[-1].page
                 # Its number on its first page counts a paragraph carried over from the page before.
-                shown = 1 + sum(1 for b in blocks if b.end_page is not None and b.end_page >= first)
+                shown = 1 + ending[first]
+                ending[last_page] += 1
                 blocks.append(Block(position, position + len(text), first, last_page, shown, section))
             position += len(text)
         return Extracted(self.kind, "".join(parts), title, tuple(blocks), runs=tuple(runs))

@@ -159,7 +159,7 @@ UNREADABLE = {
     "broken.pdf": (lambda: make_samples.pdf_bytes()[:900], "not a readable PDF"),
     "broken.docx": (lambda: make_samples.docx_bytes()[:2000], "not a readable Word document"),
     "old.docx": (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "not a readable Word document"),
-    "bomb.docx": (zip_bomb, "not a readable Word document (it unpacks to 80 MB)"),
+    "bomb.docx": (zip_bomb, "not a readable Word document (it unpacks to 80 MB, more than the 64 MB read)"),
     "empty.docx": (lambda: make_samples.docx_bytes([("Normal", " ")]), "no text in the Word document"),
     "menu.html": (lambda: b"<html><body><nav><a href=/>Home</a></nav></body></html>", "no article text"),
     "latin1.md": (lambda: "Caf\xe9 notes".encode("latin-1"), "not UTF-8 text"),
@@ -446,3 +446,74 @@ def test_a_pdf_heading_over_two_lines_is_one_title_without_pdfium_marks() -> Non
     assert "\x02" not in read.text
     # The title's heading is no section.
     assert {b.section for b in read.blocks} == {None}
+
+
+def many_paragraphs_docx(count: int) -> bytes:
+    """A .docx whose body is ``count`` one-word paragraphs (small on disk, huge unpacked)."""
+    head = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
+        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    )
+    body = head + b"<w:p><w:r><w:t>word</w:t></w:r></w:p>" * count + b"<w:sectPr/></w:body></w:document>"
+    seed = zipfile.ZipFile(io.BytesIO(make_samples.docx_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in seed.infolist():
+            data = body if item.filename == "word/document.xml" else seed.read(item.filename)
+            archive.writestr(item.filename, data)
+    return out.getvalue()
+
+
+def test_a_word_document_of_too_many_paragraphs_is_refused_before_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import docx
+
+    from qa.readers.word import MAX_PARAGRAPHS
+
+    raw = many_paragraphs_docx(MAX_PARAGRAPHS + 1)
+    opened: list[object] = []
+    monkeypatch.setattr(docx, "Document", lambda *a: opened.append(a))
+    with pytest.raises(qa.CorpusError, match=r"^not a readable Word document \(more than 100,000 paragraphs\)$"):
+        extract("long.docx", raw)
+    assert opened == []
+
+
+def test_what_a_word_document_may_unpack_to_follows_the_file_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.readers.word import MAX_UNPACKED, unpacked_limit
+
+    assert unpacked_limit(10 * 2**20) == 100 * 2**20  # ten times the 10 MB files indexed
+    monkeypatch.setenv("QA_MAX_FILE_MB", "100000")
+    assert unpacked_limit(10**9) == MAX_UNPACKED
+    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * (12 * 2**20))
+    with pytest.raises(qa.CorpusError, match=r"it unpacks to 12 MB, more than the 10 MB read"):
+        extract("packed.docx", out.getvalue())
+
+
+def test_word_styles_are_read_by_id_without_python_docxs_lookup_per_paragraph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import docx
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document()
+    document.add_paragraph("Rooftop Hives", style="Title")
+    document.add_paragraph("Bees on roofs.")
+    document.add_paragraph("Funding", style="Heading 1")
+    # A style id the document does not define is its default style, as python-docx has it.
+    document.add_paragraph("A grant.")._p.get_or_add_pPr().style = "NoSuchStyle"
+    out = io.BytesIO()
+    document.save(out)
+    raw = out.getvalue()
+    looked_up: list[object] = []
+    monkeypatch.setattr(Paragraph, "style", property(lambda self: looked_up.append(self)))
+    read = extract("styled.docx", raw)
+    assert looked_up == []
+    assert read.title == "Rooftop Hives"
+    assert [(read.text[b.start : b.end], b.section) for b in read.blocks] == [
+        ("Bees on roofs.", None),
+        ("A grant.", "Funding"),
+    ]

@@ -517,3 +517,32 @@ def test_word_styles_are_read_by_id_without_python_docxs_lookup_per_paragraph(
         ("Bees on roofs.", None),
         ("A grant.", "Funding"),
     ]
+
+
+def test_extractions_are_cached_by_how_much_text_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import OrderedDict
+
+    import qa.readers as readers
+
+    monkeypatch.setattr(readers, "_cache", OrderedDict())
+    monkeypatch.setattr(readers, "_cache_weight", 0)
+    monkeypatch.setattr(readers, "CACHE_CHARACTERS", 2000)
+    small = [f"Note {n}: ".encode() + b"gulls " * 100 for n in range(3)]  # about 610 characters and one paragraph
+    first = extract("a.txt", small[0])
+    extract("b.txt", small[1])
+    assert extract("a.txt", small[0]) is first  # a is now the most recently used
+    extract("c.txt", small[2])  # over 2,000: b goes, not a
+    assert [source for source, _ in readers._cache] == ["a.txt", "c.txt"]
+    assert readers._cache_weight <= 2000
+    # One that alone outweighs the cache is read each time, and pushes nothing out.
+    big = b"gulls " * 1000
+    assert extract("big.txt", big) is not extract("big.txt", big)
+    assert len(readers._cache) == 2
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_markdown_front_matter_title_with_any_line_break(newline: str) -> None:
+    text = newline.join(["---", 'title: "Tide Mills"  ', "author: Ann", "---", "", "# Other", "", "Body.", ""])
+    read = extract("front.md", text.encode())
+    assert read.title == "Tide Mills"
+    assert [read.text[b.start : b.end] for b in read.blocks] == ["Body."]

@@ -45,9 +45,14 @@ READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), Pdf
 #: File name endings read from a corpus folder (matched without regard to case).
 SUFFIXES: tuple[str, ...] = tuple(suffix for reader in READERS for suffix in reader.suffixes)
 
-#: Extractions kept in memory, by file name and hash (the most recently used).
+#: Extractions kept in memory, by file name and hash (the most recently used) ...
 _CACHE_SIZE = 64
-_cache: OrderedDict[tuple[str, str], Extracted] = OrderedDict()
+#: ... as long as all of them together weigh no more than this many characters (see :func:`_weight`).
+CACHE_CHARACTERS = 32_000_000
+#: What one paragraph or run weighs in the cache, in characters (about what it takes in memory).
+_ITEM_WEIGHT = 150
+_cache: OrderedDict[tuple[str, str], tuple[Extracted, int]] = OrderedDict()
+_cache_weight = 0
 _cache_lock = threading.Lock()
 
 
@@ -73,13 +78,31 @@ def extract(source: str, raw: bytes, *, sha256: str | None = None) -> Extracted:
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
-            return _cache[key]
+            return _cache[key][0]
     extracted = reader.read(raw, source)
-    with _cache_lock:
-        _cache[key] = extracted
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _remember(key, extracted)
     return extracted
+
+
+def _weight(extracted: Extracted) -> int:
+    """What an extraction weighs in the cache: its characters, and its paragraphs and runs."""
+    return len(extracted.text) + len(extracted.title) + _ITEM_WEIGHT * (len(extracted.blocks) + len(extracted.runs))
+
+
+def _remember(key: tuple[str, str], extracted: Extracted) -> None:
+    """Keep an extraction; the least recently used go while over :data:`CACHE_CHARACTERS` or :data:`_CACHE_SIZE`."""
+    global _cache_weight
+    weight = _weight(extracted)
+    with _cache_lock:
+        if key in _cache:
+            _cache_weight -= _cache.pop(key)[1]
+        # One that alone weighs more than the whole cache is not kept.
+        if weight > CACHE_CHARACTERS:
+            return
+        _cache[key] = (extracted, weight)
+        _cache_weight += weight
+        while len(_cache) > _CACHE_SIZE or _cache_weight > CACHE_CHARACTERS:
+            _cache_weight -= _cache.popitem(last=False)[1][1]
 
 
 def passages_of(source: str, extracted: Extracted) -> list[Passage]:

@@ -20,7 +20,7 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TABLE = re.compile(r"^ {0,3}\|")
 _BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_FRONT_TITLE = re.compile(r"^title:[ \t]*(?P<title>.+?)[ \t]*$", re.MULTILINE)
+_FRONT_TITLE = re.compile(r"title:[ \t]*(?P<title>[^\r\n]+?)[ \t]*")
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
@@ -37,7 +37,7 @@ def _lines(text: str) -> list[tuple[int, int]]:
 def _unquote(value: str) -> str:
     """A front-matter value without its quotes."""
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
+        return value[1:-1].strip()
     return value
 
 
@@ -57,9 +57,11 @@ class MarkdownReader:
         if lines and text[lines[0][0] : lines[0][1]].strip() == "---":
             close = next((n for n in range(1, len(lines)) if text[slice(*lines[n])].strip() in ("---", "...")), None)
             if close is not None:
-                front = text[lines[0][1] : lines[close][0]]
-                if match := _FRONT_TITLE.search(front):
-                    title = _unquote(match["title"])
+                # Its lines as the file breaks them (LF, CRLF or a bare CR).
+                for row in range(1, close):
+                    if match := _FRONT_TITLE.fullmatch(text, *lines[row]):
+                        title = _unquote(match["title"])
+                        break
                 first = close + 1
         blocks: list[Block] = []
         headings: list[tuple[int, str]] = []

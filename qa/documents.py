@@ -20,6 +20,16 @@ CORPUS_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 #: The kinds of file read, for messages.
 FORMATS = "text, Markdown, HTML, PDF or Word (.docx)"
 
+#: Document formats people keep articles in that are not read: skipped with what to do,
+#: rather than passed over in silence (other files, images included, are not articles).
+UNSUPPORTED_DOCUMENTS = {
+    ".doc": "Word 97-2003 documents (.doc) are not read: save it as .docx",
+    ".odt": "OpenDocument text (.odt) is not read: save it as .docx or PDF",
+    ".rtf": "RTF is not read: save it as .docx or PDF",
+    ".epub": "EPUB books are not read",
+    ".pages": "Pages documents are not read: export it as .docx or PDF",
+}
+
 #: A block line longer than this is taken as a whole paragraph, not a hard-wrapped line.
 LONG_LINE = 120
 
@@ -278,6 +288,12 @@ def _is_article_name(name: str) -> bool:
     return name.lower().endswith(CORPUS_SUFFIXES)
 
 
+def _unsupported(source: str, path: Path) -> CorpusEntry | None:
+    """A skipped entry for a document format that is not read (see :data:`UNSUPPORTED_DOCUMENTS`), else ``None``."""
+    reason = UNSUPPORTED_DOCUMENTS.get(path.suffix.lower())
+    return CorpusEntry(source, path, reason) if reason else None
+
+
 def _display_name(relative: str) -> tuple[str, bool]:
     """``relative`` as text that can be stored and printed, and whether it was valid UTF-8."""
     try:
@@ -339,11 +355,11 @@ def corpus_entry(root: Path, path: Path, *, limit_mb: float | None = None) -> Co
                 return CorpusEntry(source, path, FOLDER_LINK_LOOP)
             return CorpusEntry(source, path, FOLDER_LINK_INSIDE)
         if not _is_article_name(path.name):
-            return None
+            return _unsupported(source, path)
         if not _inside(target, real_root):
             return CorpusEntry(source, path, LINK_OUTSIDE)
     elif not _is_article_name(path.name):
-        return None
+        return _unsupported(source, path)
     if not valid_name:
         return CorpusEntry(source, path, BAD_NAME)
     if not stat.S_ISREG(status.st_mode):

@@ -117,7 +117,7 @@ def test_binary_and_non_utf8_files_are_skipped_with_a_reason(tmp_path: Path) -> 
     (tmp_path / "good.txt").write_text("Readable.", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    (tmp_path / "ignored.odt").write_bytes(b"PK")
+    (tmp_path / "ignored.bin").write_bytes(b"PK")
     corpus = read_corpus(tmp_path)
     assert [d.source for d in corpus.documents] == ["good.txt"]
     reasons = {s.source: s.reason for s in corpus.skipped}

@@ -185,6 +185,23 @@ def test_unreadable_files_of_each_format_are_skipped_with_their_reasons(fake: Fa
     assert dict(qa.build_index(corpus, tmp_path / "i", embedder=fake).report.skipped) == reasons  # type: ignore[union-attr]
 
 
+def test_document_formats_that_are_not_read_are_reported_and_other_files_ignored(
+    fake: FakeEmbedder, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The lighthouse keeper rows out at dawn.", encoding="utf-8")
+    (corpus / "legacy.DOC").write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
+    (corpus / "notes.odt").write_bytes(b"PK\x03\x04")
+    (corpus / "photo.png").write_bytes(b"\x89PNG\r\n")
+    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
+    assert index.report is not None
+    reasons = dict(index.report.skipped)
+    assert set(reasons) == {"legacy.DOC", "notes.odt"}, reasons
+    assert "save it as .docx" in reasons["legacy.DOC"] and ".odt" in reasons["notes.odt"]
+    assert index.sources() == ["good.txt"]
+
+
 def test_extraction_is_kept_per_file_and_hash() -> None:
     first = extract("a.pdf", make_samples.pdf_bytes())
     assert extract("a.pdf", make_samples.pdf_bytes()) is first

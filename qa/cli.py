@@ -188,6 +188,15 @@ def _parser() -> _Parser:
         "--context", action="store_true", help="embed each paragraph with its article's title and lead sentence"
     )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="read, split and embed on a Ray cluster: HOST:PORT of its head, `auto` ($RAY_ADDRESS), or nothing "
+        'for a local instance (needs the extra: pip install -e ".[ray]"); put the corpus folder before --ray',
+    )
 
     ask = commands.add_parser("ask", help="answer a question with quotes from the articles")
     ask.add_argument("question", help="the question, in quotes")
@@ -357,7 +366,27 @@ def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveInd
 def _cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     settings = _settings(args).with_(model=args.model)
-    index = build_index(args.corpus, args.out, settings=settings, progress=not args.quiet, verify=True, notify=_say)
+    backend = None
+    if args.ray is not None:
+        from .distributed import connect
+
+        # Ray reports usage to its makers unless told not to; a build never should.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        backend = connect(None if args.ray == "local" else args.ray)
+        _say(backend.cluster.describe())
+    try:
+        index = build_index(
+            args.corpus,
+            args.out,
+            settings=settings,
+            progress=not args.quiet,
+            verify=True,
+            notify=_say,
+            backend=backend,
+        )
+    finally:
+        if backend is not None:
+            backend.close()
     report = index.report
     assert report is not None
     for source, reason in report.skipped:

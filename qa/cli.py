@@ -370,9 +370,18 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from .distributed import connect
 
+        address = None if args.ray == "local" else args.ray
+        if address == "auto":
+            address = os.environ.get("RAY_ADDRESS") or None
+            if address is None:
+                raise QAError("--ray auto takes the cluster address from RAY_ADDRESS, which is not set")
         # Ray reports usage to its makers unless told not to; a build never should.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        backend = connect(None if args.ray == "local" else args.ray)
+        if address is None or _is_loopback(address.rpartition(":")[0]):
+            # Ray takes 127.0.0.1 for the machine's interface address unless this is 0: a local
+            # instance would listen there, and a driver could not reach a head on loopback.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        backend = connect(address)
         _say(backend.cluster.describe())
     try:
         index = build_index(

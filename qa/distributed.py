@@ -65,9 +65,9 @@ class Cluster:
     gpus: int
 
     def describe(self) -> str:
-        """One line, e.g. ``Ray cluster at 10.0.0.5:6379: 2 nodes, 8 CPUs, 0 GPUs``."""
+        """One line, e.g. ``Ray cluster at 10.0.0.5:6379: 2 nodes (10.0.0.5, 10.0.0.6), 8 CPUs, 0 GPUs``."""
         where = f"at {self.address}" if self.address else "(local instance)"
-        nodes = f"{len(self.nodes)} node{'s' if len(self.nodes) != 1 else ''}"
+        nodes = f"{len(self.nodes)} node{'s' if len(self.nodes) != 1 else ''} ({', '.join(self.nodes)})"
         return f"Ray cluster {where}: {nodes}, {self.cpus} CPUs, {self.gpus} GPUs"
 
 
@@ -114,7 +114,8 @@ def connect(address: str | None = None, *, workers: int | None = None) -> RayBac
     if address is not None and address != "auto":
         _check_reachable(address)
     try:
-        ray.init(address=address, logging_level=logging.ERROR, configure_logging=True, log_to_driver=False)
+        # "local": a new instance even where this machine already runs (or recorded) another cluster.
+        ray.init(address=address or "local", logging_level=logging.ERROR, log_to_driver=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RayUnavailableError(f"cannot join the Ray cluster at {address or 'a local instance'}: {first}") from exc

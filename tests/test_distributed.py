@@ -137,8 +137,8 @@ def cluster() -> Iterator[Cluster]:
         deadline = time.monotonic() + 90
         while len(_nodes(address, env)) < 2 and time.monotonic() < deadline:
             time.sleep(1)
-        # The drivers (qa index) resolve 127.0.0.1 as the head does.
-        yield Cluster(address, {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}, head, worker)
+        # `qa index --ray 127.0.0.1:PORT` keeps its driver on loopback by itself.
+        yield Cluster(address, env, head, worker)
     finally:
         if worker is not None:
             _stop(worker)
@@ -225,7 +225,7 @@ def test_ray_build_equals_local_build(
         out = tmp_path / corpus.parent.name
         done = _run(cluster, "index", str(corpus), "--out", str(out), "--quiet", "--ray", cluster.address)
         assert done.returncode == 0, done.stderr
-        assert "Ray cluster at 127.0.0.1" in done.stderr and "2 nodes" in done.stderr
+        assert f"Ray cluster at {cluster.address}: 2 nodes (127.0.0.1, 127.0.0.1)" in done.stderr, done.stderr
         _same_answers(local, out, questions, real_embedder)
     # Nothing changed: a second --ray build sends nothing and embeds nothing.
     again = _run(
@@ -325,6 +325,23 @@ def test_killed_driver_next_run_resumes(
     # Only what was not committed is embedded again.
     assert f"{total - committed} embedded" in done.stdout, done.stdout
     _same_answers(squad_local, out, squad[1], real_embedder)
+
+
+def test_local_instance_on_loopback(tmp_path: Path, seeds_index: qa.Index, real_embedder: object) -> None:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("RAY_ADDRESS", None)
+    out = tmp_path / "index"
+    done = subprocess.run(
+        [str(QA), "index", str(seeds_index.folder.parent / "seeds"), "--out", str(out), "--quiet", "--ray"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ray cluster (local instance): 1 node (127.0.0.1)" in done.stderr
+    assert compare_stores(seeds_index.folder, out).same(1e-5)
 
 
 def test_unreachable_cluster_is_one_line(tmp_path: Path, corpus: Path) -> None:

@@ -356,9 +356,11 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path, corpus: Path) -> None:
     assert done.stderr.startswith("qa: error: no Ray cluster answers at 127.0.0.1:") and done.stderr.count("\n") == 1
 
 
-def test_bad_address_is_one_line(tmp_path: Path, corpus: Path) -> None:
+def test_bad_address_is_one_line(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.cli import main
 
+    # The command sets Ray's variables for itself; monkeypatch puts them back afterwards.
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     assert main(["index", str(corpus), "--out", str(tmp_path / "i"), "--ray", "seeds"]) == 1
 
 
@@ -369,6 +371,8 @@ def test_without_ray_says_how_to_install(
 
     # As if the extra were not installed: importing ray fails.
     monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     assert main(["index", str(corpus), "--out", str(tmp_path / "i"), "--ray"]) == 1
     error = capsys.readouterr().err
     assert 'pip install -e ".[ray]"' in error and error.count("\n") == 1

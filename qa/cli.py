@@ -202,6 +202,15 @@ def _parser() -> _Parser:
         "retrieves a little worse; without either, an existing index keeps its choice",
     )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="read, split and embed on a Ray cluster: HOST:PORT of its head, `auto` ($RAY_ADDRESS), or nothing "
+        'for a local instance (needs the extra: pip install -e ".[ray]"); put the corpus folder before --ray',
+    )
 
     ask = commands.add_parser("ask", help="answer a question with quotes from the articles")
     ask.add_argument("question", help="the question, in quotes")
@@ -382,7 +391,36 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if args.sentences is None:
         # Not asked either way: an existing index keeps its choice of sentence vectors.
         settings = settings.with_(sentences=_built_with_sentences(Path(args.out)))
-    index = build_index(args.corpus, args.out, settings=settings, progress=not args.quiet, verify=True, notify=_say)
+    backend = None
+    if args.ray is not None:
+        from .distributed import connect
+
+        address = None if args.ray == "local" else args.ray
+        if address == "auto":
+            address = os.environ.get("RAY_ADDRESS") or None
+            if address is None:
+                raise QAError("--ray auto takes the cluster address from RAY_ADDRESS, which is not set")
+        # Ray reports usage to its makers unless told not to; a build never should.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address is None or _is_loopback(address.rpartition(":")[0]):
+            # Ray takes 127.0.0.1 for the machine's interface address unless this is 0: a local
+            # instance would listen there, and a driver could not reach a head on loopback.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        backend = connect(address)
+        _say(backend.cluster.describe())
+    try:
+        index = build_index(
+            args.corpus,
+            args.out,
+            settings=settings,
+            progress=not args.quiet,
+            verify=True,
+            notify=_say,
+            backend=backend,
+        )
+    finally:
+        if backend is not None:
+            backend.close()
     report = index.report
     assert report is not None
     for source, reason in report.skipped:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .answerability import GENERIC, Answerability, calibration, for_model
 from .answers import Answer, SourceChecker, compose, quote_count
+from .backend import BuildBackend
 from .config import RetrieverName, Settings, canonical_model_name
 from .documents import Document, Passage
 from .embedding import Embedder, SentenceTransformerEmbedder
@@ -326,6 +327,7 @@ def _update(
     notify: Callable[[str], None] = lambda _message: None,
     on_progress: Callable[[UpdateProgress], None] = lambda _progress: None,
     on_commit: Callable[[int], None] = lambda _generation: None,
+    backend: BuildBackend | None = None,
 ) -> Index:
     """Run the writer over ``source`` into ``out`` and open the result."""
     settings = _check_settings(settings)
@@ -344,6 +346,7 @@ def _update(
         progress_bar=progress,
         verify=verify,
         on_commit=on_commit,
+        backend=backend,
     )
     report = writer.update()
     snapshot = Snapshot.open(folder)
@@ -431,6 +434,7 @@ def build_index(
     notify: Callable[[str], None] = lambda _message: None,
     on_progress: Callable[[UpdateProgress], None] = lambda _progress: None,
     on_commit: Callable[[int], None] = lambda _generation: None,
+    backend: BuildBackend | None = None,
 ) -> Index:
     """Bring the index in ``out`` up to date with the corpus folder and return it.
 
@@ -450,6 +454,8 @@ def build_index(
         notify: Receives one-line messages (waiting, repairs).
         on_progress: Receives progress as the update runs.
         on_commit: Called after each commit that changed what is searchable.
+        backend: Where files are read and split and texts embedded (default: this process;
+            ``qa.distributed.connect(address)`` gives a Ray cluster's backend).
 
     Raises:
         CorpusError: The folder is missing, a file, or holds no readable text.
@@ -479,6 +485,7 @@ def build_index(
         notify=notify,
         on_progress=on_progress,
         on_commit=on_commit,
+        backend=backend,
     )
 
 

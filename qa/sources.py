@@ -38,6 +38,15 @@ class Loaded:
     passages: tuple[Passage, ...] | None = None
 
 
+@dataclass(frozen=True)
+class RawFile:
+    """A corpus file's bytes as read with the checks of indexing, and their SHA-256: what a remote worker gets."""
+
+    source: str
+    sha256: str
+    raw: bytes
+
+
 class Source(Protocol):
     """A set of documents the writer indexes."""
 
@@ -83,6 +92,16 @@ class FolderSource:
 
     def load(self, name: str) -> Loaded:
         """Read, hash and extract one file; skipped, unparsable and unreadable files give a reason."""
+        fetched = self.fetch(name)
+        return fetched if isinstance(fetched, Loaded) else extract(fetched)
+
+    def fetch(self, name: str) -> RawFile | Loaded:
+        """Read and hash one file's bytes with the checks of indexing, not extracting them yet.
+
+        Returns:
+            The bytes to extract (here or on another machine), or a skipped :class:`Loaded`.
+
+        """
         entry = (
             self._entries.get(name) or corpus_entry(self.root, self.root / name) or CorpusEntry(name, self.root / name)
         )
@@ -94,12 +113,16 @@ class FolderSource:
             return Loaded(name, f"skipped: {exc}", None, str(exc))
         except OSError as exc:
             return Loaded(name, f"unreadable: {exc.strerror or exc}", None, str(exc.strerror or exc), unreadable=True)
-        digest = hashlib.sha256(raw).hexdigest()
-        try:
-            read = load(name, raw, sha256=digest)
-        except UnreadableError as exc:
-            return Loaded(name, digest, None, str(exc))
-        return Loaded(name, read.sha256, read.document, passages=read.passages)
+        return RawFile(name, hashlib.sha256(raw).hexdigest(), raw)
+
+
+def extract(file: RawFile) -> Loaded:
+    """Extract a file's text and paragraphs from its bytes with its reader (:mod:`qa.readers`)."""
+    try:
+        read = load(file.source, file.raw, sha256=file.sha256)
+    except UnreadableError as exc:
+        return Loaded(file.source, file.sha256, None, str(exc))
+    return Loaded(file.source, read.sha256, read.document, passages=read.passages)
 
 
 class DocumentSource:

@@ -22,28 +22,44 @@ import filelock
 import numpy as np
 
 from . import database as db
+from .backend import BuildBackend, LocalBackend, Previous
 from .config import Settings
-from .documents import FORMATS, Document, Passage, sentence_spans, split_passages, text_sha256
-from .duplicates import signature
+from .documents import FORMATS, Passage
 from .embedding import Embedder
 from .errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError, IndexNotFoundError
-from .lexical import Segment, terms_of, write_segment
+from .lexical import Segment, write_segment
 from .sources import Loaded, Signature, Source
+from .splitting import (
+    MAX_SENTENCES,
+    SENTENCE_CHARS,
+    Split,
+    context_prefix,
+    embedding_inputs,
+    sentence_inputs,
+)
 from .vectors import write_base
 
-#: Tokens kept for the model's own start and end markers.
-_SPECIAL_TOKENS = 2
-#: A window never shrinks below this many tokens, however long the context prefix.
-_MIN_WINDOW = 64
+__all__ = [
+    "CHUNK_PASSAGES",
+    "EMBED_BATCH",
+    "MAX_SENTENCES",
+    "SENTENCE_CHARS",
+    "BuildReport",
+    "CorpusChanges",
+    "IndexWriter",
+    "IndexedFile",
+    "UpdateProgress",
+    "context_prefix",
+    "diff",
+    "embedding_inputs",
+    "indexed_files",
+    "sentence_inputs",
+]
+
 #: Paragraphs read and split before their vectors are computed and committed together.
 CHUNK_PASSAGES = 4096
 #: Texts per embedding call; each call's vectors are committed at once.
 EMBED_BATCH = 256
-#: Sentences of one paragraph embedded on their own (the first ones); a longer paragraph's
-#: later sentences count only through its paragraph vector.
-MAX_SENTENCES = 48
-#: Characters of a sentence embedded: the model reads no further anyway.
-SENTENCE_CHARS = 2000
 #: Version of the sentence evidence; an index without it (or another) is rebuilt, reusing its vectors.
 SENTENCE_EVIDENCE = 1
 #: The base vector file is rewritten once this many vectors changed since it was written
@@ -137,38 +153,12 @@ class _Pending:
     windowed: int = 0
     sentences: dict[tuple[str, int], tuple[tuple[tuple[int, int], ...], tuple[str, ...]]] = field(default_factory=dict)
 
-
-def context_prefix(document: Document) -> str:
-    """The article context embedded before each of its paragraphs: title and lead sentence."""
-    return " ".join(part for part in (document.title, document.lead) if part)
-
-
-def embedding_inputs(
-    document: Document, passage: Passage, embedder: Embedder, settings: Settings
-) -> tuple[list[tuple[int, int]], list[str]]:
-    """The windows of a passage and the exact strings to embed for each."""
-    prefix = context_prefix(document) if settings.context else ""
-    # A lead sentence is not repeated in front of the paragraph it comes from.
-    if prefix and document.lead and document.lead in " ".join(passage.text.split()):
-        prefix = document.title
-    budget = embedder.max_tokens - _SPECIAL_TOKENS
-    if prefix:
-        budget = max(_MIN_WINDOW, budget - embedder.count_tokens(prefix) - 1)
-    windows = embedder.windows(passage.text, budget, settings.window_overlap)
-    texts = [f"{prefix}\n{passage.text[s:e]}" if prefix else passage.text[s:e] for s, e in windows]
-    return windows, texts
-
-
-def sentence_inputs(passage: Passage) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
-    """The sentences of a passage embedded on their own, as ``(spans, texts)``.
-
-    A paragraph of one sentence has none: its paragraph vector already is its sentence's.
-    Each text is cut at :data:`SENTENCE_CHARS` characters (the model reads no further).
-    """
-    spans = tuple(sentence_spans(passage.text)[:MAX_SENTENCES])
-    if len(spans) < 2:
-        return (), ()
-    return spans, tuple(passage.text[s : min(e, s + SENTENCE_CHARS)] for s, e in spans)
+    def add(self, split: Split) -> None:
+        """Take in one document's split rows."""
+        self.passages.extend(split.passages)
+        self.texts.update(split.texts)
+        self.sentences.update(split.sentences)
+        self.windowed += split.windowed
 
 
 def indexed_files(connection: sqlite3.Connection) -> dict[str, IndexedFile]:
@@ -210,6 +200,7 @@ class IndexWriter:
         progress_bar: bool = False,
         verify: bool = False,
         on_commit: Callable[[int], None] = lambda _generation: None,
+        backend: BuildBackend | None = None,
     ) -> None:
         """Prepare to update ``folder`` from ``source``.
 
@@ -227,6 +218,8 @@ class IndexWriter:
             verify: Check the whole database for damage first (``qa index`` does).
             on_commit: Called with the new generation after each commit that changed content,
                 so that a live index can serve it at once.
+            backend: Where files are read and split and texts embedded (default: this process;
+                :class:`qa.distributed.RayBackend` spreads them over a Ray cluster).
 
         """
         self.folder = folder
@@ -241,6 +234,7 @@ class IndexWriter:
         self._progress_bar = progress_bar
         self._verify = verify
         self._on_commit = on_commit
+        self.backend: BuildBackend = backend or LocalBackend()
         self._repaired: list[str] = []
         self._dropped: set[str] = set()
         self._full_gc = False
@@ -348,8 +342,11 @@ class IndexWriter:
             first = True
             pending = _Pending()
             unreadable: list[tuple[str, str]] = []
-            for position, name in enumerate(todo, start=1):
-                loaded: Loaded | None = self.source.load(name)
+            previous = {name: Previous(old.sha256, old.skipped) for name, old in indexed.items()}
+            prepared = self.backend.prepare(self.source, todo, previous, embedder=self.embedder, settings=self.settings)
+            for position, item in enumerate(prepared, start=1):
+                name = item.name
+                loaded: Loaded | None = item.loaded
                 old = indexed.get(name)
                 if loaded is not None and loaded.unreadable and old is not None and old.skipped is None:
                     # A file that cannot be read now keeps what was indexed from it.
@@ -358,11 +355,9 @@ class IndexWriter:
                 if loaded is not None:
                     signature = Signature(-1, 0) if loaded.unreadable else current[name]
                     pending.loaded.append((loaded, signature))
-                same = loaded is None or (
-                    old is not None and old.sha256 == loaded.sha256 and old.skipped == loaded.skipped
-                )
-                if loaded is not None and loaded.document is not None and not same:
-                    self._split(loaded.document, loaded.passages, pending)
+                # The backend split the file only if its content changed (see qa.backend.needs_split).
+                if loaded is not None and item.split is not None:
+                    pending.add(item.split)
                 if len(pending.passages) >= CHUNK_PASSAGES or position == len(todo):
                     generation = self._apply(
                         connection,
@@ -450,26 +445,6 @@ class IndexWriter:
 
         return tqdm(total=0, unit="text", desc="Embedding paragraphs and sentences", leave=False, delay=float("inf"))
 
-    def _split(self, document: Document, found: Sequence[Passage] | None, pending: _Pending) -> None:
-        """The passages of a changed document (as its reader found them, else split as text) and what to embed."""
-        title = document.title if self.settings.lexical_title else ""
-        passages = list(found) if found is not None else split_passages(document)
-        # Keyword terms of the whole document in one tokenizer call.
-        terms = terms_of([f"{title}\n{p.text}" if title else p.text for p in passages])
-        for passage, words in zip(passages, terms, strict=True):
-            windows, texts = embedding_inputs(document, passage, self.embedder, self.settings)
-            # Keyed by model and exact text: a vector is reused only for the same input to the same model.
-            hashes = tuple(text_sha256(f"{self.embedder.name}\0{t}") for t in texts)
-            pending.windowed += len(windows) > 1
-            pending.passages.append((passage, tuple(windows), hashes, " ".join(words), signature(passage.text)))
-            pending.texts.update(zip(hashes, texts, strict=True))
-            # Each sentence is embedded too: the best one is evidence of its own (sentence-level retrieval).
-            spans, sentences = sentence_inputs(passage) if self.settings.sentences else ((), ())
-            if spans:
-                sentence_hashes = tuple(text_sha256(f"{self.embedder.name}\0{t}") for t in sentences)
-                pending.sentences[(passage.source, passage.paragraph)] = (spans, sentence_hashes)
-                pending.texts.update(zip(sentence_hashes, sentences, strict=True))
-
     def _missing(self, connection: sqlite3.Connection, hashes: Sequence[str]) -> list[str]:
         """Hashes with no valid stored vector; damaged stored vectors count as missing."""
         dimension = self.embedder.dimension
@@ -507,9 +482,16 @@ class IndexWriter:
             # The bar was created hidden (``delay``); it appears with the first paragraph to embed.
             bar.delay = 0
             bar.refresh()
-        for start in range(0, len(missing), EMBED_BATCH):
-            batch = missing[start : start + EMBED_BATCH]
-            vectors = self.embedder.encode([pending.texts[h] for h in batch], batch_size=self.settings.batch_size)
+        batches = [missing[start : start + EMBED_BATCH] for start in range(0, len(missing), EMBED_BATCH)]
+        texts = [[pending.texts[h] for h in batch] for batch in batches]
+        # Batches may come back in any order (from a cluster); each is committed as it arrives.
+        for number, vectors in self.backend.embed(texts, embedder=self.embedder, settings=self.settings):
+            batch = batches[number]
+            if vectors.shape != (len(batch), self.embedder.dimension):
+                raise IndexCorruptError(
+                    f"the model returned vectors of shape {vectors.shape} for {len(batch)} texts of "
+                    f"{self.embedder.dimension} dimensions"
+                )
             bad = ~db.valid_rows(vectors, normalized=True)
             if bad.any():
                 raise IndexCorruptError(f"the model returned {int(bad.sum())} vectors that are not finite unit vectors")

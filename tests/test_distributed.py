@@ -376,3 +376,40 @@ def test_without_ray_says_how_to_install(
     assert main(["index", str(corpus), "--out", str(tmp_path / "i"), "--ray"]) == 1
     error = capsys.readouterr().err
     assert 'pip install -e ".[ray]"' in error and error.count("\n") == 1
+
+
+class _FailingBackend:
+    """A Ray backend whose job fails, as when the head is lost mid-build."""
+
+    class cluster:  # stands in for the Cluster attribute
+        @staticmethod
+        def describe() -> str:
+            return "Ray cluster (stand-in)"
+
+    closed = False
+
+    def prepare(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("RaySystemError: the head node died\n  (long Ray traceback follows)")
+
+    def embed(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("unreachable")
+
+    def close(self) -> None:
+        _FailingBackend.closed = True
+
+
+def test_a_failed_ray_job_is_one_line_and_the_backend_closed(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import qa.distributed
+    from qa.cli import main
+
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    monkeypatch.setattr(qa.distributed, "connect", lambda address, **_: _FailingBackend())
+    assert main(["index", str(corpus), "--out", str(tmp_path / "i"), "--ray"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    # The cluster line, then the error on one line: no traceback.
+    assert len(lines) == 2 and lines[-1].startswith("qa: error: writing the index"), lines
+    assert "RaySystemError: the head node died" in lines[-1] and "last complete state is kept" in lines[-1]
+    assert _FailingBackend.closed

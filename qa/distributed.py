@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import pickle
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +46,24 @@ CONNECT_TIMEOUT = 5.0
 
 class RayUnavailableError(QAError):
     """Ray is not installed, or the cluster cannot be reached."""
+
+
+class RayJobError(QAError):
+    """A Ray job of the build failed (a lost node, a task out of retries); what was committed is kept."""
+
+
+#: Settings read from the environment that workers must see as the driver does (a reader
+#: applies the driver's file-size limit, not the worker node's).
+WORKER_ENVIRONMENT = ("QA_MAX_FILE_MB",)
+
+
+def _job_failed(exc: Exception) -> RayJobError:
+    """A one-line error for a failed Ray job."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return RayJobError(
+        f"the Ray build failed ({type(exc).__name__}: {first}); "
+        "the vectors committed so far are kept: run the same command again to resume"
+    )
 
 
 @dataclass(frozen=True)
@@ -115,12 +134,18 @@ def connect(address: str | None = None, *, workers: int | None = None) -> RayBac
         _check_reachable(address)
     try:
         # "local": a new instance even where this machine already runs (or recorded) another cluster.
-        ray.init(address=address or "local", logging_level=logging.ERROR, log_to_driver=False)
+        environment = {name: os.environ[name] for name in WORKER_ENVIRONMENT if name in os.environ}
+        ray.init(
+            address=address or "local",
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            runtime_env={"env_vars": environment} if environment else None,
+        )
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RayUnavailableError(f"cannot join the Ray cluster at {address or 'a local instance'}: {first}") from exc
     # Ray Data logs each job's start and end; a build's output is its own progress bar.
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     context = ray.data.DataContext.get_current()
     # The writer shows its own progress bar; Ray Data's bars would fight it on the terminal.
     context.enable_progress_bars = False
@@ -144,7 +169,7 @@ def _worker_embedder(model: str) -> SentenceTransformerEmbedder:
 def _read_and_split(batch: dict[str, np.ndarray], *, model: str, settings: Settings) -> dict[str, np.ndarray]:
     """A Ray Data task: extract and split files from their bytes, as a local build would."""
     # Per-batch logs of Ray Data and transformers are noise in a build's output.
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     results = []
     columns = (batch["source"], batch["sha256"], batch["raw"], batch["previous"])
     for source, sha256, raw, previous in zip(*columns, strict=True):
@@ -168,7 +193,7 @@ class _EmbedActor:
 
     def __init__(self) -> None:
         """Start without a model."""
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         self._embedder: SentenceTransformerEmbedder | None = None
 
     def __call__(self, batch: dict[str, np.ndarray], *, model: str, batch_size: int) -> dict[str, np.ndarray]:
@@ -253,8 +278,11 @@ class RayBackend:
                 fn_kwargs={"model": embedder.name, "settings": settings},
                 num_cpus=1,
             )
-            for row in dataset.iter_rows():
-                done[int(row["index"])] = pickle.loads(row["result"])
+            try:
+                for row in dataset.iter_rows():
+                    done[int(row["index"])] = pickle.loads(row["result"])
+            except Exception as exc:
+                raise _job_failed(exc) from exc
         for index, item in enumerate(block):
             if isinstance(item, Loaded):
                 yield Prepared(item.source, item, None)
@@ -282,6 +310,13 @@ class RayBackend:
             num_cpus=1,
             num_gpus=1 if self.cluster.gpus else 0,
         )
-        for row in dataset.iter_rows():
+        rows_out = iter(dataset.iter_rows())
+        while True:
+            try:
+                row = next(rows_out)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise _job_failed(exc) from exc
             vectors = np.frombuffer(row["vectors"], dtype="<f4").reshape(-1, embedder.dimension)
             yield int(row["batch"]), vectors.astype(np.float32)

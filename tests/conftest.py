@@ -18,7 +18,6 @@ import qa
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
 DEV_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 
 ARTICLES = {

@@ -418,17 +418,6 @@ def _cmd_index(args: argparse.Namespace) -> int:
             notify=_say,
             backend=backend,
         )
-    except QAError:
-        raise
-    except Exception as exc:
-        if backend is None:
-            raise
-        # A failed Ray job (a lost head, a task out of retries) is one line, not Ray's traceback.
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise QAError(
-            f"the Ray build failed ({type(exc).__name__}: {first}); "
-            "the vectors committed so far are kept: run the same command again to resume"
-        ) from exc
     finally:
         if backend is not None:
             backend.close()

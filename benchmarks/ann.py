@@ -6,7 +6,7 @@ Usage:
 Vectors come from the stand-in embedder of benchmarks/scale.py over SQuAD dev paragraphs
 made unique with a numbered suffix. For each size it times a single-question search on
 one thread (as the index runs it) with exact flat inner product (FAISS, and numpy), and
-with the IVF index the writer would build at that size (qa.vectors: lists and probes), and
+with the IVF index the writer would build at that size (qa.store.vectors: lists and probes), and
 reports IVF's recall@10 against exact search.
 """
 
@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 from scale import DEFAULT_SQUAD, HashEmbedder, squad
 
-from qa.vectors import list_count, probe_count
+from qa.store.vectors import list_count, probe_count
 
 faiss.omp_set_num_threads(1)
 

@@ -14,7 +14,7 @@ unanswerable questions: a logistic regression is fitted on one half's questions 
 measured on the other's, then the halves swap. The operating point is chosen on the
 fitting half only (the highest probability whose false abstentions stay at most
 ``--false-budget``) and reported on the held-out half. The shipped calibration is then
-fitted on all questions with the same rule; ``--write`` stores it under qa/calibration/.
+fitted on all questions with the same rule; ``--write`` stores it under qa/answer/calibration/.
 The single-cosine rule it replaces is measured on the same halves for comparison.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 from common import CachedEmbedder, save_json
 
 import qa
-from qa.answerability import (
+from qa.answer.answerability import (
     FEATURES,
     GENERIC,
     GENERIC_FEATURES,
@@ -43,9 +43,9 @@ from qa.answerability import (
     file_stem,
 )
 from qa.config import DEFAULT_MODEL, canonical_model_name
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import read_questions
-from qa.retrieval import Evidence
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import read_questions
+from qa.search.hits import Evidence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument(
         "--generic-budget", type=float, default=0.005, help="the same for the generic (model-free) calibration"
     )
-    parser.add_argument("--write", action="store_true", help="store the calibrations under qa/calibration/")
+    parser.add_argument("--write", action="store_true", help="store the calibrations under qa/answer/calibration/")
     parser.add_argument("--plot", type=Path, default=None, help="write the trade-off curve as a PNG")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the embedding model to calibrate")
     args = parser.parse_args()
@@ -309,7 +309,7 @@ def main() -> None:
             results["examples"] = examples
             print("probabilities of the fixed examples:", examples)
         if args.write and (kind != "generic" or default):
-            target = ROOT / "qa" / "calibration" / f"{file_stem(model.name)}.json"
+            target = ROOT / "qa" / "answer" / "calibration" / f"{file_stem(model.name)}.json"
             target.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
             print(f"wrote {target.relative_to(ROOT)}")
     # Read off the curves: abstentions at 3 % false abstentions, each rule and half.

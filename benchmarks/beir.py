@@ -17,8 +17,8 @@ from pathlib import Path
 from common import CachedEmbedder, build_all, latency, save_json, sweep, table
 
 import qa
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import read_beir
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import read_beir
 from qa.index import build_from_documents
 
 HERE = Path(__file__).resolve().parent

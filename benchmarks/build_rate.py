@@ -24,8 +24,8 @@ import numpy as np
 from common import save_json
 
 import qa
-from qa.embedding import SentenceTransformerEmbedder
-from qa.writer import embedding_inputs, sentence_inputs
+from qa.build.splitting import embedding_inputs, sentence_inputs
+from qa.embed.embedder import SentenceTransformerEmbedder
 
 HERE = Path(__file__).resolve().parent
 

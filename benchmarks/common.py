@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embedding import Embedder
-from qa.evaluation import Question, QuestionResult, Report, evaluate, metrics
+from qa.embed.embedder import Embedder
+from qa.eval.metrics import QuestionResult, Report, evaluate, metrics
+from qa.eval.questions import Question
 
 
 class CachedEmbedder:

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import qa
-from qa.embedding import SentenceTransformerEmbedder
-from qa.readers import load
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.ingest.files import load
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from qa.embedding import SentenceTransformerEmbedder
-from qa.lexical import terms_of
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.text.terms import terms_of
 
 HERE = Path(__file__).resolve().parent
 SQUAD = HERE / "data" / "squad"

@@ -4,7 +4,7 @@ Usage:
     python benchmarks/quotes.py [--questions tests/data/seed_questions.jsonl] [--squad PATH] [--sample N]
 
 For every question it ranks ``answer_k`` passages with the shipped settings, then applies
-the cut of :func:`qa.answers.quote_count` for a grid of margins (distance from the best
+the cut of :func:`qa.answer.compose.quote_count` for a grid of margins (distance from the best
 fused score) and confident levels (dense cosine that shows a passage anyway). It prints,
 per setting, over the answerable questions:
 
@@ -15,7 +15,7 @@ per setting, over the answerable questions:
 
 "always 3" is the old behaviour (three quotes, every time). The shipped setting is marked.
 
-On SQuAD it also measures the highlight rule (:func:`qa.answers.highlight_spans`): a
+On SQuAD it also measures the highlight rule (:func:`qa.answer.highlight.highlight_spans`): a
 quote's best sentence is marked if it clears an absolute bar and is within a margin of
 the best sentence of the whole answer. For the shown quotes of the shipped cut, per bar
 and margin: how often the relevant quote's highlight holds the answer text (answer
@@ -37,11 +37,12 @@ from common import CachedEmbedder, save_json
 from squad import DEFAULT_SQUAD, convert
 
 import qa
-from qa.answers import highlight_spans, quote_count
-from qa.documents import sentence_spans
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import Question, read_questions
-from qa.retrieval import Hit
+from qa.answer.compose import quote_count
+from qa.answer.highlight import highlight_spans
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import Question, read_questions
+from qa.search.hits import Hit
+from qa.text.sentences import sentence_spans
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,11 +26,14 @@ from common import save_json
 from squad import DEFAULT_SQUAD, convert
 
 import qa
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import read_questions
-from qa.identity import compare_stores, ranking_differences
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import read_questions
 
 HERE = Path(__file__).resolve().parent
+# The comparison of two stores is test support (tests/support/identity.py).
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from support.identity import compare_stores, ranking_differences  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +45,7 @@ def main() -> None:
     # A local instance on loopback only, and no usage report.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    from qa.distributed import connect
+    from qa.build.cluster import connect
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = convert(args.squad, Path(tmp) / "squad")

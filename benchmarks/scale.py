@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 from common import CachedEmbedder  # noqa: E402
 
 import qa  # noqa: E402
-from qa.embedding import token_windows  # noqa: E402
+from qa.embed.embedder import token_windows  # noqa: E402
 
 DEFAULT_SQUAD = HERE.parent.parent / "shared" / "benchmarks" / "squad" / "dev-v1.1.json"
 PER_FILE = 100

@@ -12,8 +12,8 @@ from pathlib import Path
 from common import CachedEmbedder, build_all, latency, save_json, sweep, table
 
 import qa
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import read_questions
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import read_questions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

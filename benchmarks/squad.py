@@ -25,8 +25,8 @@ from common import CachedEmbedder, Config, build_all, latency, rescore_abstentio
 
 import qa
 from qa.cli import main as qa_main
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import read_questions
+from qa.embed.embedder import SentenceTransformerEmbedder
+from qa.eval.questions import read_questions
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SQUAD = HERE.parent.parent / "shared" / "benchmarks" / "squad" / "dev-v1.1.json"

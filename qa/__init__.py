@@ -1,28 +1,33 @@
 """Citation-first question answering over a folder of articles.
 
-Importing this package loads no model; the model loads on the first search.
+Importing this package loads no model; the model loads on the first search. The layers,
+lowest first: ``text``, ``ingest``, ``embed``, ``build``, ``store``, ``search``, ``answer``;
+the faces ``index``, ``update`` and ``live`` over them; ``eval``, ``web`` and ``cli`` at the
+top (docs/architecture.md).
 """
 
-from .answers import Answer, Quote
+from .answer.compose import Answer
+from .answer.quotes import Quote
 from .config import DEFAULT_MODEL, Settings
-from .documents import Document, Passage, read_corpus, split_passages
 from .errors import (
     CorpusError,
     EvalDataError,
     IndexAccessError,
     IndexBusyError,
     IndexCorruptError,
+    IndexFormatError,
     IndexMismatchError,
     IndexNotFoundError,
     ModelError,
     QAError,
     QueryError,
     SettingsError,
-    StaleIndexError,
 )
 from .index import BuildReport, CorpusChanges, Index, build_index, ensure_index, load_index
+from .ingest.corpus import read_corpus
 from .live import LiveIndex, LiveStatus
-from .retrieval import Hit
+from .search.hits import Hit
+from .text.passages import Document, Passage, split_passages
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -37,6 +42,7 @@ __all__ = [
     "IndexAccessError",
     "IndexBusyError",
     "IndexCorruptError",
+    "IndexFormatError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "LiveIndex",
@@ -48,7 +54,6 @@ __all__ = [
     "Quote",
     "Settings",
     "SettingsError",
-    "StaleIndexError",
     "build_index",
     "ensure_index",
     "load_index",

@@ -1,8 +1,15 @@
-"""The one settings object of the package, with the defaults a new user gets."""
+"""The settings of the package, with the defaults a new user gets, and the one reader of ``QA_*`` variables.
+
+:class:`Settings` tunes indexing and retrieval and is passed down to every layer (and to
+Ray workers); :class:`Environment` is every ``QA_*`` environment variable, read and checked
+once by the CLI (:func:`read_environment`). Nothing else in the package reads them.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from numbers import Integral, Real
 from typing import Literal
@@ -24,6 +31,8 @@ NO_QUOTE_LEVEL = 2.0
 
 #: Most passages one answer may consider.
 MAX_ANSWER_K = 100
+#: Largest file indexed by default, in megabytes (of 1024 * 1024 bytes).
+MAX_FILE_MB = 10.0
 #: Highest sentence-score bar (a cosine of 1 plus the whole key-word bonus is 1.5; above it
 #: nothing is highlighted, a bar up to 3 is accepted for turning highlights off).
 MAX_HIGHLIGHT_BAR = 3.0
@@ -53,6 +62,7 @@ _REAL: dict[str, tuple[float, float | None, bool]] = {
     "highlight_bar": (0.0, MAX_HIGHLIGHT_BAR, False),
     "highlight_within": (0.0, None, False),
     "duplicate_jaccard": (0.0, 1.0, False),
+    "max_file_mb": (0.0, None, False),
 }
 
 
@@ -104,6 +114,8 @@ class Settings:
         sentence_candidates: Leading candidates of the first fusion scored by their sentences.
         coverage_weight: Weight added to the share of the question's IDF mass that a
             passage's words cover (hybrid search).
+        max_file_mb: Largest file indexed, in megabytes; larger files are skipped and
+            reported (``$QA_MAX_FILE_MB`` for the CLI). Any value over a terabyte means no limit.
 
     Raises:
         SettingsError: A value is of the wrong type or out of range (checked on creation,
@@ -137,6 +149,7 @@ class Settings:
     sentence_share: float = 0.5
     sentence_candidates: int = 20
     coverage_weight: float = 0.1
+    max_file_mb: float = MAX_FILE_MB
 
     def __post_init__(self) -> None:
         """Check every field; whole and real numbers are stored as plain ``int`` and ``float``."""
@@ -156,6 +169,8 @@ class Settings:
             value = getattr(self, name)
             if not (optional and value is None):
                 object.__setattr__(self, name, _real(name, value, lowest, highest))
+        if self.max_file_mb <= 0:
+            raise SettingsError(f"max_file_mb must be a positive number of megabytes, not {shown(self.max_file_mb)}")
 
     @property
     def quote_level(self) -> float:
@@ -201,3 +216,116 @@ def canonical_model_name(model: str) -> str:
     """Map spellings of the default model to one name (``sentence-transformers/`` prefix dropped)."""
     prefix = "sentence-transformers/"
     return model[len(prefix) :] if model.startswith(prefix) else model
+
+
+#: Answers computed at once by a server, per kind of request (chat, API), unless ``$QA_CONCURRENCY`` says otherwise.
+ANSWER_CONCURRENCY = 4
+#: Largest upload a server accepts unless ``$QA_MAX_UPLOAD`` says otherwise (the chat uploads nothing).
+MAX_UPLOAD = "64kb"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How ``qa serve`` serves: limits of the HTTP layer.
+
+    Attributes:
+        concurrency: Answers computed at once per kind of request (1 to 64).
+        max_upload: Largest upload accepted, as Gradio reads it (``64kb``, ``1mb``).
+        monitoring: Whether Gradio's monitoring endpoint is on.
+
+    """
+
+    concurrency: int = ANSWER_CONCURRENCY
+    max_upload: str = MAX_UPLOAD
+    monitoring: bool = False
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Every ``QA_*`` environment variable, read and checked once (see :func:`read_environment`).
+
+    Attributes:
+        corpus: ``$QA_CORPUS``, the corpus folder (default ``seeds``).
+        index: ``$QA_INDEX``, the index folder (default ``embeddings``).
+        model: ``$QA_MODEL``, the embedding model (``None``: the index's, or the default).
+        host: ``$QA_HOST``, the address ``qa serve`` binds.
+        port: ``$QA_PORT``, its port.
+        auth: ``$QA_AUTH`` as ``(user, password)``, or ``None``.
+        max_file_mb: ``$QA_MAX_FILE_MB``, the largest file indexed.
+        server: ``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD`` and ``$QA_MONITORING``.
+
+    """
+
+    corpus: str = "seeds"
+    index: str = "embeddings"
+    model: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: tuple[str, str] | None = None
+    max_file_mb: float = MAX_FILE_MB
+    server: ServerSettings = ServerSettings()
+
+
+def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
+    """Read every ``QA_*`` variable of ``environ`` (default: this process's environment).
+
+    Unset and empty variables take their defaults.
+
+    Raises:
+        SettingsError: A variable is set to something unusable; the message names it.
+
+    """
+    env = os.environ if environ is None else environ
+
+    def value(name: str) -> str:
+        return env.get(name, "").strip()
+
+    return Environment(
+        corpus=value("QA_CORPUS") or "seeds",
+        index=value("QA_INDEX") or "embeddings",
+        model=value("QA_MODEL") or None,
+        host=value("QA_HOST") or "127.0.0.1",
+        port=parse_whole("QA_PORT", value("QA_PORT"), 1, 65535) if value("QA_PORT") else 7860,
+        auth=parse_auth(value("QA_AUTH"), "QA_AUTH") if value("QA_AUTH") else None,
+        max_file_mb=_megabytes(value("QA_MAX_FILE_MB")) if value("QA_MAX_FILE_MB") else MAX_FILE_MB,
+        server=ServerSettings(
+            concurrency=(
+                parse_whole("QA_CONCURRENCY", value("QA_CONCURRENCY"), 1, 64)
+                if value("QA_CONCURRENCY")
+                else ANSWER_CONCURRENCY
+            ),
+            max_upload=value("QA_MAX_UPLOAD") or MAX_UPLOAD,
+            monitoring=value("QA_MONITORING") == "1",
+        ),
+    )
+
+
+def parse_whole(name: str, text: str, low: int, high: int) -> int:
+    """``text`` as a whole number from ``low`` to ``high`` (digits only), else a :class:`SettingsError`."""
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {text[:20]!r}")
+    return int(text)
+
+
+def parse_auth(text: str, name: str = "--auth") -> tuple[str, str]:
+    """``USER:PASS`` as ``(user, password)``; the password may hold colons, neither part may be empty.
+
+    Raises:
+        SettingsError: Not of that form (the value is not echoed: it holds a password).
+
+    """
+    user, colon, password = text.partition(":")
+    if not colon or not user or not password:
+        raise SettingsError(f"{name} must be USER:PASS, with neither part empty")
+    return user, password
+
+
+def _megabytes(text: str) -> float:
+    """``$QA_MAX_FILE_MB`` as a positive number of megabytes."""
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise SettingsError(f"QA_MAX_FILE_MB must be a positive number of megabytes, not {text[:20]!r}")
+    return megabytes

@@ -23,8 +23,8 @@ class IndexMismatchError(QAError):
     """The index was built with another model or format than the one asked for."""
 
 
-class StaleIndexError(QAError):
-    """The corpus changed since the index was built."""
+class IndexFormatError(IndexMismatchError):
+    """The index folder was written in an older format; building it again (``qa index``) replaces it."""
 
 
 class QueryError(QAError):

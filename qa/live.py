@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Settings
-from .database import state_of
-from .embedding import Embedder
+from .embed.embedder import Embedder
 from .errors import IndexBusyError, QAError
 from .index import Index, build_index, ensure_index, load_index
-from .sources import FolderSource
-from .writer import UpdateProgress
+from .ingest.sources import FolderSource
+from .store.changes import diff
+from .store.database import state_of
+from .store.writer import UpdateProgress
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +169,11 @@ class LiveIndex:
     # -- updating -----------------------------------------------------------------------------
 
     def pending(self) -> bool:
-        """Whether the corpus differs from the served state by size or time, or the index moved on."""
+        """Whether the corpus differs from the served state by size or time (no file is read)."""
         index = self.current()
         root = self.corpus
-        current = FolderSource(root).scan() if root.is_dir() else {}
-        indexed = {name: (sig[0], sig[1]) for name, sig in index.snapshot.signatures.items()}
-        differs = any(indexed.get(name) != (sig.size, sig.mtime_ns) for name, sig in current.items())
-        return differs or set(indexed) != set(current)
+        current = FolderSource(root, limit_mb=index.settings.max_file_mb).scan() if root.is_dir() else {}
+        return bool(diff(index.snapshot.indexed, current))
 
     def reload(self) -> bool:
         """Swap in a newer state committed by any writer; return whether one was found."""

@@ -75,7 +75,7 @@ def fake_index(corpus: Path, tmp_path: Path, fake: FakeEmbedder) -> qa.Index:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> object:
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embed.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

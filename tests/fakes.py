@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.embedding import token_windows
+from qa.embed.embedder import token_windows
 
 _TOKEN = re.compile(r"\w+")
 

@@ -13,10 +13,10 @@ from conftest import DEV_QUESTIONS
 from fakes import FakeEmbedder
 
 import qa
-from qa.answerability import GENERIC, Answerability, calibration, features, for_model
+from qa.answer.answerability import GENERIC, Answerability, calibration, features, for_model
 from qa.errors import SettingsError
-from qa.evaluation import read_questions
-from qa.retrieval import Evidence
+from qa.eval.questions import read_questions
+from qa.search.hits import Evidence
 
 DATA = Path(__file__).parent / "data"
 EVERYDAY = [json.loads(line)["question"] for line in (DATA / "out_of_corpus.jsonl").read_text().splitlines()]
@@ -79,7 +79,7 @@ def test_the_shipped_calibration_loads_from_json_and_gives_the_documented_probab
     # The probabilities order the evidence as a person would.
     assert model.probability(STRONG) > model.probability(MIDDLING) > model.probability(UNRELATED)
     # The JSON file is what was read: no pickle, nothing computed at import.
-    raw = json.loads((Path(qa.__file__).parent / "calibration" / "all-MiniLM-L6-v2.json").read_text())
+    raw = json.loads((Path(qa.__file__).parent / "answer" / "calibration" / "all-MiniLM-L6-v2.json").read_text())
     assert Answerability.from_dict(raw) == model
 
 
@@ -220,7 +220,7 @@ def test_the_one_word_rule_holds_under_the_cosine_override_too(fake_index: qa.In
 
 
 def test_a_malformed_model_calibration_raises_instead_of_falling_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    import qa.answerability as module
+    import qa.answer.answerability as module
 
     broken = toy(name="all-MiniLM-L6-v2", scale=[0.0])
     monkeypatch.setattr(module, "calibration", lambda name: Answerability.from_dict(broken))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
@@ -192,7 +193,7 @@ def test_answer_json_shape(fake_index: qa.Index) -> None:
 
 
 def test_huge_paragraph_answers_with_bounded_highlighting(tmp_path: Path, fake: FakeEmbedder) -> None:
-    from qa import answers
+    from qa.answer import highlight
 
     corpus = write_corpus(
         tmp_path / "corpus",
@@ -200,21 +201,20 @@ def test_huge_paragraph_answers_with_bounded_highlighting(tmp_path: Path, fake: 
     )
     index = qa.build_index(corpus, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1))
     scored: list[int] = []
-    original = index.score_sentences
+    original = index.scorer
 
-    def counting(question: str, sentences: list[str]) -> object:
+    def counting(question: str, sentences: list[str]) -> np.ndarray:
         scored.append(len(sentences))
-        assert all(len(s) <= answers.HIGHLIGHT_CHARS for s in sentences)
+        assert all(len(s) <= highlight.HIGHLIGHT_CHARS for s in sentences)
         return original(question, sentences)
 
-    index.score_sentences = counting  # type: ignore[method-assign,assignment]
+    index.scorer = counting
     answer = index.answer("harbour crane")
     assert answer.quotes and len(answer.quotes[0].text) > 150_000
     # 4,000 sentences in the paragraph; at most highlight_sentences of them are scored.
     assert scored == [index.settings.highlight_sentences]
-    index.score_sentences = original  # type: ignore[method-assign]
     fewer = qa.load_index(tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1, highlight_sentences=5))
-    fewer.score_sentences = counting  # type: ignore[method-assign,assignment]
+    fewer.scorer = counting
     scored.clear()
     fewer.answer("harbour crane")
     assert scored == [5]

@@ -9,9 +9,9 @@ from conftest import free_port
 from gradio_client import Client
 
 import qa
-from qa.app import build_app, close_app, launch_options
-from qa.chat import Turn
-from qa.render import conversation_html
+from qa.web.app import build_app, close_app, launch_options
+from qa.web.conversation import Turn
+from qa.web.render import conversation_html
 
 pytestmark = pytest.mark.model
 

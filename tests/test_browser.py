@@ -17,7 +17,8 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from workers import SlowEmbedder, article
 
 import qa
-from qa.app import build_app, close_app, launch_options
+from qa.text.titles import readable_title
+from qa.web.app import build_app, close_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
@@ -133,9 +134,7 @@ def test_citation_opens_the_article_and_follow_ups_and_filters_work(seeds_server
     turn.locator(".qa-cite").first.click()
     pane = page.locator("#qa-source")
     expect(pane.locator(".qa-para").first).to_be_in_viewport(timeout=10_000)
-    expect(pane.locator(".qa-source-title")).to_have_text(
-        qa.answers.article_title(MOSUL, (corpus / MOSUL).read_text("utf-8"))
-    )
+    expect(pane.locator(".qa-source-title")).to_have_text(readable_title(MOSUL, (corpus / MOSUL).read_text("utf-8")))
     pieces = pane.locator(".qa-para").all_inner_texts()
     assert "\n".join(pieces) == line_of(corpus, MOSUL, 5)
     expect(pane.locator("#qa-line-5 mark.qa-answer")).to_have_count(1)

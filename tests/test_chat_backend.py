@@ -14,18 +14,18 @@ import pytest
 from markdown_it import MarkdownIt
 
 import qa
-from qa import app
-from qa.chat import Conversation, Turn
+from qa.web import backend as web
+from qa.web.conversation import Conversation, Turn
 
 
 @pytest.fixture
-def backend(fake_index: qa.Index) -> Iterator[app.ChatBackend]:
-    chat_backend = app.ChatBackend(qa.LiveIndex(fake_index.folder, index=fake_index, interval=0.05))
+def backend(fake_index: qa.Index) -> Iterator[web.ChatBackend]:
+    chat_backend = web.ChatBackend(qa.LiveIndex(fake_index.folder, index=fake_index, interval=0.05))
     yield chat_backend
     chat_backend.close()
 
 
-def ask(backend: app.ChatBackend, question: str, conversation: Conversation | None = None) -> tuple[Conversation, str]:
+def ask(backend: web.ChatBackend, question: str, conversation: Conversation | None = None) -> tuple[Conversation, str]:
     """Submit a question the way the page does: show it, then answer it."""
     conversation = conversation or Conversation()
     page, box = backend.start(question, conversation, [])
@@ -39,21 +39,21 @@ def turns_of(conversation: Conversation) -> tuple[Turn, ...]:
     return conversation.view()[0]
 
 
-def test_question_shows_at_once_then_its_quoted_answer(backend: app.ChatBackend) -> None:
+def test_question_shows_at_once_then_its_quoted_answer(backend: web.ChatBackend) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     answer = turns_of(conversation)[-1].answer
     assert answer is not None and answer.found
     assert "bakery.md ¶2 (line 5)" in page and "<blockquote" in page and "qa-answer" in page
 
 
-def test_empty_or_huge_question_warns_and_keeps_the_box(backend: app.ChatBackend) -> None:
+def test_empty_or_huge_question_warns_and_keeps_the_box(backend: web.ChatBackend) -> None:
     conversation = Conversation()
     for text in ("   ", "x" * 2001):
         _page, box = backend.start(text, conversation, [])
         assert turns_of(conversation) == () and box == text
 
 
-def test_follow_up_is_searched_with_the_previous_subject(backend: app.ChatBackend) -> None:
+def test_follow_up_is_searched_with_the_previous_subject(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Where does the Danube river flow?")
     conversation, page = ask(backend, "and the Rhine?", conversation)
     searched = turns_of(conversation)[-1].searched
@@ -61,7 +61,7 @@ def test_follow_up_is_searched_with_the_previous_subject(backend: app.ChatBacken
     assert 'value="' + html.escape(searched) + '"' in page
 
 
-def test_a_chain_of_follow_ups_stays_short(backend: app.ChatBackend) -> None:
+def test_a_chain_of_follow_ups_stays_short(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Where does the Danube river flow?")
     for river in ("Rhine", "Elbe", "Oder", "Volga", "Loire", "Po", "Tagus"):
         conversation, _ = ask(backend, f"and the {river}?", conversation)
@@ -69,7 +69,7 @@ def test_a_chain_of_follow_ups_stays_short(backend: app.ChatBackend) -> None:
         assert not turn.error and river in turn.searched and len(turn.searched) < 200
 
 
-def test_questions_asked_while_one_is_searched_are_all_answered(backend: app.ChatBackend) -> None:
+def test_questions_asked_while_one_is_searched_are_all_answered(backend: web.ChatBackend) -> None:
     conversation = Conversation()
     questions = ["Danube river", "Etna volcano", "slow fermentation", "Black Sea", "lava flows", "apprentices"]
     # Six pages' worth of submits and finishes on one session, interleaved on threads.
@@ -82,7 +82,7 @@ def test_questions_asked_while_one_is_searched_are_all_answered(backend: app.Cha
     assert len({t.id for t in turns}) == len(turns)
 
 
-def test_citation_click_opens_the_source_pane(backend: app.ChatBackend, corpus: Path) -> None:
+def test_citation_click_opens_the_source_pane(backend: web.ChatBackend, corpus: Path) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     turn = turns_of(conversation)[0]
     _page, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": "q1"})
@@ -93,7 +93,7 @@ def test_citation_click_opens_the_source_pane(backend: app.ChatBackend, corpus: 
     assert pane.count("<tr ") == (corpus / quote.source).read_text(encoding="utf-8").count("\n") + 1
 
 
-def test_citation_of_a_further_passage_opens_that_passage(backend: app.ChatBackend) -> None:
+def test_citation_of_a_further_passage_opens_that_passage(backend: web.ChatBackend) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     turn = turns_of(conversation)[0]
     assert turn.answer is not None and turn.answer.more
@@ -104,7 +104,7 @@ def test_citation_of_a_further_passage_opens_that_passage(backend: app.ChatBacke
     assert f"cited as <code>{html.escape(last.citation)}</code>" in pane
 
 
-def test_vote_is_recorded_beside_the_index(backend: app.ChatBackend) -> None:
+def test_vote_is_recorded_beside_the_index(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     turn = turns_of(conversation)[0]
     page, _ = backend.act(conversation, {"action": "vote", "turn": turn.id, "quote": "q1", "vote": "down"})
@@ -114,7 +114,7 @@ def test_vote_is_recorded_beside_the_index(backend: app.ChatBackend) -> None:
     assert record["vote"] == "down" and record["source"] == "bakery.md" and record["question"].startswith("Who trains")
 
 
-def test_bad_events_change_nothing(backend: app.ChatBackend) -> None:
+def test_bad_events_change_nothing(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     before = conversation.view()
     for event in (
@@ -135,7 +135,7 @@ def test_bad_events_change_nothing(backend: app.ChatBackend) -> None:
         assert pane is None and conversation.view() == before
 
 
-def test_reask_and_edited_search_add_a_pending_turn(backend: app.ChatBackend) -> None:
+def test_reask_and_edited_search_add_a_pending_turn(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     backend.act(conversation, {"action": "rerun", "turn": 0, "query": "Danube river"})
     turn = turns_of(conversation)[-1]
@@ -145,8 +145,8 @@ def test_reask_and_edited_search_add_a_pending_turn(backend: app.ChatBackend) ->
     assert answer is not None and answer.quotes[0].source == "nested/rivers.txt"
 
 
-def test_old_turns_drop_off_with_their_votes(backend: app.ChatBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa import chat
+def test_old_turns_drop_off_with_their_votes(backend: web.ChatBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.web import conversation as chat
 
     monkeypatch.setattr(chat, "MAX_TURNS", 3)
     conversation, _ = ask(backend, "Danube river")
@@ -161,7 +161,7 @@ def test_old_turns_drop_off_with_their_votes(backend: app.ChatBackend, monkeypat
     assert backend.act(conversation, {"action": "cite", "turn": first.id, "quote": "q1"})[1] is None
 
 
-def test_export_holds_every_quote_and_citation(backend: app.ChatBackend) -> None:
+def test_export_holds_every_quote_and_citation(backend: web.ChatBackend) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     conversation, _ = ask(backend, "Danube river", conversation)
     path = backend.export(conversation)
@@ -177,7 +177,7 @@ def test_export_holds_every_quote_and_citation(backend: app.ChatBackend) -> None
             assert all(line in text for line in quote.text.split("\n"))
 
 
-def test_chat_picks_up_edited_articles_in_the_background(backend: app.ChatBackend, corpus: Path) -> None:
+def test_chat_picks_up_edited_articles_in_the_background(backend: web.ChatBackend, corpus: Path) -> None:
     before = backend.index.generation
     assert "Up to date: 6 paragraphs" in backend.status_html()
     backend.live.start()
@@ -197,7 +197,7 @@ def test_chat_picks_up_edited_articles_in_the_background(backend: app.ChatBacken
 
 
 def test_failed_update_is_reported_once_and_retried_with_back_off(
-    backend: app.ChatBackend, corpus: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    backend: web.ChatBackend, corpus: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from qa import live
 
@@ -220,16 +220,16 @@ def test_failed_update_is_reported_once_and_retried_with_back_off(
     assert backend.ask("Etna volcano", 1)["quotes"][0]["source"] == "volcano.txt"
 
 
-def test_abstaining_answer_is_marked_and_not_highlighted(backend: app.ChatBackend) -> None:
+def test_abstaining_answer_is_marked_and_not_highlighted(backend: web.ChatBackend) -> None:
     _, page = ask(backend, "quantum chromodynamics lattice gauge")
     assert "probably not an answer" in page and "qa-not-found" in page
     assert '<mark class="qa-answer">' not in page and "match " not in page
 
 
-def test_badge_appears_when_a_quoted_file_changes(backend: app.ChatBackend, corpus: Path) -> None:
+def test_badge_appears_when_a_quoted_file_changes(backend: web.ChatBackend, corpus: Path) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     assert "Changed since this answer" not in page
-    status, drawn, _, seen, same = backend.tick(conversation, app.Seen(), [])
+    status, drawn, _, seen, same = backend.tick(conversation, web.Seen(), [])
     assert same is conversation
     assert "Up to date" in status
     turn = turns_of(conversation)[0]
@@ -249,7 +249,7 @@ def test_badge_appears_when_a_quoted_file_changes(backend: app.ChatBackend, corp
     assert not isinstance(again, str)
 
 
-def test_api_rejects_bad_arguments_with_a_message(backend: app.ChatBackend) -> None:
+def test_api_rejects_bad_arguments_with_a_message(backend: web.ChatBackend) -> None:
     for question, k, sources in (
         (None, 3, None),
         (123, 3, None),
@@ -276,7 +276,7 @@ def test_default_citation_label_is_relative_to_the_working_folder(
     assert index.search("Danube", k=1)[0].citation == "corpus/nested/rivers.txt ¶1 (line 1)"
 
 
-def test_last_update_is_when_the_content_last_changed(backend: app.ChatBackend, corpus: Path) -> None:
+def test_last_update_is_when_the_content_last_changed(backend: web.ChatBackend, corpus: Path) -> None:
     built = backend.index.snapshot.meta.updated
     assert 0 < built <= time.time() and backend.live.status().updated == built
     # Another server taking the same state up later shows the same time.
@@ -290,7 +290,7 @@ def test_last_update_is_when_the_content_last_changed(backend: app.ChatBackend, 
     assert "last update" in backend.status_html()
 
 
-def test_broken_unicode_and_bad_sources_are_refused(backend: app.ChatBackend) -> None:
+def test_broken_unicode_and_bad_sources_are_refused(backend: web.ChatBackend) -> None:
     conversation = Conversation()
     _, box = backend.start("Basra \ud800 center", conversation, [])
     assert turns_of(conversation) == () and box == "Basra \ud800 center"
@@ -301,7 +301,7 @@ def test_broken_unicode_and_bad_sources_are_refused(backend: app.ChatBackend) ->
     assert backend.ask("Basra \ud800 center")["error"]
 
 
-def test_follow_up_asked_before_the_previous_answer_keeps_its_subject(backend: app.ChatBackend) -> None:
+def test_follow_up_asked_before_the_previous_answer_keeps_its_subject(backend: web.ChatBackend) -> None:
     conversation = Conversation()
     backend.start("Where does the Danube river flow?", conversation, [])
     backend.start("and the Rhine?", conversation, [])
@@ -310,7 +310,7 @@ def test_follow_up_asked_before_the_previous_answer_keeps_its_subject(backend: a
 
 
 def test_closing_removes_the_export_files(fake_index: qa.Index) -> None:
-    chat_backend = app.ChatBackend(fake_index)
+    chat_backend = web.ChatBackend(fake_index)
     conversation, _ = ask(chat_backend, "Danube river")
     path = chat_backend.export(conversation)
     assert path is not None and Path(path).exists()
@@ -320,7 +320,7 @@ def test_closing_removes_the_export_files(fake_index: qa.Index) -> None:
     assert not Path(path).parent.parent.exists()
 
 
-def test_source_pane_refuses_links_out_of_the_corpus(backend: app.ChatBackend, corpus: Path, tmp_path: Path) -> None:
+def test_source_pane_refuses_links_out_of_the_corpus(backend: web.ChatBackend, corpus: Path, tmp_path: Path) -> None:
     conversation, _ = ask(backend, "Who trains apprentices in slow fermentation?")
     turn = turns_of(conversation)[0]
     quote = turn.quote("q1")
@@ -336,20 +336,25 @@ def test_source_pane_refuses_links_out_of_the_corpus(backend: app.ChatBackend, c
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1e3", "65"])
 def test_a_bad_concurrency_setting_is_a_settings_error(
-    fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch, value: str
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
-    monkeypatch.setenv("QA_CONCURRENCY", value)
+    from qa.cli import main
+    from qa.config import read_environment
+
     with pytest.raises(qa.SettingsError, match="QA_CONCURRENCY"):
-        app.build_app(fake_index)
-    monkeypatch.setenv("QA_CONCURRENCY", "2")
-    assert app.answer_concurrency() == 2
+        read_environment({"QA_CONCURRENCY": value})
+    assert read_environment({"QA_CONCURRENCY": "2"}).server.concurrency == 2
+    # Said before anything starts, in one line.
+    monkeypatch.setenv("QA_CONCURRENCY", value)
+    assert main(["serve"]) == 1
+    assert capsys.readouterr().err.startswith("qa: error: QA_CONCURRENCY must be a whole number from 1 to 64")
 
 
 def test_the_question_limit_follows_the_settings(corpus: Path, tmp_path: Path) -> None:
     from fakes import FakeEmbedder
 
     index = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), settings=qa.Settings(max_question_chars=12))
-    backend = app.ChatBackend(index)
+    backend = web.ChatBackend(index)
     try:
         assert "limit is 12" in backend.ask("Etna volcano eruptions")["error"]
         conversation = Conversation()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,13 @@ import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
 
-import qa.app
+import qa.cli.commands
 import qa.index
-from qa.cli import _auth, format_answer, main, printable
+import qa.update
+import qa.web.app
+from qa.cli import auth as _auth
+from qa.cli import format_answer, main, printable
+from qa.config import ServerSettings
 
 #: An article that tries to drive the terminal: clear screen, window title (OSC), bell,
 #: backspace, carriage return, a C1 CSI and DEL.
@@ -32,7 +37,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     for name in ("QA_INDEX", "QA_CORPUS", "QA_MODEL", "QA_PORT", "QA_HOST", "QA_AUTH"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(qa.index, "SentenceTransformerEmbedder", lambda model="x", **_: FakeEmbedder(name=model))
+    monkeypatch.setattr(qa.update, "load_embedder", lambda model="x", **_: FakeEmbedder(name=model))
     write_corpus(
         tmp_path / "articles", {"lighthouse.md": HOSTILE, "harbour.txt": "Ferries leave the harbour hourly.\n"}
     )
@@ -101,7 +106,7 @@ def test_a_bad_qa_port_is_refused_like_a_bad_port(
 ) -> None:
     monkeypatch.setenv("QA_PORT", "http")
     assert main(["serve"]) == 1
-    assert "port must be a whole number" in _one_error_line(capsys.readouterr().err)
+    assert "QA_PORT must be a whole number from 1 to 65535, not 'http'" in _one_error_line(capsys.readouterr().err)
 
 
 # -- index folders ----------------------------------------------------------------------------
@@ -205,7 +210,9 @@ def test_ask_text_escapes_control_characters_from_articles(project: Path, capsys
     for control in RAW_CONTROLS:
         assert control not in out and control not in err
     assert "\\x1b]0;owned\\x07Lighthouse" in out  # the title
-    assert "\\x1b[2J\\x1b[31mlogs\\x1b[0m" in out and "\\x0dFAKE\\x08X \\x9b31m done\\x7f." in out
+    assert "\\x1b[2J\\x1b[31mlogs\\x1b[0m" in out
+    # The bare CR ends a line, as the citation counts it (lines 3-4): the quote goes on on the next line.
+    assert "lines 3-4" in out and "    > FAKE\\x08X \\x9b31m done\\x7f." in out
 
 
 def test_colour_highlights_are_the_only_escapes(project: Path) -> None:
@@ -249,13 +256,15 @@ def test_auth_splits_at_the_first_colon() -> None:
 
 @pytest.fixture
 def served(project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The keyword arguments of each ``qa.app.serve`` call, which launches nothing."""
+    """The keyword arguments of each ``qa.web.app.serve`` call, which launches nothing."""
     calls: list[dict[str, Any]] = []
 
     def fake_serve(live: object, **kwargs: Any) -> None:
         calls.append(kwargs)
 
-    monkeypatch.setattr(qa.app, "serve", fake_serve)
+    monkeypatch.setattr(qa.web.app, "serve", fake_serve)
+    # Nothing is bound: any host may be named.
+    monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
     return calls
 
 
@@ -267,8 +276,8 @@ def test_serve_passes_auth_from_the_option_or_qa_auth(
     monkeypatch.setenv("QA_AUTH", "bob:pw")
     assert main(["serve", "--host", "0.0.0.0"]) == 0
     assert served == [
-        {"host": "0.0.0.0", "port": 8123, "auth": ("ann", "s3:cret")},
-        {"host": "0.0.0.0", "port": 7860, "auth": ("bob", "pw")},
+        {"host": "0.0.0.0", "port": 8123, "auth": ("ann", "s3:cret"), "server": ServerSettings()},
+        {"host": "0.0.0.0", "port": 7860, "auth": ("bob", "pw"), "server": ServerSettings()},
     ]
     assert "warning" not in capsys.readouterr().err
 
@@ -301,24 +310,39 @@ def test_serving_beyond_loopback_without_auth_warns(
     assert main(["serve", "--host", host]) == 0
     warning = f"qa: warning: serving on {host} without --auth: anyone who can reach this machine can read the articles"
     assert (warning in capsys.readouterr().err.splitlines()) is warned
-    assert served == [{"host": host, "port": 7860, "auth": None}]
+    assert served == [{"host": host, "port": 7860, "auth": None, "server": ServerSettings()}]
 
 
-def test_a_busy_port_is_one_line(
+def test_a_busy_port_or_a_foreign_host_is_one_line_before_any_index_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+        assert capsys.readouterr().err == f"qa: error: port {port} is in use: choose another with --port\n"
+    # 192.0.2.0/24 is reserved for documentation: never an address of this machine.
+    assert main(["serve", "--host", "192.0.2.7", "--port", "8000", "--auth", "a:b"]) == 1
+    assert _one_error_line(capsys.readouterr().err) == (
+        "qa: error: 192.0.2.7 is not an address of this machine: choose another with --host"
+    )
+    # Said at once: nothing was built in the working folder.
+    assert not (tmp_path / "embeddings").exists()
+
+
+def test_a_server_that_fails_to_start_is_one_line(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def busy(live: object, *, host: str, port: int, auth: object) -> None:
-        # What gradio's http_server.start_server raises when the port cannot be bound.
-        raise OSError(
-            f"Cannot find empty port in range: {port}-{port}. You can specify a different port by setting the "
-            "GRADIO_SERVER_PORT environment variable or passing the `server_port` parameter to `launch()`."
-        )
+    def refused(live: object, **_: object) -> None:
+        raise OSError(98, "Address already in use")
 
-    monkeypatch.setattr(qa.app, "serve", busy)
+    monkeypatch.setattr(qa.web.app, "serve", refused)
+    monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
     capsys.readouterr()
     assert main(["serve"]) == 1
-    assert capsys.readouterr().err == "qa: error: port 7860 is in use: choose another with --port\n"
-    assert main(["serve", "--host", "10.9.8.7", "--port", "8000", "--auth", "a:b"]) == 1
-    assert _one_error_line(capsys.readouterr().err) == (
-        "qa: error: port 8000 is in use (or 10.9.8.7 is not an address here): choose another with --port"
+    assert capsys.readouterr().err == (
+        "qa: error: cannot serve on 127.0.0.1:7860 (Address already in use): choose another --port\n"
     )

@@ -17,7 +17,7 @@ from fakes import FakeEmbedder
 from workers import article
 
 import qa
-from qa import writer as writer_module
+from qa.store import freeze as freeze_module
 
 WORKERS = Path(__file__).resolve().parent / "workers.py"
 FILES = 8
@@ -55,7 +55,7 @@ def test_readers_see_complete_states_while_a_writer_edits_and_merges(
     fake = FakeEmbedder()
     qa.build_index(corpus, folder, embedder=fake)
     # Rewrite the base vector file on every update, so readers race with file swaps too.
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze_module, "MERGE_MIN", 0)
     edits = 12
     readers = [worker("read", str(corpus), str(folder), "--seconds", "6", "--versions", str(edits)) for _ in range(2)]
     generations = []

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 from conftest import DEV_QUESTIONS, free_port
+from support.identity import compare_stores, ranking_differences
 
 import qa
-from qa.identity import compare_stores, ranking_differences
 
 #: The first SQuAD dev articles, kept in the repository (the full set is not needed here).
 SQUAD = Path(__file__).parent / "data" / "squad_dev_excerpt.json"
@@ -390,7 +390,7 @@ class _FailingBackend:
     closed = False
 
     def prepare(self, *args: object, **kwargs: object) -> object:
-        from qa.distributed import _job_failed
+        from qa.build.cluster import _job_failed
 
         # What RayBackend raises when Ray Data's iteration fails (a remote error is a RuntimeError).
         raise _job_failed(RuntimeError("RaySystemError: the head node died\n  (long Ray traceback follows)"))
@@ -405,12 +405,12 @@ class _FailingBackend:
 def test_a_failed_ray_job_is_one_line_and_the_backend_closed(
     tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import qa.distributed
+    import qa.build.cluster
     from qa.cli import main
 
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    monkeypatch.setattr(qa.distributed, "connect", lambda address, **_: _FailingBackend())
+    monkeypatch.setattr(qa.build.cluster, "connect", lambda address, **_: _FailingBackend())
     assert main(["index", str(corpus), "--out", str(tmp_path / "i"), "--ray"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     # The cluster line, then the error on one line: no traceback.

@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 
-from qa.documents import decode_text, make_document, paragraph_spans, read_corpus, sentence_spans, split_passages
 from qa.errors import CorpusError
+from qa.ingest.corpus import read_corpus
+from qa.ingest.readers.text import decoded as decode_text
+from qa.text.paragraphs import paragraph_spans
+from qa.text.passages import make_document, split_passages
+from qa.text.sentences import sentence_spans
 
 
 def passages_of(text: str, source: str = "a.txt") -> list:
@@ -142,7 +146,7 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_decode_rejects_nul_bytes() -> None:
-    with pytest.raises(ValueError, match="binary"):
+    with pytest.raises(CorpusError, match="binary"):
         decode_text(b"abc\x00def")
 
 

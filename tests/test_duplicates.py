@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from qa.duplicates import jaccard, shingles, signature, similarity
+from qa.text.sketch import jaccard, shingles, signature, similarity
 
 TEXT = " ".join(f"word{i}" for i in range(80)) + " and the harbour of the old town."
 
 
 def test_signature_is_the_same_in_another_process() -> None:
-    code = f"from qa.duplicates import signature; print(signature({TEXT!r}).hex())"
+    code = f"from qa.text.sketch import signature; print(signature({TEXT!r}).hex())"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == signature(TEXT).hex()
 

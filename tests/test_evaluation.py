@@ -13,7 +13,8 @@ import pytest
 from fakes import FakeEmbedder
 
 import qa
-from qa.evaluation import Question, QuestionResult, evaluate, metrics, read_beir, read_questions
+from qa.eval.metrics import QuestionResult, evaluate, metrics
+from qa.eval.questions import Question, read_beir, read_questions
 from qa.index import build_from_documents
 
 BEIR = Path(__file__).parent / "data" / "beir_tiny"

@@ -13,10 +13,11 @@ import pytest
 from fakes import FakeEmbedder
 
 import qa
-import qa.index as index_module
+import qa.update as update_module
 from qa.cli import main
-from qa.feedback import (
+from qa.eval.feedback import (
     FEEDBACK_FILE,
+    FeedbackSummary,
     Vote,
     down_vote_metrics,
     feedback_path,
@@ -170,7 +171,7 @@ def test_up_votes_become_relevant_keys_and_the_last_vote_wins(fake_index: qa.Ind
     questions, summary = votes_to_questions(votes, fake_index)
     assert [(q.text, q.relevant) for q in questions] == [("Who measures gas at Etna?", {"volcano.txt#2": 1.0})]
     assert questions[0].id.startswith("feedback-")
-    assert summary == qa.feedback.FeedbackSummary(votes=6, questions=1, up=1, down=2, gone=0, unanswered=1)
+    assert summary == FeedbackSummary(votes=6, questions=1, up=1, down=2, gone=0, unanswered=1)
 
 
 def test_a_moved_paragraph_is_found_at_its_new_place(fake_index: qa.Index, corpus: Path) -> None:
@@ -210,7 +211,7 @@ def test_down_vote_metrics_say_where_disliked_paragraphs_rank(fake_index: qa.Ind
 @pytest.fixture
 def cli_index(fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The fake index's folder, with the CLI loading the fake embedder instead of the real model."""
-    monkeypatch.setattr(index_module, "SentenceTransformerEmbedder", lambda model="x", **_: FakeEmbedder(name=model))
+    monkeypatch.setattr(update_module, "load_embedder", lambda model="x", **_: FakeEmbedder(name=model))
     return fake_index.folder
 
 

@@ -12,9 +12,9 @@ from fakes import FakeEmbedder
 from workers import article
 
 import qa
-from qa import vectors as vectors_module
-from qa import writer as writer_module
-from qa.evaluation import read_questions
+from qa.eval.questions import read_questions
+from qa.store import freeze as writer_module
+from qa.store import vectors as vectors_module
 
 RETRIEVERS = ("dense", "lexical", "hybrid")
 QUESTION = "volcano lava eruption crater magma"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.followup import CARRIED_MAX, is_follow_up, resolve
+from qa.search.followup import CARRIED_MAX, is_follow_up, resolve
 
 MOSUL_AID = "What kinds of aid have Mosul NGOs sent to the Palestinian territories?"
 

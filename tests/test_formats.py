@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 import qa
-from qa.readers import read_file
+from qa.ingest.files import read_file
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_samples

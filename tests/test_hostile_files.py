@@ -19,7 +19,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import qa
-from qa.documents import (
+from qa.errors import CorpusError
+from qa.ingest.corpus import read_corpus
+from qa.ingest.scan import (
     BAD_NAME,
     BROKEN_LINK,
     FOLDER_LINK_INSIDE,
@@ -28,14 +30,11 @@ from qa.documents import (
     LINK_LOOP,
     LINK_OUTSIDE,
     CorpusEntry,
-    make_document,
-    read_corpus,
     read_entry,
     scan_corpus,
-    split_passages,
 )
-from qa.errors import CorpusError
-from qa.sources import FolderSource
+from qa.ingest.sources import FolderSource
+from qa.text.passages import make_document, split_passages
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="links, FIFOs and byte file names as on POSIX")
 
@@ -67,8 +66,8 @@ def outside(tmp_path: Path) -> Path:
     return folder
 
 
-def build(corpus: Path, tmp_path: Path) -> qa.Index:
-    return qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+def build(corpus: Path, tmp_path: Path, settings: qa.Settings | None = None) -> qa.Index:
+    return qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), settings=settings)
 
 
 def skipped(index: qa.Index) -> dict[str, str]:
@@ -211,15 +210,31 @@ def test_file_over_the_size_limit_is_skipped_then_indexed_when_the_limit_is_rais
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (corpus / "huge.txt").write_text("Enormous ledger of grain shipments.\n" * 150, encoding="utf-8")
+    # The environment is read by the CLI only: a program says so in its settings.
     monkeypatch.setenv("QA_MAX_FILE_MB", "0.001")
-    index = build(corpus, tmp_path)
+    assert skipped(build(corpus, tmp_path)) == {}
+    index = build(corpus, tmp_path, qa.Settings(max_file_mb=0.001))
     assert skipped(index) == {"huge.txt": "5.3 KB is over the 0.001 MB limit; set QA_MAX_FILE_MB to index it"}
     assert all(p.source != "huge.txt" for p in index.passages)
     assert_stays_current(index)
-    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
-    raised = build(corpus, tmp_path)
+    raised = build(corpus, tmp_path, qa.Settings(max_file_mb=1))
     assert skipped(raised) == {}
     assert any(p.source == "huge.txt" for p in raised.passages)
+
+
+def test_qa_index_reads_the_size_limit_from_the_environment(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import qa.update
+    from qa.cli import main
+
+    monkeypatch.setattr(qa.update, "load_embedder", lambda model: FakeEmbedder(name=model))
+    (corpus / "huge.txt").write_text("Enormous ledger of grain shipments.\n" * 150, encoding="utf-8")
+    monkeypatch.setenv("QA_MAX_FILE_MB", "0.001")
+    assert main(["index", str(corpus), "--out", str(tmp_path / "index"), "--quiet"]) == 0
+    assert "skipped huge.txt: 5.3 KB is over the 0.001 MB limit; set QA_MAX_FILE_MB to index it" in (
+        capsys.readouterr().err
+    )
 
 
 def test_default_limit_message_in_megabytes(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,10 +246,17 @@ def test_default_limit_message_in_megabytes(corpus: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf"])
-def test_bad_size_limit_is_a_clear_error(corpus: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_bad_size_limit_is_a_clear_error(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    from qa.cli import main
+    from qa.config import read_environment
+
+    with pytest.raises(qa.SettingsError, match="QA_MAX_FILE_MB must be a positive number"):
+        read_environment({"QA_MAX_FILE_MB": value})
     monkeypatch.setenv("QA_MAX_FILE_MB", value)
-    with pytest.raises(CorpusError, match="QA_MAX_FILE_MB must be a positive number"):
-        scan_corpus(corpus)
+    assert main(["index", str(corpus)]) == 1
+    assert capsys.readouterr().err.startswith("qa: error: QA_MAX_FILE_MB must be a positive number of megabytes")
 
 
 # -- line endings ------------------------------------------------------------------------------
@@ -323,7 +345,7 @@ def test_control_characters_in_file_names_are_indexed(corpus: Path, tmp_path: Pa
 
 
 def test_a_link_or_folder_swapped_in_while_opening_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa import documents
+    from qa.ingest import scan as documents
 
     root = tmp_path / "corpus"
     (root / "sub").mkdir(parents=True)
@@ -378,6 +400,5 @@ def test_answers_never_read_what_was_swapped_in_after_indexing(tmp_path: Path) -
 
 def test_a_huge_size_limit_means_no_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Ferries leave the harbour hourly.\n"})
-    monkeypatch.setenv("QA_MAX_FILE_MB", "1e308")
-    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), settings=qa.Settings(max_file_mb=1e308))
     assert len(index) == 1

@@ -10,7 +10,7 @@ import pytest
 from conftest import free_port
 
 import qa
-from qa.app import build_app, close_app, launch_options
+from qa.web.app import build_app, close_app, launch_options
 
 pytestmark = pytest.mark.model
 
@@ -132,8 +132,9 @@ def test_concurrent_requests_all_get_their_own_answer(base: str, seeds_index: qa
         assert event == "complete" and isinstance(data, list) and data[0] == expected[question]
 
 
-def test_limits_can_be_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_limits_can_be_changed() -> None:
+    from qa.config import read_environment
+
     assert launch_options()["max_file_size"] == "64kb" and launch_options()["enable_monitoring"] is False
-    monkeypatch.setenv("QA_MAX_UPLOAD", "1mb")
-    monkeypatch.setenv("QA_MONITORING", "1")
-    assert launch_options()["max_file_size"] == "1mb" and launch_options()["enable_monitoring"] is True
+    server = read_environment({"QA_MAX_UPLOAD": "1mb", "QA_MONITORING": "1"}).server
+    assert launch_options(server)["max_file_size"] == "1mb" and launch_options(server)["enable_monitoring"] is True

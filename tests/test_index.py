@@ -12,9 +12,10 @@ from conftest import write_corpus
 from fakes import FakeEmbedder
 
 import qa
-from qa import writer as writer_module
-from qa.database import FORMAT_VERSION
-from qa.writer import MANIFEST
+from qa.store import freeze as writer_module
+from qa.store import rows
+from qa.store.database import FORMAT_VERSION
+from qa.store.manifest import MANIFEST
 
 
 def test_build_writes_database_and_manifest(fake_index: qa.Index) -> None:
@@ -162,7 +163,7 @@ def test_crash_mid_build_keeps_previous_index_and_resumes(
     def explode(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(writer_module.IndexWriter, "_insert", explode)
+    monkeypatch.setattr(rows, "insert_passage", explode)
     counting = FakeEmbedder()
     with pytest.raises(OSError, match="disk full"):
         qa.build_index(corpus, fake_index.folder, embedder=counting)
@@ -225,14 +226,14 @@ def test_refresh_reembeds_only_changed_paragraphs(fake_index: qa.Index, corpus: 
 
 
 def test_ensure_index_builds_then_refreshes(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa import index as index_module
+    from qa import update
 
-    monkeypatch.setattr(index_module, "SentenceTransformerEmbedder", lambda model="x": FakeEmbedder(name=model))
+    monkeypatch.setattr(update, "load_embedder", lambda model="x": FakeEmbedder(name=model))
     messages: list[str] = []
-    first = index_module.ensure_index(tmp_path / "idx", corpus, notify=messages.append)
+    first = qa.ensure_index(tmp_path / "idx", corpus, notify=messages.append)
     assert len(first) == 6 and "building" in messages[-1]
     (corpus / "volcano.txt").write_text("Etna rests today.", encoding="utf-8")
-    second = index_module.ensure_index(tmp_path / "idx", notify=messages.append)
+    second = qa.ensure_index(tmp_path / "idx", notify=messages.append)
     assert "1 file edited (volcano.txt)" in messages[-1]
     assert not second.changes()
     assert len(second) == 5
@@ -290,7 +291,7 @@ def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: 
 def test_unchanged_files_are_not_read_again(
     fake_index: qa.Index, corpus: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa import sources
+    from qa.ingest import sources
 
     read: list[str] = []
     original = sources.FolderSource.load

@@ -8,7 +8,9 @@ import pytest
 from conftest import DEV_QUESTIONS
 
 import qa
-from qa.evaluation import evaluate, read_questions
+from qa.embed.embedder import Embedder
+from qa.eval.metrics import evaluate
+from qa.eval.questions import read_questions
 
 pytestmark = pytest.mark.model
 
@@ -22,7 +24,7 @@ OUT_OF_CORPUS = [
 ]
 
 
-def test_default_model_loads_offline(real_embedder: qa.index.Embedder) -> None:
+def test_default_model_loads_offline(real_embedder: Embedder) -> None:
     assert real_embedder.name == "all-MiniLM-L6-v2"
     assert real_embedder.dimension == 384
     vectors = real_embedder.encode(["hello world", "a second text"])
@@ -30,7 +32,7 @@ def test_default_model_loads_offline(real_embedder: qa.index.Embedder) -> None:
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
 
 
-def test_question_fast_path_matches_batch_encoding(real_embedder: qa.index.Embedder) -> None:
+def test_question_fast_path_matches_batch_encoding(real_embedder: Embedder) -> None:
     texts = [f"Question number {i} about the Basra Cultural Center?" for i in range(12)]
     batched = real_embedder.encode(texts, batch_size=4)
     single = [real_embedder.encode([text])[0] for text in texts]
@@ -40,7 +42,7 @@ def test_question_fast_path_matches_batch_encoding(real_embedder: qa.index.Embed
 
 
 def test_pytorch_question_path_matches_too(tmp_path: Path) -> None:
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embed.embedder import SentenceTransformerEmbedder
 
     slow = SentenceTransformerEmbedder(fast_questions=False, fast_documents=False)
     texts = ["Who directs the Basra Cultural Center?", "What is Isfahan known for?"]
@@ -50,7 +52,7 @@ def test_pytorch_question_path_matches_too(tmp_path: Path) -> None:
     assert not slow._onnx
 
 
-def test_onnx_document_batches_equal_pytorch(real_embedder: qa.index.Embedder, seeds_copy: Path) -> None:
+def test_onnx_document_batches_equal_pytorch(real_embedder: Embedder, seeds_copy: Path) -> None:
     paragraphs = [p.text for d in qa.read_corpus(seeds_copy).documents for p in qa.split_passages(d)]
     texts = [*paragraphs, "short", "a somewhat longer text " * 40]
     fast = real_embedder.encode(texts, batch_size=8)

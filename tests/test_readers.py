@@ -16,10 +16,12 @@ from conftest import ROOT
 from fakes import FakeEmbedder
 
 import qa
-from qa import chat, render
-from qa.answers import Quote
-from qa.readers import extract, read_file, reader_for
-from qa.retrieval import citation
+from qa.answer.quotes import Quote
+from qa.ingest.files import read_file
+from qa.ingest.readers import extract, reader_for
+from qa.search.hits import citation
+from qa.web import render
+from qa.web import sourceview as chat
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_samples
@@ -225,14 +227,14 @@ def test_an_index_of_the_previous_format_is_rebuilt(fake: FakeEmbedder, mixed: P
     with pytest.raises(qa.IndexMismatchError, match=r"older format \(2\).*qa index"):
         qa.load_index(folder, embedder=fake)
     messages: list[str] = []
-    import qa.index as index_module
+    from qa import update
 
-    original = index_module.SentenceTransformerEmbedder
-    index_module.SentenceTransformerEmbedder = lambda model="x": fake  # type: ignore[assignment,misc]
+    original = update.load_embedder
+    update.load_embedder = lambda model: fake  # type: ignore[assignment]
     try:
         rebuilt = ensure_index(folder, mixed, notify=messages.append)
     finally:
-        index_module.SentenceTransformerEmbedder = original  # type: ignore[misc]
+        update.load_embedder = original
     assert any("older format" in m for m in messages)
     assert json.loads((folder / "manifest.json").read_text())["format_version"] == 3
     assert next(p for p in rebuilt.passages if p.source == "report.pdf").page == 1
@@ -325,7 +327,7 @@ def body_lines(count: int, top: float = 700, step: float = 14) -> list[tuple[flo
     ],
 )
 def test_a_pdf_page_of_a_hostile_size_renders_a_bounded_bitmap(box: str) -> None:
-    from qa.readers.pdfpage import MAX_PIXELS, PAGE_WIDTH, render_pages
+    from qa.ingest.readers.pdfpage import MAX_PIXELS, PAGE_WIDTH, render_pages
 
     raw = lines_pdf([body_lines(5)], box=box)
     read = extract("hostile.pdf", raw)
@@ -341,8 +343,8 @@ def test_a_page_that_cannot_be_drawn_is_a_value_error_and_frees_pdfium(monkeypat
 
     import pypdfium2
 
-    from qa.readers.pdf import PDFIUM_LOCK
-    from qa.readers.pdfpage import render_pages
+    from qa.ingest.readers.pdf import PDFIUM_LOCK
+    from qa.ingest.readers.pdfpage import render_pages
 
     def no_memory(*args: object, **kwargs: object) -> None:
         raise MemoryError
@@ -384,8 +386,8 @@ class CountingLock:
 def test_pdfium_is_held_per_page_and_not_while_a_png_is_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
-    import qa.readers.pdf as pdf
-    import qa.readers.pdfpage as pdfpage
+    import qa.ingest.readers.pdf as pdf
+    import qa.ingest.readers.pdfpage as pdfpage
 
     lock = CountingLock()
     monkeypatch.setattr(pdf, "PDFIUM_LOCK", lock)
@@ -486,7 +488,7 @@ def test_a_word_document_of_too_many_paragraphs_is_refused_before_it_is_parsed(
 ) -> None:
     import docx
 
-    from qa.readers.word import MAX_PARAGRAPHS
+    from qa.ingest.readers.word import MAX_PARAGRAPHS
 
     raw = many_paragraphs_docx(MAX_PARAGRAPHS + 1)
     opened: list[object] = []
@@ -496,18 +498,17 @@ def test_a_word_document_of_too_many_paragraphs_is_refused_before_it_is_parsed(
     assert opened == []
 
 
-def test_what_a_word_document_may_unpack_to_follows_the_file_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa.readers.word import MAX_UNPACKED, unpacked_limit
+def test_what_a_word_document_may_unpack_to_follows_the_file_size_limit() -> None:
+    from qa.ingest.readers.word import MAX_UNPACKED, unpacked_limit
 
     assert unpacked_limit(10 * 2**20) == 100 * 2**20  # ten times the 10 MB files indexed
-    monkeypatch.setenv("QA_MAX_FILE_MB", "100000")
-    assert unpacked_limit(10**9) == MAX_UNPACKED
-    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
+    assert unpacked_limit(10**9, 100_000) == MAX_UNPACKED
+    assert unpacked_limit(10**9, 1e308) == MAX_UNPACKED
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("word/document.xml", b"\0" * (12 * 2**20))
     with pytest.raises(qa.CorpusError, match=r"it unpacks to 12 MB, more than the 10 MB read"):
-        extract("packed.docx", out.getvalue())
+        extract("packed.docx", out.getvalue(), limit_mb=1)
 
 
 def test_word_styles_are_read_by_id_without_python_docxs_lookup_per_paragraph(
@@ -539,7 +540,7 @@ def test_word_styles_are_read_by_id_without_python_docxs_lookup_per_paragraph(
 def test_extractions_are_cached_by_how_much_text_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     from collections import OrderedDict
 
-    import qa.readers as readers
+    import qa.ingest.readers as readers
 
     monkeypatch.setattr(readers, "_cache", OrderedDict())
     monkeypatch.setattr(readers, "_cache_weight", 0)
@@ -549,7 +550,7 @@ def test_extractions_are_cached_by_how_much_text_they_hold(monkeypatch: pytest.M
     extract("b.txt", small[1])
     assert extract("a.txt", small[0]) is first  # a is now the most recently used
     extract("c.txt", small[2])  # over 2,000: b goes, not a
-    assert [source for source, _ in readers._cache] == ["a.txt", "c.txt"]
+    assert [source for source, _, _ in readers._cache] == ["a.txt", "c.txt"]
     assert readers._cache_weight <= 2000
     # One that alone outweighs the cache is read each time, and pushes nothing out.
     big = b"gulls " * 1000

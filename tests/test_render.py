@@ -6,10 +6,14 @@ import html
 import re
 from html.parser import HTMLParser
 
-from qa.answers import Answer, Quote, article_title, highlight_spans, quote_count
-from qa.chat import SourceView, Turn, quote_text
-from qa.documents import Passage
-from qa.render import conversation_html, source_html
+from qa.answer.compose import Answer, quote_count
+from qa.answer.highlight import highlight_spans
+from qa.answer.quotes import Quote
+from qa.text.passages import Passage
+from qa.text.titles import readable_title as article_title
+from qa.web.conversation import Turn, quote_text
+from qa.web.render import conversation_html, source_html
+from qa.web.sourceview import SourceView
 
 HOSTILE = 'we`ird "<img src=x onerror=alert(1)>" & *x*.txt'
 TEXT = "Call <b>now</b> & see https://example.com/a_b_c or `code` [link](u) $5 **bold**."
@@ -120,7 +124,7 @@ def test_source_pane_counts_bare_cr_and_crlf_line_breaks() -> None:
 
 
 def test_citations_stay_one_line() -> None:
-    from qa.retrieval import citation
+    from qa.search.hits import citation
 
     passage = Passage("a\nb\x1b[31m\x07.txt", 2, 3, 3, 0, 1, "x", "0" * 64)
     cited = citation("seeds", passage)

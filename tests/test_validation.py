@@ -18,10 +18,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import qa
-from qa import writer as writer_module
 from qa.errors import SettingsError, shown
-from qa.lexical import _checksum
-from qa.vectors import BaseVectors, exact_search
+from qa.store import freeze as writer_module
+from qa.store.segments import checksum as _checksum
+from qa.store.vectors import BaseVectors, exact_search
 
 PROPERTY = hypothesis_settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -459,7 +459,7 @@ def test_any_setting_value_is_accepted_or_a_settings_error(field: str, value: ob
 @pytest.fixture(scope="module")
 def shared_backend(shared_index: qa.Index) -> Iterator[object]:
     """The chat server's backend over the shared index (no HTTP: the same function /ask calls)."""
-    from qa.app import ChatBackend
+    from qa.web.backend import ChatBackend
 
     backend = ChatBackend(shared_index)
     yield backend

@@ -10,9 +10,9 @@ from fakes import FakeEmbedder
 from workers import article
 
 import qa
-from qa import vectors as vectors_module
-from qa import writer as writer_module
-from qa.vectors import exact_search
+from qa.store import freeze as writer_module
+from qa.store import vectors as vectors_module
+from qa.store.vectors import exact_search
 
 
 def test_exact_search_orders_and_caps() -> None:
@@ -51,7 +51,7 @@ def test_ivf_base_with_deleted_ids_and_a_delta(
 
 
 def test_hybrid_on_two_threads_ranks_as_on_one(fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa import retrieval
+    from qa.search import retrieval
 
     questions = ["Who trains apprentices?", "Etna lava farmland", "barges carry grain", "sourdough before dawn"]
     single = [[(h.citation, round(h.score, 9)) for h in fake_index.search(q, k=5)] for q in questions]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import FakeEmbedder
 
 import qa
-from qa import writer
+from qa.store import writer
 
 
 def article(number: int, version: int) -> str:

@@ -1,0 +1,5 @@
+"""Turning a ranking into an answer: whether it answers (the calibrated decision), which quotes, which sentences.
+
+Every quote is checked against its file before it is shown. Reads :mod:`qa.search`'s
+rankings; reads files through :mod:`qa.ingest`; never calls back into the faces above.
+"""

@@ -1,0 +1,227 @@
+"""Turning a ranking into an answer: the decision, the quotes re-checked on disk, the cut, the highlights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..search.hits import Hit, Ranking, citation
+from ..search.request import Request
+from .answerability import Answerability
+from .decision import Decision, decide
+from .highlight import Scorer, highlight
+from .quotes import Quote, SourceChecker
+
+NOT_FOUND = "No passage in the articles answers this question."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says to a question.
+
+    Attributes:
+        question: The question as asked.
+        found: Whether the quotes answer the question; when ``False`` they are only the
+            closest passages, probably not an answer.
+        quotes: Verbatim paragraphs, best first.
+        message: One line summing up the answer for a person.
+        warnings: Files that changed since indexing and similar notices.
+        best_score: The evidence the abstention decision used (best cosine, or best
+            BM25 score for the lexical retriever).
+        confident: ``found`` with evidence well above the threshold; a found answer that is
+            not confident is a weak match and its message says so.
+        more: Further passages that did not clear the relevance cut, best first (shown
+            collapsed under "more passages").
+        searched: What was searched: the question, or a follow-up expanded with the
+            previous question's subject (``""`` only for answers built by hand).
+        confidence: The calibrated probability that the best passage answers the question
+            (``qa.answerability``); ``None`` when there was nothing to judge.
+
+    """
+
+    question: str
+    found: bool
+    quotes: tuple[Quote, ...]
+    message: str
+    warnings: tuple[str, ...] = ()
+    best_score: float | None = None
+    confident: bool = False
+    more: tuple[Quote, ...] = ()
+    searched: str = ""
+    confidence: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as the JSON that ``qa ask --json`` prints."""
+        return {
+            "question": self.question,
+            "searched": self.searched or self.question,
+            "found": self.found,
+            "confident": self.confident,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "message": self.message,
+            "quotes": [quote.to_dict() for quote in self.quotes],
+            "more": [quote.to_dict() for quote in self.more],
+            "warnings": list(self.warnings),
+        }
+
+
+def quote_count(hits: Sequence[Hit], *, margin: float, level: float, relative: bool = False) -> int:
+    """How many of ``hits`` (best first) clear the relevance cut and are shown as quotes.
+
+    The best hit always does; each next one does while its ranking score is within
+    ``margin`` of the best (``relative``: within that fraction of it, for BM25 scores that
+    have no fixed scale) or its dense cosine is at least ``level``. The cut is a prefix of
+    the ranking, so that shown quotes stay in rank order.
+    """
+    if not hits:
+        return 0
+    best = hits[0].score
+    floor = best * (1 - margin) if relative else best - margin
+    count = 1
+    for hit in hits[1:]:
+        close = hit.score >= floor
+        confident = hit.dense_score is not None and hit.dense_score >= level
+        if not (close or confident):
+            break
+        count += 1
+    return count
+
+
+def respond(
+    request: Request,
+    ranking: Ranking,
+    *,
+    settings: Settings,
+    model: Answerability,
+    checker: SourceChecker,
+    scorer: Scorer,
+    label: str,
+) -> Answer:
+    """Answer ``request`` from its ranking: decide, check every quote on disk, cut and highlight.
+
+    Of the ranked passages, those that clear the relevance cut (the best, plus those within
+    ``settings.quote_margin`` of it or with a cosine of at least ``settings.quote_level``) are
+    the quotes; the rest are ``Answer.more``.
+    """
+    decision = decide(ranking, settings=settings, mode=request.mode, model=model)
+    return compose(
+        request.question,
+        ranking,
+        decision,
+        settings=settings,
+        relative=request.mode == "lexical",
+        label=label,
+        checker=checker,
+        scorer=scorer,
+        searched=request.searched,
+    )
+
+
+def compose(
+    question: str,
+    ranking: Ranking,
+    decision: Decision,
+    *,
+    settings: Settings,
+    label: str,
+    checker: SourceChecker,
+    scorer: Scorer | None,
+    relative: bool = False,
+    searched: str = "",
+) -> Answer:
+    """Build an :class:`Answer` from a ranking and its decision, re-checking every quote on disk.
+
+    Args:
+        question: The question as asked.
+        ranking: Hits best first.
+        decision: Whether it answers (:func:`qa.answer.decision.decide`).
+        settings: The relevance cut and the highlight rule.
+        label: Corpus folder name used in citations.
+        checker: Verifies quotes against the files.
+        scorer: Scores sentences against the question; ``None`` skips highlighting.
+        relative: The cut is relative to the best score (BM25 scores have no fixed scale).
+        searched: What was searched, when it differs from ``question`` (a follow-up).
+
+    """
+    found, weak, confidence = decision
+    warnings: list[str] = []
+    checked: list[Quote] = []
+    lost_best = False
+    for position, hit in enumerate(ranking.hits):
+        current = checker.current(hit.passage)
+        if current is None:
+            # The confidence was earned by the best passage: without it, the rest is not confident.
+            lost_best = lost_best or position == 0
+            warnings.append(
+                f"{citation(label, hit.passage)} is no longer in the file (it changed since indexing); "
+                "not quoted. Rebuild the index with `qa index`."
+            )
+            continue
+        moved = current != hit.passage
+        if moved:
+            warnings.append(
+                f"{hit.source} changed since indexing; the quote was found again at {citation(label, current)}."
+            )
+        # Duplicates are citations too: each is re-checked like the quote itself.
+        twins = [checker.current(twin) for twin in hit.duplicates]
+        duplicates = tuple(t for t in twins if t is not None)
+        checked.append(
+            Quote(
+                passage=current,
+                score=hit.score,
+                rank=len(checked) + 1,
+                citation=citation(label, current),
+                dense_score=hit.dense_score,
+                lexical_score=hit.lexical_score,
+                also_in=tuple(citation(label, t) for t in duplicates),
+                duplicates=duplicates,
+                relocated=moved,
+                title=checker.title(current.source),
+                file_sha256=checker.digest(current.source),
+            )
+        )
+    best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
+    if not checked:
+        message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
+        return Answer(question, False, (), message, tuple(warnings), best, searched=searched, confidence=confidence)
+    count = quote_count(checked, margin=settings.quote_margin, level=settings.quote_level, relative=relative)
+    # Passages that are probably not an answer get no highlight: nothing in them answers.
+    # Only the shown quotes are scored: "more passages" are collapsed and rarely opened.
+    if found and scorer is not None:
+        shown_quotes = highlight(
+            searched or question,
+            checked[:count],
+            scorer,
+            bar=settings.highlight_bar,
+            within=settings.highlight_within,
+            most=settings.highlight_sentences,
+        )
+        checked = [*shown_quotes, *checked[count:]]
+    shown, more = tuple(checked[:count]), tuple(checked[count:])
+    if found:
+        noun = "passage" if len(shown) == 1 else "passages"
+        message = f"Quoting {len(shown)} {noun} from the articles."
+        if lost_best:
+            weak = True
+            message = (
+                f"Weak match: the best-matching passage changed since indexing; quoting {len(shown)} other "
+                f"{noun} that may not answer; check them."
+            )
+        elif weak:
+            message = f"Weak match: quoting {len(shown)} {noun} that may only partly answer; check them."
+    else:
+        message = f"{NOT_FOUND} Closest, but probably not an answer:"
+    return Answer(
+        question,
+        found,
+        shown,
+        message,
+        tuple(warnings),
+        best,
+        confident=found and not weak,
+        more=more,
+        searched=searched,
+        confidence=confidence,
+    )

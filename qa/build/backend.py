@@ -1,0 +1,94 @@
+"""Where a build reads, splits and embeds: this process by default, a Ray cluster with :mod:`qa.build.cluster`.
+
+The writer decides what to (re)index and commits every row itself; a backend only turns
+files into :class:`~qa.splitting.Split` rows and texts into vectors. Both backends run the
+same readers and the same splitting, so the stores they produce are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..config import Settings
+from ..embed.embedder import Embedder
+from ..ingest.sources import Loaded, Source
+from .splitting import Split, split_document
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the index holds for a file, as far as deciding whether to split it again goes."""
+
+    sha256: str
+    skipped: str | None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A file as read now, and its split rows when its content changed (``None`` otherwise)."""
+
+    name: str
+    loaded: Loaded
+    split: Split | None
+
+
+class BuildBackend(Protocol):
+    """Reads and splits files, and embeds texts, for :class:`~qa.store.writer.IndexWriter`."""
+
+    def prepare(
+        self,
+        source: Source,
+        names: Sequence[str],
+        previous: Mapping[str, Previous],
+        *,
+        embedder: Embedder,
+        settings: Settings,
+    ) -> Iterator[Prepared]:
+        """Read the files ``names`` of ``source``, in that order, splitting those whose content changed."""
+        ...
+
+    def embed(
+        self, batches: Sequence[Sequence[str]], *, embedder: Embedder, settings: Settings
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(batch number, vectors)`` for every batch of texts, in any order."""
+        ...
+
+
+def needs_split(loaded: Loaded, previous: Previous | None) -> bool:
+    """Whether a file's passages must be split and stored again: it reads, and not as what is indexed."""
+    if loaded.document is None:
+        return False
+    return previous is None or previous.sha256 != loaded.sha256 or previous.skipped != loaded.skipped
+
+
+class LocalBackend:
+    """Reads, splits and embeds in this process, one file and one batch after another."""
+
+    def prepare(
+        self,
+        source: Source,
+        names: Sequence[str],
+        previous: Mapping[str, Previous],
+        *,
+        embedder: Embedder,
+        settings: Settings,
+    ) -> Iterator[Prepared]:
+        """Read each file as it is asked for, so that a chunk of files is committed before the next is read."""
+        for name in names:
+            loaded = source.load(name)
+            split = None
+            if needs_split(loaded, previous.get(name)):
+                assert loaded.document is not None
+                split = split_document(loaded.document, embedder, settings)
+            yield Prepared(name, loaded, split)
+
+    def embed(
+        self, batches: Sequence[Sequence[str]], *, embedder: Embedder, settings: Settings
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Embed each batch with ``embedder``, in order."""
+        for number, texts in enumerate(batches):
+            yield number, embedder.encode(list(texts), batch_size=settings.batch_size)

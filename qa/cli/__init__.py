@@ -1,0 +1,53 @@
+"""The ``qa`` command: build the index, ask, evaluate and serve the chat (``qa.cli:main``).
+
+The edge of the package: it reads the ``QA_*`` variables once (:func:`qa.config.read_environment`),
+turns every :class:`qa.QAError` into one ``qa: error: …`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..config import read_environment
+from ..errors import QAError
+from .commands import ask_command, eval_command, index_command, serve_command
+from .output import error, format_answer, printable
+from .parser import auth, build_parser
+
+__all__ = ["auth", "format_answer", "main", "printable"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qa`` command; errors print one line and return a non-zero status."""
+    try:
+        env = read_environment()
+    except QAError as exc:
+        error(str(exc))
+        return 1
+    parser = build_parser(env)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        # Unknown options are reported by the command's parser, so the hint names its --help.
+        if extra:
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:
+        # --help exits 0; a usage error has printed its one line and exits 1.
+        return exc.code if isinstance(exc.code, int) else 1
+    args.env = env
+    if hasattr(args, "index"):
+        args.index_given = args.index is not None
+        args.index = args.index or env.index
+    handlers = {"index": index_command, "ask": ask_command, "eval": eval_command, "serve": serve_command}
+    try:
+        return handlers[args.command](args)
+    except QAError as exc:
+        error(str(exc))
+        return 1
+    except OSError as exc:
+        # Disk full, permission denied and the like: the last complete index is untouched.
+        error(f"{exc.strerror or exc} ({exc.filename or 'no file'})")
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted; the last complete index is unchanged", file=sys.stderr)
+        return 130

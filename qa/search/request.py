@@ -1,0 +1,117 @@
+"""A question as the search takes it: checked once, at the edge, with what to search and how.
+
+Every way in (the Python API, the CLI, the chat, HTTP) builds a :class:`Request` with
+:meth:`Request.checked`; everything below trusts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from numbers import Integral
+
+from ..config import RETRIEVERS, RetrieverName, Settings
+from ..errors import QueryError, shown
+from .followup import resolve
+
+
+def check_text(text: object, what: str = "the question") -> str:
+    """``text`` if it is a string of real characters, else :class:`QueryError`.
+
+    Lone surrogates (broken Unicode from a bad decoder or a hostile client) are refused:
+    no tokenizer or database takes them.
+    """
+    if not isinstance(text, str):
+        raise QueryError(f"{what} must be text, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError(f"{what} holds characters that are not text (broken Unicode)") from exc
+    return text
+
+
+def check_question(question: object, limit: int) -> str:
+    """The stripped question, or :class:`QueryError` if it is not text, empty or over ``limit`` characters."""
+    stripped = check_text(question).strip()
+    if not stripped:
+        raise QueryError("the question is empty: type a question about the articles")
+    if len(stripped) > limit:
+        raise QueryError(f"the question is {len(stripped)} characters long; the limit is {limit}")
+    return stripped
+
+
+def check_k(k: object) -> int:
+    """``k`` as an ``int`` if it is a whole number of at least 1 (numpy's too), else :class:`QueryError`."""
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise QueryError(f"k must be a whole number of at least 1, got {shown(k)}")
+    return int(k)
+
+
+def check_mode(retriever: object, default: RetrieverName) -> RetrieverName:
+    """The retriever to use: ``retriever`` if given (checked), else ``default``."""
+    if retriever is None:
+        return default
+    for name in RETRIEVERS:
+        if isinstance(retriever, str) and retriever == name:
+            return name
+    raise QueryError(f"unknown retriever {shown(retriever)}: choose one of {', '.join(RETRIEVERS)}")
+
+
+def check_history(history: object) -> list[str]:
+    """Earlier questions as a list of text, or :class:`QueryError`."""
+    if isinstance(history, str | bytes) or not isinstance(history, Iterable):
+        raise QueryError("history must be a list of earlier questions")
+    earlier = list(history)
+    for question in earlier:
+        if not isinstance(question, str):
+            raise QueryError(f"history must be a list of earlier questions, not of {type(question).__name__}")
+        check_text(question, "an earlier question")
+    return earlier
+
+
+@dataclass(frozen=True)
+class Request:
+    """One checked question.
+
+    Attributes:
+        question: The question as asked, stripped.
+        searched: What is searched: the question, or a follow-up with the previous subject.
+        k: Hits wanted.
+        mode: ``dense``, ``lexical`` or ``hybrid``.
+        sources: Files and folders to search in (``None``: all), checked against the index by the search.
+
+    """
+
+    question: str
+    searched: str
+    k: int
+    mode: RetrieverName
+    sources: tuple[object, ...] | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        question: object,
+        k: object,
+        *,
+        settings: Settings,
+        retriever: object = None,
+        sources: object = None,
+        history: object = (),
+    ) -> Request:
+        """Check every part of a question; a follow-up (with ``history``) is resolved to what it searches.
+
+        Raises:
+            QueryError: The question, ``k``, ``retriever``, ``sources`` or ``history`` is unusable.
+
+        """
+        text = check_question(question, settings.max_question_chars)
+        mode = check_mode(retriever, settings.retriever)
+        earlier = check_history(history)
+        size = check_k(k)
+        chosen: tuple[object, ...] | None = None
+        if sources is not None:
+            if isinstance(sources, str | bytes) or not isinstance(sources, Sequence | Iterable):
+                raise QueryError("sources must be a list of files or folders, e.g. ['a.txt', 'sub/']")
+            chosen = tuple(sources)
+        return cls(text, resolve(text, earlier) if earlier else text, size, mode, chosen)

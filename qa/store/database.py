@@ -1,0 +1,371 @@
+"""The index database: files, passages, vectors and keyword terms in one SQLite file (WAL).
+
+Every change is one transaction; readers see a complete committed state and are never
+blocked by the single writer. This is the only module that opens SQLite connections.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IndexAccessError, IndexCorruptError, IndexFormatError, IndexMismatchError, IndexNotFoundError
+
+#: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest; format 2
+#: had no page and section of passages (an index in it is rebuilt).
+FORMAT_VERSION = 3
+
+DATABASE = "index.db"
+#: Vector ids are ``passage_id << WINDOW_BITS | window``: stable 64-bit ids, one per window.
+WINDOW_BITS = 16
+#: Seconds a connection waits for a lock before giving up.
+_BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    source TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    skipped TEXT
+);
+CREATE TABLE IF NOT EXISTS passages(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    paragraph INTEGER NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    page INTEGER,
+    end_page INTEGER,
+    page_paragraph INTEGER,
+    section TEXT,
+    terms TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    generation INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_source ON passages(source, paragraph);
+CREATE INDEX IF NOT EXISTS passages_generation ON passages(generation);
+CREATE TABLE IF NOT EXISTS windows(
+    id INTEGER PRIMARY KEY,
+    passage_id INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS windows_passage ON windows(passage_id);
+CREATE INDEX IF NOT EXISTS windows_sha ON windows(sha256);
+CREATE TABLE IF NOT EXISTS sentences(
+    passage_id INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_passage ON sentences(passage_id);
+CREATE INDEX IF NOT EXISTS sentences_sha ON sentences(sha256);
+-- A rowid table: a 1.5 KB vector fits in its page (WITHOUT ROWID would spill each to an overflow page).
+CREATE TABLE IF NOT EXISTS embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+#: Columns added to ``passages`` since format 2, added to a database of that format before it is rebuilt.
+_ADDED_COLUMNS = (("page", "INTEGER"), ("end_page", "INTEGER"), ("page_paragraph", "INTEGER"), ("section", "TEXT"))
+
+
+def vector_id(passage_id: int, window: int) -> int:
+    """The stable vector id of window ``window`` of passage ``passage_id``."""
+    return (passage_id << WINDOW_BITS) | window
+
+
+def passage_of(vector_ids: np.ndarray) -> np.ndarray:
+    """The passage id of each vector id."""
+    return np.asarray(vector_ids, dtype=np.int64) >> WINDOW_BITS
+
+
+def database_path(folder: Path) -> Path:
+    """Where the database of an index folder lives."""
+    return folder / DATABASE
+
+
+#: SQLite result codes that mean the file itself is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).
+_DAMAGE_CODES = (11, 26)
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error says the database file is damaged (not locked, full or read-only)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF in _DAMAGE_CODES
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
+def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccessError:
+    """The error to raise for an SQLite error: damage, or a passing access problem."""
+    if is_damage(exc):
+        return damaged(folder, exc)
+    return IndexAccessError(
+        f"the index in {folder} cannot be used right now ({exc}); the last complete state is kept, try again"
+    )
+
+
+def damaged(folder: Path, exc: BaseException) -> IndexCorruptError:
+    """The error for a database that SQLite cannot read."""
+    return IndexCorruptError(
+        f"the index database {database_path(folder)} is damaged ({exc}); run `qa index` to rebuild it"
+    )
+
+
+def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the index database of ``folder`` in WAL mode.
+
+    Args:
+        folder: The index folder.
+        create: Create the folder and the database if missing (writers only).
+
+    Raises:
+        IndexNotFoundError: There is no database and ``create`` is false.
+        IndexCorruptError: The file is not a readable SQLite database.
+
+    """
+    path = database_path(folder)
+    if not create and not path.is_file():
+        raise IndexNotFoundError(f"no index in {folder}: build one with `qa index`")
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        # Autocommit mode: transactions are begun and ended explicitly.
+        connection = sqlite3.connect(
+            path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if create:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.executescript(_SCHEMA)
+            _add_columns(connection)
+        else:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise failure(folder, exc) from exc
+    return connection
+
+
+def _add_columns(connection: sqlite3.Connection) -> None:
+    """Add the columns of this format to a ``passages`` table an older format made (the writer then rebuilds it)."""
+    have = {row[1] for row in connection.execute("PRAGMA table_info(passages)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in have:
+            connection.execute(f"ALTER TABLE passages ADD COLUMN {name} {kind}")
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed on success, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        # SQLite may have rolled back already (disk full): then there is nothing to undo.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def read_meta(connection: sqlite3.Connection) -> dict[str, str]:
+    """All ``meta`` rows as a dict."""
+    return dict(connection.execute("SELECT key, value FROM meta").fetchall())
+
+
+def write_meta(connection: sqlite3.Connection, values: dict[str, object]) -> None:
+    """Set ``meta`` rows (inside the caller's transaction)."""
+    connection.executemany(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(key, json.dumps(value)) for key, value in values.items()],
+    )
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the database says about how the index was built and what it holds.
+
+    Attributes:
+        format_version: Layout version of the folder.
+        model: Embedding model name.
+        dimension: Vector length.
+        normalized: Whether stored vectors are unit vectors.
+        context: Whether paragraphs were embedded with their article's title and lead.
+        lexical_title: Whether the keyword index holds each paragraph's title too.
+        corpus: The corpus folder relative to the index folder.
+        corpus_label: How citations name the corpus folder.
+        generation: Bumped by every commit that changes what is searchable.
+        base_file: The vector file covering passages up to ``base_generation`` (``""``: none).
+        base_generation: Generation the vector file reflects.
+        base_sha256: SHA-256 of the vector file's bytes.
+        base_count: Vectors in the vector file.
+        lexical_file: The keyword segment folder covering the same passages (``""``: none).
+        lexical_sha256: Checksum of the keyword segment's arrays.
+        passage_count: Passages in the index.
+        vector_count: Vectors (windows) in the index.
+        token_total: Keyword terms over all passages, for BM25's average length.
+        updated: When the searchable content last changed (seconds since the epoch; 0: unknown).
+        epoch: Set anew when the index is built from scratch; generations compare within one epoch.
+
+    """
+
+    format_version: int
+    model: str
+    dimension: int
+    normalized: bool
+    context: bool
+    lexical_title: bool
+    corpus: str
+    corpus_label: str
+    generation: int
+    base_file: str = ""
+    base_generation: int = 0
+    base_sha256: str = ""
+    base_count: int = 0
+    lexical_file: str = ""
+    lexical_sha256: str = ""
+    passage_count: int = 0
+    vector_count: int = 0
+    token_total: int = 0
+    epoch: str = ""
+    updated: float = 0.0
+
+    @classmethod
+    def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:
+        """Read and check the ``meta`` table.
+
+        Raises:
+            IndexNotFoundError: The database holds no index yet.
+            IndexFormatError: An older format version wrote it (a rebuild replaces it).
+            IndexMismatchError: Another (newer or unknown) format version wrote it.
+            IndexCorruptError: Fields are missing or malformed.
+
+        """
+        try:
+            raw = read_meta(connection)
+        except sqlite3.DatabaseError as exc:
+            raise failure(folder, exc) from exc
+        if not raw:
+            raise IndexNotFoundError(f"no index in {folder} yet: build one with `qa index`")
+        try:
+            values = {key: json.loads(value) for key, value in raw.items()}
+            version = values.get("format_version")
+            if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
+                raise IndexFormatError(
+                    f"the index in {folder} is in an older format ({version}) than this version reads "
+                    f"({FORMAT_VERSION}); rebuild it with `qa index`"
+                )
+            if version != FORMAT_VERSION:
+                raise IndexMismatchError(
+                    f"index format {version} is not the format this version reads ({FORMAT_VERSION}); "
+                    "rebuild it with `qa index`"
+                )
+            return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"the index metadata in {folder} is malformed ({exc}); rebuild with `qa index`"
+            ) from exc
+
+
+def state_of(folder: Path) -> tuple[str, int, str]:
+    """The committed ``(epoch, generation, base_file)`` of an index, read cheaply (no snapshot).
+
+    Raises:
+        IndexNotFoundError: There is no index.
+        IndexCorruptError: The database cannot be read.
+
+    """
+    connection = connect(folder)
+    try:
+        rows = dict(
+            connection.execute(
+                "SELECT key, value FROM meta WHERE key IN ('epoch', 'generation', 'base_file')"
+            ).fetchall()
+        )
+    except sqlite3.DatabaseError as exc:
+        raise failure(folder, exc) from exc
+    finally:
+        connection.close()
+    return (
+        str(json.loads(rows.get("epoch", '""'))),
+        int(json.loads(rows.get("generation", "0"))),
+        str(json.loads(rows.get("base_file", '""'))),
+    )
+
+
+def stored_facts(folder: Path) -> dict[str, object]:
+    """The ``meta`` rows of the index in ``folder``, decoded, read cheaply (no snapshot, no checksum).
+
+    ``{}`` where there is no index, or it cannot be read (a build finds out what is wrong).
+    """
+    if not database_path(folder).is_file():
+        return {}
+    try:
+        connection = connect(folder)
+    except (IndexNotFoundError, IndexCorruptError, IndexAccessError):
+        return {}
+    try:
+        return {key: json.loads(value) for key, value in read_meta(connection).items()}
+    except (sqlite3.DatabaseError, ValueError):
+        return {}
+    finally:
+        connection.close()
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """A vector as the little-endian float32 bytes stored in the database."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def decode_vectors(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    """Stack stored vector blobs into an ``(n, dimension)`` float32 array.
+
+    Raises:
+        ValueError: A blob has the wrong length.
+
+    """
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    joined = b"".join(blobs)
+    if len(joined) != len(blobs) * dimension * 4 or any(len(b) != dimension * 4 for b in blobs):
+        raise ValueError(f"a stored vector does not have {dimension} dimensions")
+    return np.frombuffer(joined, dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
+
+
+def valid_rows(vectors: np.ndarray, *, normalized: bool) -> np.ndarray:
+    """A boolean mask of rows that are finite and, if ``normalized``, of unit length."""
+    finite: np.ndarray = np.isfinite(vectors).all(axis=1)
+    if not normalized:
+        return finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0.0), axis=1)
+    ok = finite & (np.abs(norms - 1.0) < 1e-3)
+    return np.asarray(ok, dtype=bool)
+
+
+def chunks(items: Sequence[int] | Sequence[str], size: int = 500) -> Iterable[Sequence[int] | Sequence[str]]:
+    """Slices of ``items`` small enough for one SQL ``IN (...)`` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ?`` for ``count`` parameters."""
+    return ", ".join("?" * count)

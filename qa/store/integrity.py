@@ -1,0 +1,143 @@
+"""Checksums computed once: what the writer verified is stamped with its file's identity.
+
+Hashing a 1.5 GB vector file takes seconds. A file the writer wrote or checked is recorded
+in ``verified.json`` with its SHA-256 and its identity on disk (size, times, inode); an
+open that finds the same identity trusts the checksum instead of reading the file again.
+Any write to a file changes its modification and change times, so a changed file is
+always hashed again. A stamp taken within :data:`RACY_NS` of the file's last change is not
+trusted (the file system's clock is coarse: a write in the same tick could leave the times
+as they were), so a file written just now is hashed once more on its next open.
+
+Readers only read the stamps; the writer records them, under its lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: The stamps file in an index folder.
+STAMPS = "verified.json"
+#: A stamp is trusted only if the file last changed at least this long before the stamp was taken.
+RACY_NS = 100_000_000
+#: The key of the database's own stamp (the database with its write-ahead log).
+DATABASE_KEY = "database"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """A file's identity on disk: what any write to it changes."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp | None:
+        """The stamp of ``path`` now (``None``: it does not exist or cannot be read)."""
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        return cls(status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A verified file: its stamp then, its SHA-256 (``""`` for the database), and when it was taken."""
+
+    files: tuple[FileStamp | None, ...]
+    sha256: str
+    taken_ns: int
+
+    def matches(self, files: tuple[FileStamp | None, ...], sha256: str) -> bool:
+        """Whether the files are as stamped, with the same checksum, and the stamp is not racy."""
+        if files != self.files or sha256 != self.sha256:
+            return False
+        changed = max((max(f.mtime_ns, f.ctime_ns) for f in files if f is not None), default=0)
+        return changed + RACY_NS < self.taken_ns
+
+
+def _database_files(folder: Path) -> tuple[FileStamp | None, ...]:
+    """The stamps of the database and its write-ahead log."""
+    return FileStamp.of(folder / "index.db"), FileStamp.of(folder / "index.db-wal")
+
+
+class Stamps:
+    """The stamps of one index folder, read once; :meth:`save` writes them back (the writer only)."""
+
+    def __init__(self, folder: Path) -> None:
+        """Read ``folder``'s stamps; a missing, unreadable or malformed file holds none."""
+        self.folder = folder
+        self._stamps: dict[str, Stamp] = {}
+        try:
+            raw = json.loads((folder / STAMPS).read_text(encoding="utf-8"))
+            for name, entry in raw.items():
+                files = tuple(None if f is None else FileStamp(*f) for f in entry["files"])
+                self._stamps[str(name)] = Stamp(files, str(entry["sha256"]), int(entry["taken_ns"]))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            # No stamps (or damaged ones): every file is hashed, as without this module.
+            self._stamps = {}
+
+    def trusted(self, name: str, paths: Sequence[Path], sha256: str) -> bool:
+        """Whether the files ``paths``, verified as ``name``, have ``sha256`` and none has changed since.
+
+        ``paths`` are one vector file, or a keyword segment's arrays.
+        """
+        stamp = self._stamps.get(name)
+        return stamp is not None and stamp.matches(tuple(FileStamp.of(p) for p in paths), sha256)
+
+    def record(self, name: str, paths: Sequence[Path], sha256: str) -> None:
+        """Note that the files ``paths`` together, called ``name``, now have ``sha256`` (just written or checked)."""
+        self._stamps[name] = Stamp(tuple(FileStamp.of(p) for p in paths), sha256, time.time_ns())
+
+    def database_verified(self) -> bool:
+        """Whether the database is as it was when a writer last verified or wrote it."""
+        stamp = self._stamps.get(DATABASE_KEY)
+        return stamp is not None and stamp.matches(_database_files(self.folder), "")
+
+    def record_database(self) -> None:
+        """Note that the database, as it is now, is verified (the writer's lock is held)."""
+        self._stamps[DATABASE_KEY] = Stamp(_database_files(self.folder), "", time.time_ns())
+
+    def forget_database(self) -> None:
+        """Drop the database's stamp (it is being replaced, or was found damaged)."""
+        self._stamps.pop(DATABASE_KEY, None)
+
+    def save(self, keep: set[str]) -> None:
+        """Write the stamps of the files named in ``keep`` (and the database's) atomically; best effort."""
+        data = {
+            name: {"files": [None if f is None else list(asdict(f).values()) for f in s.files], **_rest(s)}
+            for name, s in self._stamps.items()
+            if name in keep or name == DATABASE_KEY
+        }
+        tmp = self.folder / f".tmp-{uuid.uuid4().hex[:8]}-{STAMPS}"
+        # A read-only or full folder keeps the old stamps: they only save time.
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, self.folder / STAMPS)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _rest(stamp: Stamp) -> dict[str, object]:
+    """A stamp's checksum and time, as stored."""
+    return {"sha256": stamp.sha256, "taken_ns": stamp.taken_ns}

@@ -1,0 +1,114 @@
+"""Damage found and mended by a writer: a database SQLite cannot read, stored vectors that are not unit vectors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import IndexCorruptError
+from . import database as db
+
+
+@dataclass
+class Repairs:
+    """What an update mended, for its report, and the line said about each as it happens."""
+
+    notify: Callable[[str], None]
+    done: list[str] = field(default_factory=list)
+
+    def add(self, summary: str, message: str) -> None:
+        """Record a repair (``summary`` goes in the report) and say ``message`` now."""
+        self.done.append(summary)
+        self.notify(message)
+
+
+def open_database(folder: Path, repairs: Repairs, *, check: bool) -> sqlite3.Connection:
+    """Open (or create) the database of ``folder``; set a damaged one aside to rebuild from scratch.
+
+    Args:
+        folder: The index folder.
+        repairs: Where setting the database aside is recorded.
+        check: Run SQLite's ``quick_check`` over the whole file first.
+
+    Raises:
+        IndexAccessError: The database is locked, read-only or on a full disk (never set aside).
+
+    """
+    try:
+        connection = db.connect(folder, create=True)
+        if check:
+            result = connection.execute("PRAGMA quick_check").fetchone()
+            if result is None or result[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {result}")
+        db.read_meta(connection)
+        return connection
+    except (IndexCorruptError, sqlite3.DatabaseError) as exc:
+        # Locked, read-only or full is not damage: never set a healthy database aside.
+        if isinstance(exc, sqlite3.DatabaseError) and not db.is_damage(exc):
+            raise db.failure(folder, exc) from exc
+        aside = folder / f"{db.DATABASE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        for suffix in ("", "-wal", "-shm"):
+            path = folder / f"{db.DATABASE}{suffix}"
+            if path.exists():
+                os.replace(path, aside.with_name(aside.name + suffix))
+        repairs.add(
+            f"the damaged database was moved to {aside.name} and rebuilt",
+            f"The index database was damaged ({exc}); it was moved to {aside.name} and is rebuilt.",
+        )
+        return db.connect(folder, create=True)
+
+
+def _mark_for_reading(connection: sqlite3.Connection, where: str, values: tuple[str, ...]) -> None:
+    """Make the files whose passages match ``where`` look changed, so that the update reads and embeds them again."""
+    connection.execute(f"UPDATE files SET size = -1, sha256 = 'damaged' WHERE source IN ({where})", values)
+
+
+def verify_vectors(connection: sqlite3.Connection, dimension: int, repairs: Repairs) -> None:
+    """Find damaged or missing stored vectors; drop them and mark their files for reading, so they are re-embedded."""
+    bad: list[str] = []
+    cursor = connection.execute("SELECT sha256, vector FROM embeddings")
+    while rows := cursor.fetchmany(20_000):
+        sized = [r for r in rows if len(r[1]) == dimension * 4]
+        bad += [r[0] for r in rows if len(r[1]) != dimension * 4]
+        if sized:
+            ok = db.valid_rows(db.decode_vectors([r[1] for r in sized], dimension), normalized=True)
+            bad += [r[0] for r, good in zip(sized, ok.tolist(), strict=True) if not good]
+    # Windows or sentences whose vector row is missing altogether: their files are read again.
+    orphans = {
+        row[0]
+        for table in ("windows", "sentences")
+        for row in connection.execute(
+            f"SELECT DISTINCT p.source FROM passages p JOIN {table} w ON w.passage_id = p.id"
+            " LEFT JOIN embeddings e ON e.sha256 = w.sha256 WHERE e.sha256 IS NULL"
+        )
+    }
+    if orphans:
+        with db.transaction(connection):
+            for source in sorted(orphans):
+                _mark_for_reading(connection, "?", (source,))
+        repairs.add(
+            f"{len(orphans)} files with missing stored vectors re-embedded",
+            f"Stored vectors of {len(orphans)} files were missing; their paragraphs are embedded again.",
+        )
+    if not bad:
+        return
+    with db.transaction(connection):
+        for part in db.chunks(bad):
+            marks = db.placeholders(len(part))
+            # A damaged vector may be a paragraph window's or a sentence's: either file is read again.
+            for table in ("windows", "sentences"):
+                _mark_for_reading(
+                    connection,
+                    f"SELECT p.source FROM passages p JOIN {table} w ON w.passage_id = p.id"
+                    f" WHERE w.sha256 IN ({marks})",
+                    tuple(part),  # type: ignore[arg-type]
+                )
+            connection.execute(f"DELETE FROM embeddings WHERE sha256 IN ({marks})", tuple(part))
+    repairs.add(
+        f"{len(bad)} damaged stored vectors re-embedded",
+        f"{len(bad)} stored vectors were damaged; their paragraphs are embedded again.",
+    )

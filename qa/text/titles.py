@@ -1,0 +1,57 @@
+"""Titles and lead sentences of articles: from a heading, a file name, or the first sentence."""
+
+from __future__ import annotations
+
+import re
+
+from .lines import split_lines
+from .paragraphs import paragraph_spans
+from .sentences import first_sentence
+
+#: A Markdown-style heading line (``# Title``), as plain text may start with one.
+HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>[^\r\n]+?)\s*#*\s*$")
+#: Longest first line taken as an article's title for people.
+TITLE_MAX = 64
+
+
+def title_from_name(source: str) -> str:
+    """A title from a file name made of words (``Super_Bowl_50.txt``), or ``""`` for ids.
+
+    Names such as ``000_3ff9e896d4582ee2.txt`` carry no meaning and give no title.
+    """
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    words = re.split(r"[_\-\s]+", stem)
+    meaningful = [w for w in words if len(w) >= 3 and w.isalpha()]
+    if not meaningful or any(w and not w.isalpha() and not w.isdigit() for w in words):
+        return ""
+    return " ".join(w for w in words if w)
+
+
+def title_and_lead(source: str, text: str) -> tuple[str, str]:
+    """A plain text's title (its heading line, else one from its name) and lead (its first body sentence)."""
+    spans = paragraph_spans(text)
+    first = text[spans[0][0] : spans[0][1]] if spans else ""
+    heading = HEADING.match(first)
+    title = heading.group("title") if heading else title_from_name(source)
+    body = [text[s:e] for s, e in spans if not HEADING.match(text[s:e])]
+    return title, first_sentence(body[0]) if body else ""
+
+
+def readable_title(source: str, text: str, title: str = "") -> str:
+    """A title people can read for an article.
+
+    ``title`` if given; else its heading, a title-like file name, a short first line, or
+    the start of its first sentence (cut at a word, with an ellipsis).
+    """
+    if title:
+        return title
+    found, lead = title_and_lead(source, text)
+    if found:
+        return found
+    first = split_lines(text.strip())[0].strip()
+    if first and len(first) <= TITLE_MAX:
+        return first
+    lead = lead or first
+    if len(lead) <= TITLE_MAX:
+        return lead
+    return lead[:TITLE_MAX].rsplit(" ", 1)[0].rstrip(",;:") + "…"

@@ -36,24 +36,24 @@ class Prepared:
     split: Split | None
 
 
+@dataclass(frozen=True)
+class Work:
+    """What a build reads and embeds with: the model and the settings, the same wherever it runs."""
+
+    embedder: Embedder
+    settings: Settings
+
+
 class BuildBackend(Protocol):
     """Reads and splits files, and embeds texts, for :class:`~qa.store.writer.IndexWriter`."""
 
     def prepare(
-        self,
-        source: Source,
-        names: Sequence[str],
-        previous: Mapping[str, Previous],
-        *,
-        embedder: Embedder,
-        settings: Settings,
+        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
     ) -> Iterator[Prepared]:
         """Read the files ``names`` of ``source``, in that order, splitting those whose content changed."""
         ...
 
-    def embed(
-        self, batches: Sequence[Sequence[str]], *, embedder: Embedder, settings: Settings
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    def embed(self, batches: Sequence[Sequence[str]], work: Work) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(batch number, vectors)`` for every batch of texts, in any order."""
         ...
 
@@ -69,13 +69,7 @@ class LocalBackend:
     """Reads, splits and embeds in this process, one file and one batch after another."""
 
     def prepare(
-        self,
-        source: Source,
-        names: Sequence[str],
-        previous: Mapping[str, Previous],
-        *,
-        embedder: Embedder,
-        settings: Settings,
+        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
     ) -> Iterator[Prepared]:
         """Read each file as it is asked for, so that a chunk of files is committed before the next is read."""
         for name in names:
@@ -83,12 +77,10 @@ class LocalBackend:
             split = None
             if needs_split(loaded, previous.get(name)):
                 assert loaded.document is not None
-                split = split_document(loaded.document, embedder, settings)
+                split = split_document(loaded.document, work.embedder, work.settings)
             yield Prepared(name, loaded, split)
 
-    def embed(
-        self, batches: Sequence[Sequence[str]], *, embedder: Embedder, settings: Settings
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        """Embed each batch with ``embedder``, in order."""
+    def embed(self, batches: Sequence[Sequence[str]], work: Work) -> Iterator[tuple[int, np.ndarray]]:
+        """Embed each batch with the work's model, in order."""
         for number, texts in enumerate(batches):
-            yield number, embedder.encode(list(texts), batch_size=settings.batch_size)
+            yield number, work.embedder.encode(list(texts), batch_size=work.settings.batch_size)

@@ -28,7 +28,7 @@ from ..config import Settings
 from ..embed.embedder import Embedder, SentenceTransformerEmbedder
 from ..errors import QAError
 from ..ingest.sources import Loaded, RawFile, Source, extract
-from .backend import LocalBackend, Prepared, Previous, needs_split
+from .backend import LocalBackend, Prepared, Previous, Work, needs_split
 from .splitting import split_document
 
 #: How to get the extra, for the error shown when Ray is missing.
@@ -155,7 +155,7 @@ def _worker_embedder(model: str) -> SentenceTransformerEmbedder:
 
 
 def _read_and_split(batch: dict[str, np.ndarray], *, model: str, settings: Settings) -> dict[str, np.ndarray]:
-    """A Ray Data task: extract and split files from their bytes, as a local build would (the driver's settings, size limit included)."""
+    """A Ray Data task: extract and split files from their bytes as a local build would (the driver's settings)."""
     # Per-batch logs of Ray Data and transformers are noise in a build's output.
     logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     results = []
@@ -210,19 +210,13 @@ class RayBackend:
         _import_ray().shutdown()
 
     def prepare(
-        self,
-        source: Source,
-        names: Sequence[str],
-        previous: Mapping[str, Previous],
-        *,
-        embedder: Embedder,
-        settings: Settings,
+        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
     ) -> Iterator[Prepared]:
         """Read files on the driver, extract and split them on the cluster; yield them in order."""
         fetch: Callable[[str], RawFile | Loaded] | None = getattr(source, "fetch", None)
         if fetch is None:
             # Documents given in memory (not files) are split here.
-            yield from LocalBackend().prepare(source, names, previous, embedder=embedder, settings=settings)
+            yield from LocalBackend().prepare(source, names, previous, work)
             return
         block: list[RawFile | Loaded] = []
         size = 0
@@ -231,17 +225,13 @@ class RayBackend:
             block.append(fetched)
             size += len(fetched.raw) if isinstance(fetched, RawFile) else 0
             if size >= BLOCK_BYTES or len(block) >= BLOCK_FILES:
-                yield from self._prepare_block(block, previous, embedder, settings)
+                yield from self._prepare_block(block, previous, work)
                 block, size = [], 0
         if block:
-            yield from self._prepare_block(block, previous, embedder, settings)
+            yield from self._prepare_block(block, previous, work)
 
     def _prepare_block(
-        self,
-        block: list[RawFile | Loaded],
-        previous: Mapping[str, Previous],
-        embedder: Embedder,
-        settings: Settings,
+        self, block: list[RawFile | Loaded], previous: Mapping[str, Previous], work: Work
     ) -> Iterator[Prepared]:
         """Extract and split one block's files on the cluster; skipped files come back as they are."""
         ray = _import_ray()
@@ -263,7 +253,7 @@ class RayBackend:
             dataset = dataset.map_batches(
                 _read_and_split,
                 batch_size=FILES_PER_TASK,
-                fn_kwargs={"model": embedder.name, "settings": settings},
+                fn_kwargs={"model": work.embedder.name, "settings": work.settings},
                 num_cpus=1,
             )
             try:
@@ -278,9 +268,7 @@ class RayBackend:
                 loaded, split = done[index]
                 yield Prepared(item.source, loaded, split)
 
-    def embed(
-        self, batches: Sequence[Sequence[str]], *, embedder: Embedder, settings: Settings
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    def embed(self, batches: Sequence[Sequence[str]], work: Work) -> Iterator[tuple[int, np.ndarray]]:
         """Embed the batches on a pool of actors; yield each batch's vectors as it is done."""
         if not batches:
             return
@@ -294,7 +282,7 @@ class RayBackend:
             batch_size=1,
             # Ray Data restarts a dead actor and retries its batch, however often a worker dies.
             compute=ray.data.ActorPoolStrategy(size=pool),
-            fn_kwargs={"model": embedder.name, "batch_size": settings.batch_size},
+            fn_kwargs={"model": work.embedder.name, "batch_size": work.settings.batch_size},
             num_cpus=1,
             num_gpus=1 if self.cluster.gpus else 0,
         )
@@ -306,5 +294,5 @@ class RayBackend:
                 return
             except Exception as exc:
                 raise _job_failed(exc) from exc
-            vectors = np.frombuffer(row["vectors"], dtype="<f4").reshape(-1, embedder.dimension)
+            vectors = np.frombuffer(row["vectors"], dtype="<f4").reshape(-1, work.embedder.dimension)
             yield int(row["batch"]), vectors.astype(np.float32)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from ..config import DEFAULT_MODEL, FUSIONS, MAX_ANSWER_K, RETRIEVERS, Environment, parse_auth
 from ..errors import SettingsError
 from .output import printable
+
+Number = TypeVar("Number", int, float)
 
 #: Deepest ranking ``qa eval --k`` computes.
 MAX_EVAL_K = 1000
@@ -22,7 +24,7 @@ _INDEX_RULE = (
 class Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one ``qa: error:`` line and exit status 1."""
 
-    #: The parser of each command, set by :func:`_parser`.
+    #: The parser of each command, set by :func:`build_parser`.
     commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
@@ -32,32 +34,25 @@ class Parser(argparse.ArgumentParser):
 
 def whole(name: str, low: int, high: int) -> Callable[[str], int]:
     """An argparse ``type`` accepting whole numbers from ``low`` to ``high``."""
-
-    def parse(value: str) -> int:
-        """``value`` as an ``int`` in range, else an error naming the range."""
-        try:
-            number = int(value)
-        except ValueError:
-            number = None
-        if number is None or not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
-        return number
-
-    return parse
+    return _ranged(int, f"{name} must be a whole number from {low} to {high}", low, high)
 
 
 def real(name: str, low: float, high: float) -> Callable[[str], float]:
     """An argparse ``type`` accepting finite numbers from ``low`` to ``high``."""
+    return _ranged(float, f"{name} must be a number from {low:g} to {high:g}", low, high)
 
-    def parse(value: str) -> float:
-        """``value`` as a ``float`` in range, else an error naming the range."""
+
+def _ranged(kind: Callable[[str], Number], rule: str, low: float, high: float) -> Callable[[str], Number]:
+    """An argparse ``type``: ``kind(value)`` if it lies from ``low`` to ``high``, else an error saying ``rule``."""
+
+    def parse(value: str) -> Number:
         try:
-            number = float(value)
+            number = kind(value)
         except ValueError:
             number = None
         # NaN fails every comparison, so it is refused with the out-of-range values.
         if number is None or not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
+            raise argparse.ArgumentTypeError(f"{rule}, not {value!r}")
         return number
 
     return parse

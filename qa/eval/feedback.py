@@ -22,7 +22,7 @@ from ..errors import EvalDataError, IndexAccessError, QueryError
 from ..index import Index
 from ..search.hits import Hit
 from ..text.passages import Passage
-from .questions import Question
+from .questions import Question, json_records
 
 __all__ = [
     "DOWN_AT",
@@ -182,24 +182,9 @@ def read_votes(path: Path) -> list[Vote]:
 
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError as exc:
-        raise EvalDataError(
-            f"no votes file at {path}: votes are recorded there when people rate quotes in the chat"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalDataError(f"cannot read votes file {path}: {exc}") from exc
-    votes: list[Vote] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            votes.append(Vote.from_dict(json.loads(line)))
-        except ValueError as exc:
-            # json.JSONDecodeError is a ValueError too.
-            raise EvalDataError(f"{path}:{number}: not a vote ({exc})") from exc
-    return votes
+    if not path.exists():
+        raise EvalDataError(f"no votes file at {path}: votes are recorded there when people rate quotes in the chat")
+    return json_records(path, lambda record, _: Vote.from_dict(record), file="votes file", record="vote")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import EvalDataError
 from ..text.passages import Document, make_document
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,42 @@ class Question:
     relevant: dict[str, float] = field(default_factory=dict)
 
 
+def json_records(path: str | Path, read: Callable[[dict[str, Any], int], T], *, file: str, record: str) -> list[T]:
+    """Every non-blank line of the JSON-lines file ``path``, turned by ``read(object, line number)`` into a result.
+
+    Raises:
+        EvalDataError: The file cannot be read (``cannot read {file} PATH``), or a line is not a JSON object
+            that ``read`` takes (``PATH:N: not a {record} (why)``).
+
+    """
+    where = Path(path)
+    try:
+        lines = where.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalDataError(f"cannot read {file} {where}: {exc}") from exc
+    results: list[T] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+            if not isinstance(value, dict):
+                raise TypeError("a line holds one JSON object")
+            results.append(read(value, number))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # json.JSONDecodeError is a ValueError too.
+            raise EvalDataError(f"{where}:{number}: not a {record} ({exc})") from exc
+    return results
+
+
+def _question(record: dict[str, Any], number: int) -> Question:
+    """A question record: ``{"id", "question", "relevant": ["FILE#N", ...]}``."""
+    relevant = record.get("relevant", [])
+    if not isinstance(relevant, list):
+        raise TypeError("`relevant` must be a list")
+    return Question(str(record.get("id", number)), str(record["question"]), {str(r): 1.0 for r in relevant})
+
+
 def read_questions(path: str | Path) -> list[Question]:
     """Read a JSON-lines file of ``{"id", "question", "relevant": ["FILE#N", ...]}``.
 
@@ -36,44 +75,10 @@ def read_questions(path: str | Path) -> list[Question]:
         EvalDataError: The file is missing or a line is malformed.
 
     """
-    file = Path(path)
-    try:
-        lines = file.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalDataError(f"cannot read questions file {file}: {exc}") from exc
-    questions: list[Question] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            relevant = record.get("relevant", [])
-            if not isinstance(relevant, list):
-                raise TypeError("`relevant` must be a list")
-            questions.append(
-                Question(str(record.get("id", number)), str(record["question"]), {str(r): 1.0 for r in relevant})
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise EvalDataError(f"{file}:{number}: not a question record ({exc})") from exc
+    questions = json_records(path, _question, file="questions file", record="question record")
     if not questions:
-        raise EvalDataError(f"{file} holds no questions")
+        raise EvalDataError(f"{path} holds no questions")
     return questions
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines file into a list of objects."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalDataError(f"cannot read {path}: {exc}") from exc
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise EvalDataError(f"{path}:{number}: invalid JSON ({exc})") from exc
-    return records
 
 
 def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], list[Question]]:
@@ -90,23 +95,29 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
     for path in (root / "corpus.jsonl", root / "queries.jsonl", qrels_path):
         if not path.is_file():
             raise EvalDataError(f"{path} not found: a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/")
-    documents = []
-    for record in _read_jsonl(root / "corpus.jsonl"):
-        try:
-            documents.append(
-                make_document(str(record["_id"]), str(record.get("text", "")), title=str(record.get("title") or ""))
-            )
-        except KeyError as exc:
-            raise EvalDataError(f"{root / 'corpus.jsonl'}: a document has no _id") from exc
-    queries = {str(r["_id"]): str(r["text"]) for r in _read_jsonl(root / "queries.jsonl") if "_id" in r}
+    documents = json_records(
+        root / "corpus.jsonl",
+        lambda r, _: make_document(str(r["_id"]), str(r.get("text", "")), title=str(r.get("title") or "")),
+        file="BEIR corpus",
+        record="BEIR document (with an _id)",
+    )
+    queries = dict(
+        json_records(
+            root / "queries.jsonl",
+            lambda r, _: (str(r["_id"]), str(r["text"])),
+            file="BEIR queries",
+            record="BEIR query",
+        )
+    )
     judged: dict[str, dict[str, float]] = {}
     rows = csv.reader(io.StringIO(qrels_path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")), delimiter="\t")
     for number, row in enumerate(rows, start=1):
         if not row or (number == 1 and not row[-1].strip().lstrip("-").isdigit()):
             continue
-        if len(row) < 3:
-            raise EvalDataError(f"{qrels_path}:{number}: expected query-id, corpus-id, score")
-        judged.setdefault(row[0].strip(), {})[row[1].strip()] = float(row[2])
+        try:
+            judged.setdefault(row[0].strip(), {})[row[1].strip()] = float(row[2])
+        except (IndexError, ValueError) as exc:
+            raise EvalDataError(f"{qrels_path}:{number}: expected query-id, corpus-id, score") from exc
     questions = [
         Question(qid, queries[qid], {d: g for d, g in grades.items() if g > 0})
         for qid, grades in judged.items()

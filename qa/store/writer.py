@@ -19,7 +19,7 @@ from typing import Any
 
 import filelock
 
-from ..build.backend import BuildBackend, LocalBackend, Previous
+from ..build.backend import BuildBackend, LocalBackend, Previous, Work
 from ..build.splitting import PassageRow, Split
 from ..config import Settings
 from ..embed.embedder import Embedder
@@ -313,7 +313,7 @@ class IndexWriter:
         chunk = _Chunk()
         unreadable: list[tuple[str, str]] = []
         previous = {name: Previous(old.sha256, old.skipped) for name, old in run.indexed.items()}
-        prepared = self.backend.prepare(self.source, todo, previous, embedder=self.embedder, settings=self.settings)
+        prepared = self.backend.prepare(self.source, todo, previous, Work(self.embedder, self.settings))
         for position, item in enumerate(prepared, start=1):
             loaded: Loaded | None = item.loaded
             old = run.indexed.get(item.name)
@@ -397,7 +397,7 @@ class IndexWriter:
         batches = [missing[start : start + EMBED_BATCH] for start in range(0, len(missing), EMBED_BATCH)]
         texts = [[chunk.texts[h] for h in batch] for batch in batches]
         # Batches may come back in any order (from a cluster); each is committed as it arrives.
-        for number, vectors in self.backend.embed(texts, embedder=self.embedder, settings=self.settings):
+        for number, vectors in self.backend.embed(texts, Work(self.embedder, self.settings)):
             batch = batches[number]
             if vectors.shape != (len(batch), self.embedder.dimension):
                 raise IndexCorruptError(

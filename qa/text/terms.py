@@ -8,12 +8,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from functools import cache
 
 import bm25s
 import Stemmer
-
-# bm25s logs a line for every call; the index reports what matters itself.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STOPWORDS = "en"
 _LANGUAGE = "english"
@@ -29,8 +27,15 @@ def _stemmer() -> Stemmer.Stemmer:
     """A stemmer per thread (PyStemmer objects are not thread-safe)."""
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:
+        _quiet()
         stemmer = _local.stemmer = Stemmer.Stemmer(_LANGUAGE)
     return stemmer
+
+
+@cache
+def _quiet() -> None:
+    """Quieten bm25s, which logs a line for every call (the index reports what matters itself); once, on first use."""
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def terms_of(texts: Sequence[str]) -> list[list[str]]:

@@ -87,7 +87,7 @@ class Settings:
         candidates: How many results each retriever contributes before fusion.
         threshold: An expert override: abstain when the best dense cosine is under this,
             instead of asking the calibrated answerability model. ``None`` (the default)
-            uses the model (``qa/calibration/``).
+            uses the model (``qa/answer/calibration/``).
         confident: With ``threshold``: the best cosine above which an answer carries no
             weak-match caveat (default: ``threshold`` itself).
         min_confidence: Answerability probability under which the bot abstains; ``None``

@@ -64,6 +64,12 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """A copy of the mixed-format sample (text, Markdown, HTML, PDF, Word)."""
+    return Path(shutil.copytree(ROOT / "tests" / "data" / "mixed", tmp_path / "mixed"))
+
+
+@pytest.fixture
 def fake() -> FakeEmbedder:
     return FakeEmbedder()
 

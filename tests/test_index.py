@@ -1,10 +1,9 @@
-"""Building, saving, loading and checking an index, with the fake embedder."""
+"""The index a program works with: build, load, changes, refresh, ensure (the fake embedder)."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,6 @@ from conftest import write_corpus
 from fakes import FakeEmbedder
 
 import qa
-from qa.store import freeze as writer_module
-from qa.store import rows
 from qa.store.database import FORMAT_VERSION
 from qa.store.manifest import MANIFEST
 
@@ -41,160 +38,6 @@ def test_load_round_trip_gives_same_results(fake_index: qa.Index, fake: FakeEmbe
 def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
     with pytest.raises(qa.IndexNotFoundError, match="qa index"):
         qa.load_index(tmp_path / "none")
-
-
-def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
-    folder = fake_index.folder
-    fake_index.snapshot.close()
-    for suffix in ("-wal", "-shm"):
-        (folder / f"index.db{suffix}").unlink(missing_ok=True)
-    (folder / "index.db").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(qa.IndexCorruptError, match=r"index\.db is damaged.*qa index"):
-        qa.load_index(folder)
-    messages: list[str] = []
-    repaired = qa.build_index(corpus, folder, embedder=fake, verify=True, notify=messages.append)
-    assert len(repaired) == 6 and any("damaged" in m for m in messages)
-    assert repaired.report is not None and repaired.report.repaired
-    assert any(p.name.startswith("index.db.damaged-") for p in folder.iterdir())
-
-
-@pytest.mark.parametrize("part", ["vectors", "keywords"])
-def test_damaged_base_files_are_named_and_rebuilt(
-    corpus: Path, tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch, part: str
-) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
-    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
-    meta = index.snapshot.meta
-    assert index.snapshot.base is not None and (index.folder / meta.base_file).is_file()
-    damaged = index.folder / meta.base_file if part == "vectors" else index.folder / meta.lexical_file / "tf.npy"
-    data = bytearray(damaged.read_bytes())
-    data[-4:] = b"\xff\xff\x7f\x7f"
-    damaged.write_bytes(bytes(data))
-    named = meta.base_file if part == "vectors" else meta.lexical_file
-    with pytest.raises(qa.IndexCorruptError, match=rf"{named} is damaged"):
-        qa.load_index(index.folder)
-    repaired = qa.build_index(corpus, index.folder, embedder=fake, verify=True)
-    assert repaired.report is not None and any("rebuilt" in r for r in repaired.report.repaired)
-    assert qa.load_index(index.folder, embedder=fake).search("Etna volcano", k=1)[0].source == "volcano.txt"
-
-
-def test_damaged_stored_vectors_are_named_and_re_embedded(fake_index: qa.Index, corpus: Path) -> None:
-    folder = fake_index.folder
-    with sqlite3.connect(folder / "index.db") as connection:
-        sha, vector = connection.execute(
-            "SELECT sha256, vector FROM embeddings WHERE sha256 IN (SELECT sha256 FROM windows) LIMIT 1"
-        ).fetchone()
-        blob = bytearray(vector)
-        blob[0:4] = b"\xff\xff\x7f\x7f"  # a huge float: not a unit vector any more
-        connection.execute("UPDATE embeddings SET vector = ? WHERE sha256 = ?", (bytes(blob), sha))
-    with pytest.raises(qa.IndexCorruptError, match=r"stored vectors in .*index\.db are damaged"):
-        qa.load_index(folder)
-    counting = FakeEmbedder()
-    repaired = qa.build_index(corpus, folder, embedder=counting, verify=True)
-    assert repaired.report is not None and repaired.report.repaired
-    # Only the damaged paragraph's file is embedded again, not the whole corpus.
-    assert 0 < counting.encoded < 7
-    assert len(qa.load_index(folder, embedder=counting).search("Danube", k=1)) == 1
-
-
-def test_a_damaged_sentence_vector_is_left_out_then_re_embedded(fake_index: qa.Index, corpus: Path) -> None:
-    folder = fake_index.folder
-    with sqlite3.connect(folder / "index.db") as connection:
-        rows = connection.execute(
-            "SELECT s.passage_id, e.sha256, e.vector FROM sentences s JOIN embeddings e ON e.sha256 = s.sha256"
-            " WHERE s.sha256 NOT IN (SELECT sha256 FROM windows)"
-        ).fetchall()
-        assert rows, "paragraphs of several sentences have sentence vectors of their own"
-        passage_id, sha, vector = rows[0]
-        connection.execute("UPDATE embeddings SET vector = ? WHERE sha256 = ?", (bytes(vector[:10]), sha))
-    index = qa.load_index(folder, embedder=FakeEmbedder())
-    query = index._retriever.embed("Danube")[0]
-    # The damaged vector is not trusted (a short blob would not even decode); the passage's
-    # other sentences still count, and every score is a real cosine.
-    scores = index.snapshot.sentence_for(query, [passage_id])
-    others = [r for r in rows if r[0] == passage_id and r[1] != sha]
-    assert (passage_id in scores) == bool(others)
-    assert all(-1.0001 <= value <= 1.0001 for value in scores.values())
-    assert index.search("Danube", k=1)
-    counting = FakeEmbedder()
-    repaired = qa.build_index(corpus, folder, embedder=counting, verify=True)
-    assert repaired.report is not None and repaired.report.repaired
-    assert counting.encoded > 0
-    with sqlite3.connect(folder / "index.db") as connection:
-        sizes = {len(v) for (v,) in connection.execute("SELECT vector FROM embeddings")}
-    assert sizes == {FakeEmbedder().dimension * 4}
-
-
-def test_altered_passage_text_is_never_quoted(fake_index: qa.Index, fake: FakeEmbedder) -> None:
-    with sqlite3.connect(fake_index.folder / "index.db") as connection:
-        connection.execute(
-            "UPDATE passages SET text = 'The Corner Bakery was founded on the Moon.'"
-            " WHERE source = 'bakery.md' AND paragraph = 1"
-        )
-    index = qa.load_index(fake_index.folder, embedder=fake)
-    answer = index.answer("When did the Corner Bakery open and what is it famous for?")
-    files = {q.source: (fake_index.corpus / q.source).read_text(encoding="utf-8") for q in answer.quotes}
-    assert answer.quotes
-    for quote in answer.quotes:
-        assert "Moon" not in quote.text
-        assert files[quote.source][quote.start_char : quote.end_char] == quote.text
-
-
-def test_old_format_folder_is_explained_and_rebuilt(tmp_path: Path, corpus: Path, fake: FakeEmbedder) -> None:
-    folder = tmp_path / "old"
-    folder.mkdir()
-    (folder / "manifest.json").write_text(json.dumps({"format_version": 1, "model": "x"}))
-    (folder / "passages-abc.jsonl").write_text("{}\n")
-    (folder / "vectors-abc.faiss").write_bytes(b"old")
-    with pytest.raises(qa.IndexMismatchError, match=r"older format \(1\).*qa index"):
-        qa.load_index(folder)
-    rebuilt = qa.build_index(corpus, folder, embedder=fake)
-    assert len(rebuilt) == 6
-    assert not (folder / "passages-abc.jsonl").exists() and not (folder / "vectors-abc.faiss").exists()
-    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 3
-
-
-def test_crash_mid_build_keeps_previous_index_and_resumes(
-    fake_index: qa.Index, corpus: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = fake_index.manifest
-    (corpus / "new.txt").write_text("A brand new article about glaciers.\n\nAnd one on fjords.", encoding="utf-8")
-
-    def explode(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(rows, "insert_passage", explode)
-    counting = FakeEmbedder()
-    with pytest.raises(OSError, match="disk full"):
-        qa.build_index(corpus, fake_index.folder, embedder=counting)
-    monkeypatch.undo()
-    survivor = qa.load_index(fake_index.folder, embedder=fake)
-    assert survivor.manifest == before
-    assert len(survivor) == 6
-    assert survivor.search("Etna volcano", k=1)[0].source == "volcano.txt"
-    # The vectors computed before the crash were committed: the rerun embeds nothing again.
-    embedded_before_crash = counting.encoded
-    assert embedded_before_crash == 2
-    rebuilt = qa.build_index(corpus, fake_index.folder, embedder=counting)
-    assert len(rebuilt) == 8
-    assert counting.encoded == embedded_before_crash
-    assert not any(p.name.startswith(".tmp-") for p in fake_index.folder.iterdir())
-
-
-def test_ids_of_unchanged_paragraphs_are_stable(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
-    def ids() -> dict[tuple[str, int], int]:
-        with sqlite3.connect(fake_index.folder / "index.db") as connection:
-            return {(s, p): i for i, s, p in connection.execute("SELECT id, source, paragraph FROM passages")}
-
-    first = ids()
-    (corpus / "volcano.txt").write_text("Etna sleeps.", encoding="utf-8")
-    updated = qa.build_index(corpus, fake_index.folder, embedder=fake)
-    second = ids()
-    assert updated.generation == fake_index.generation + 1
-    assert {k: v for k, v in first.items() if k[0] != "volcano.txt"} == {
-        k: v for k, v in second.items() if k[0] != "volcano.txt"
-    }
-    assert second[("volcano.txt", 1)] not in first.values()
 
 
 def test_touched_but_unchanged_file_is_not_a_change(fake_index: qa.Index, corpus: Path) -> None:
@@ -239,110 +82,9 @@ def test_ensure_index_builds_then_refreshes(tmp_path: Path, corpus: Path, monkey
     assert len(second) == 5
 
 
-def test_long_paragraph_is_windowed_not_truncated(tmp_path: Path) -> None:
-    words = [f"filler{i}" for i in range(150)]
-    text = " ".join(words) + " the zanzibar clause appears only at the very end."
-    corpus = write_corpus(tmp_path / "c", {"long.txt": text, "short.txt": "Short unrelated note about cats."})
-    embedder = FakeEmbedder(max_tokens=40)
-    index = qa.build_index(corpus, tmp_path / "i", embedder=embedder, settings=qa.Settings(context=False))
-    assert index.report is not None and index.report.windowed == 1
-    assert index.manifest.vector_count > index.manifest.passage_count == 2
-    hit = index.search("zanzibar clause", k=1, retriever="dense")[0]
-    assert (hit.source, hit.paragraph, hit.text) == ("long.txt", 1, text)
-
-
 def test_unicode_line_separators_survive_a_reload(tmp_path: Path, fake: FakeEmbedder) -> None:
     corpus = write_corpus(tmp_path / "c", {"sep.txt": "Alpha is\u2028 a letter.\u2029 Beta\x85 too.\n\nGamma."})
     built = qa.build_index(corpus, tmp_path / "i", embedder=fake)
     loaded = qa.load_index(tmp_path / "i", embedder=fake)
     assert loaded.passages == built.passages
     assert loaded.passages[0].text == "Alpha is\u2028 a letter.\u2029 Beta\x85 too."
-
-
-def test_corpus_without_paragraphs_is_a_clear_error(tmp_path: Path, fake: FakeEmbedder) -> None:
-    corpus = write_corpus(tmp_path / "c", {"001.txt": "  \n\n "})
-    with pytest.raises(qa.CorpusError, match=r"no paragraphs"):
-        qa.build_index(corpus, tmp_path / "i", embedder=fake)
-    with pytest.raises(qa.CorpusError, match=r"no text, Markdown, HTML, PDF or Word \(\.docx\) files"):
-        qa.build_index(write_corpus(tmp_path / "empty", {"a.bin": "x"}), tmp_path / "j", embedder=fake)
-
-
-def test_stop_words_only_corpus_builds_and_searches(tmp_path: Path, fake: FakeEmbedder) -> None:
-    corpus = write_corpus(tmp_path / "c", {"001.txt": "The. And of."})
-    index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
-    assert index.search("the and", k=1, retriever="lexical") == []
-    assert len(index.search("and of", k=1, retriever="dense")) == 1
-
-
-def test_totals_kept_by_difference_match_the_rows(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
-    (corpus / "volcano.txt").write_text("Etna sleeps.\n\nThe observatory is quiet.", encoding="utf-8")
-    (corpus / "nested" / "rivers.txt").unlink()
-    (corpus / "new.md").write_text("# Glaciers\n\nIce carves valleys slowly.", encoding="utf-8")
-    updated = qa.build_index(corpus, fake_index.folder, embedder=fake)
-    with sqlite3.connect(fake_index.folder / "index.db") as connection:
-        rows = connection.execute(
-            "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM windows), (SELECT sum(length) FROM passages)"
-        ).fetchone()
-    meta = updated.snapshot.meta
-    assert (meta.passage_count, meta.vector_count, meta.token_total) == rows
-    assert len(updated) == rows[0] == 5
-
-
-def test_unchanged_files_are_not_read_again(
-    fake_index: qa.Index, corpus: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from qa.ingest import sources
-
-    read: list[str] = []
-    original = sources.FolderSource.load
-
-    def spy(self: sources.FolderSource, name: str) -> sources.Loaded:
-        read.append(name)
-        return original(self, name)
-
-    monkeypatch.setattr(sources.FolderSource, "load", spy)
-    (corpus / "volcano.txt").write_text("Etna sleeps.", encoding="utf-8")
-    qa.build_index(corpus, fake_index.folder, embedder=fake)
-    assert read == ["volcano.txt"]
-
-
-def test_an_index_without_sentence_vectors_is_built_kept_and_searched(corpus: Path, tmp_path: Path) -> None:
-    counting = FakeEmbedder()
-    lean = qa.build_index(corpus, tmp_path / "lean", embedder=counting, settings=qa.Settings(sentences=False))
-    full_counting = FakeEmbedder()
-    full = qa.build_index(corpus, tmp_path / "full", embedder=full_counting)
-    assert lean.manifest.passage_count == full.manifest.passage_count
-    with sqlite3.connect(tmp_path / "lean" / "index.db") as connection:
-        assert connection.execute("SELECT count(*) FROM sentences").fetchone() == (0,)
-    with sqlite3.connect(tmp_path / "full" / "index.db") as connection:
-        assert connection.execute("SELECT count(*) FROM sentences").fetchone()[0] > 0
-    assert counting.encoded < full_counting.encoded
-    # The choice is a fact of the index: loading and refreshing keep it, nothing is re-embedded.
-    loaded = qa.load_index(tmp_path / "lean", embedder=counting)
-    assert loaded.manifest.sentences is False and loaded.settings.sentences is False
-    again = qa.ensure_index(tmp_path / "lean", corpus)
-    assert again.manifest.sentences is False and again.manifest.generation == loaded.manifest.generation
-    # Search works without them: the paragraph cosine stands in for the best sentence.
-    assert [h.passage for h in loaded.search("Danube", k=3)]
-    assert full.manifest.sentences is True
-
-
-def test_a_missing_sentence_vector_is_repaired_and_unused_vectors_are_swept(corpus: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "index"
-    qa.build_index(corpus, folder, embedder=FakeEmbedder())
-    with sqlite3.connect(folder / "index.db") as connection:
-        sha = connection.execute(
-            "SELECT sha256 FROM sentences WHERE sha256 NOT IN (SELECT sha256 FROM windows) LIMIT 1"
-        ).fetchone()[0]
-        connection.execute("DELETE FROM embeddings WHERE sha256 = ?", (sha,))
-    repaired = qa.build_index(corpus, folder, embedder=FakeEmbedder(), verify=True)
-    assert repaired.report is not None and any("missing" in r for r in repaired.report.repaired)
-    with sqlite3.connect(folder / "index.db") as connection:
-        assert connection.execute("SELECT count(*) FROM embeddings WHERE sha256 = ?", (sha,)).fetchone() == (1,)
-    # Rebuilt without sentences, the sentence-only vectors are gone, not kept unused.
-    qa.build_index(corpus, folder, embedder=FakeEmbedder(), settings=qa.Settings(sentences=False))
-    with sqlite3.connect(folder / "index.db") as connection:
-        unused = connection.execute(
-            "SELECT count(*) FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)"
-        ).fetchone()[0]
-    assert unused == 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import sqlite3
 from collections.abc import Callable, Iterator
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import qa
+from qa import config
 from qa.errors import SettingsError, shown
 from qa.store import freeze as writer_module
 from qa.store.segments import checksum as _checksum
@@ -410,34 +411,83 @@ ANY_K = st.one_of(
 )
 
 
+def valid_text(text: object) -> bool:
+    """Whether ``text`` is text every entry point takes: a string of real characters (no lone surrogates)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def valid_question(question: object, limit: int = 2000) -> bool:
+    """Whether ``question`` is a question every entry point answers: text, not blank, within the limit."""
+    return valid_text(question) and 0 < len(str(question).strip()) <= limit
+
+
+def valid_k(k: object) -> bool:
+    """Whether ``k`` is a whole number of at least 1 (numpy's too, never a bool)."""
+    return isinstance(k, Integral) and not isinstance(k, bool) and k >= 1
+
+
 @PROPERTY
 @given(question=TEXT, retriever=st.sampled_from(RETRIEVERS))
-def test_any_text_searches_or_raises_a_qa_error(shared_index: qa.Index, question: str, retriever: str) -> None:
-    for call in (shared_index.search, shared_index.answer):
-        with contextlib.suppress(qa.QAError):
-            call(question, retriever=retriever)  # type: ignore[operator]
+def test_any_valid_text_searches_and_any_other_is_a_query_error(
+    shared_index: qa.Index, question: str, retriever: str
+) -> None:
+    if valid_question(question):
+        hits = shared_index.search(question, retriever=retriever)  # type: ignore[arg-type]
+        assert len(hits) <= 5 and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        answer = shared_index.answer(question, retriever=retriever)  # type: ignore[arg-type]
+        assert answer.question == question.strip() and all(q.text == q.passage.text for q in answer.quotes)
+    else:
+        for call in (shared_index.search, shared_index.answer):
+            with pytest.raises(qa.QueryError):
+                call(question, retriever=retriever)  # type: ignore[operator]
 
 
 @PROPERTY
-@given(k=ANY_K)
-def test_any_k_searches_or_raises_a_qa_error(shared_index: qa.Index, k: object) -> None:
-    for call in (shared_index.search, shared_index.rank, shared_index.answer):
-        with contextlib.suppress(qa.QAError):
-            call("Etna volcano", k)  # type: ignore[operator]
+@given(k=st.one_of(ANY_K, st.integers(1, 10**6), st.integers(1, 50).map(np.int64)))
+def test_any_whole_k_of_at_least_one_searches_and_any_other_is_a_query_error(shared_index: qa.Index, k: object) -> None:
+    if valid_k(k):
+        assert 0 < len(shared_index.search("Etna volcano", k)) <= min(int(k), len(shared_index))  # type: ignore[call-overload]
+        assert len(shared_index.rank("Etna volcano", k).hits) <= int(k)  # type: ignore[arg-type, call-overload]
+    else:
+        for call in (shared_index.search, shared_index.rank):
+            with pytest.raises(qa.QueryError, match="k must be a whole number"):
+                call("Etna volcano", k)  # type: ignore[operator]
+    # An answer takes no k as its default (settings.answer_k).
+    if k is None or valid_k(k):
+        answer = shared_index.answer("Etna volcano", k)  # type: ignore[arg-type]
+        assert len(answer.quotes) + len(answer.more) <= (5 if k is None else int(k))  # type: ignore[call-overload]
+    else:
+        with pytest.raises(qa.QueryError, match="k must be a whole number"):
+            shared_index.answer("Etna volcano", k)  # type: ignore[arg-type]
 
 
 @PROPERTY
 @given(retriever=st.one_of(st.none(), st.text(max_size=8), st.integers(), st.sampled_from(RETRIEVERS)))
-def test_any_retriever_searches_or_raises_a_qa_error(shared_index: qa.Index, retriever: object) -> None:
-    with contextlib.suppress(qa.QAError):
-        shared_index.search("Etna volcano", retriever=retriever)  # type: ignore[arg-type]
+def test_a_known_retriever_searches_and_any_other_is_a_query_error(shared_index: qa.Index, retriever: object) -> None:
+    if retriever is None or retriever in RETRIEVERS:
+        assert shared_index.search("Etna volcano", retriever=retriever)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(qa.QueryError, match="unknown retriever"):
+            shared_index.search("Etna volcano", retriever=retriever)  # type: ignore[arg-type]
 
 
 @PROPERTY
 @given(history=st.lists(st.one_of(TEXT, st.none(), st.integers()), max_size=3), question=TEXT)
-def test_any_history_answers_or_raises_a_qa_error(shared_index: qa.Index, history: list[object], question: str) -> None:
-    with contextlib.suppress(qa.QAError):
-        shared_index.answer(question, history=history)  # type: ignore[arg-type]
+def test_a_history_of_text_answers_and_any_other_is_a_query_error(
+    shared_index: qa.Index, history: list[object], question: str
+) -> None:
+    if valid_question(question) and all(valid_text(earlier) for earlier in history):
+        answer = shared_index.answer(question, history=history)  # type: ignore[arg-type]
+        assert answer.searched.startswith(" ".join(question.split())[:20]) or answer.searched == question.strip()
+    else:
+        with pytest.raises(qa.QueryError):
+            shared_index.answer(question, history=history)  # type: ignore[arg-type]
 
 
 NUMBERS = st.one_of(
@@ -456,6 +506,29 @@ def test_any_setting_value_is_accepted_or_a_settings_error(field: str, value: ob
     assert math.isfinite(settings.quote_level)
 
 
+@st.composite
+def in_range(draw: st.DrawFn) -> tuple[str, object]:
+    """A setting and a value inside its documented range (whole numbers whole, real numbers finite)."""
+    whole, real = config._WHOLE, config._REAL
+    name = draw(st.sampled_from(sorted([*whole, *real])))
+    if name in whole:
+        low, high = whole[name]
+        return name, draw(st.integers(low, high if high is not None else 10**6))
+    low, high, _ = real[name]
+    top = high if high is not None else 1e6
+    # max_file_mb must be above 0; the others may be at their lowest.
+    value = draw(st.floats(low, top, exclude_min=name == "max_file_mb", allow_nan=False))
+    return name, value
+
+
+@PROPERTY
+@given(choice=in_range())
+def test_every_value_in_a_settings_range_is_accepted_and_kept(choice: tuple[str, object]) -> None:
+    name, value = choice
+    settings = qa.Settings(**{name: value})  # type: ignore[arg-type]
+    assert getattr(settings, name) == value and type(getattr(settings, name)) is type(value)
+
+
 @pytest.fixture(scope="module")
 def shared_backend(shared_index: qa.Index) -> Iterator[object]:
     """The chat server's backend over the shared index (no HTTP: the same function /ask calls)."""
@@ -472,12 +545,26 @@ ANY_SOURCES = st.one_of(
 
 
 @PROPERTY
-@given(question=st.one_of(TEXT, st.integers(), st.none(), st.floats()), k=ANY_K, sources=ANY_SOURCES)
-def test_the_http_ask_answers_anything_in_the_answer_shape(
+@given(
+    question=st.one_of(TEXT, st.integers(), st.none(), st.floats()),
+    k=st.one_of(ANY_K, st.integers(1, 100)),
+    sources=st.one_of(ANY_SOURCES, st.lists(st.sampled_from(["volcano.txt", "nested/", "bakery.md"]), min_size=1)),
+)
+def test_the_http_ask_answers_valid_requests_and_refuses_the_rest_in_the_answer_shape(
     shared_backend: object, question: object, k: object, sources: object
 ) -> None:
     data = shared_backend.ask(question, k, sources)  # type: ignore[attr-defined]
-    assert {"question", "found", "quotes", "more", "warnings"} <= set(data)
-    assert data.get("error") or data["found"] in (True, False)
-    # A refused question is echoed only in part.
-    assert len(data["question"]) <= 81 or not data.get("error")
+    assert {"question", "searched", "found", "confident", "confidence", "quotes", "more", "warnings"} <= set(data)
+    valid = (
+        valid_question(question)
+        and (k is None or (valid_k(k) and int(k) <= 100))  # type: ignore[call-overload]
+        and (sources is None or (isinstance(sources, list) and set(sources) <= {"volcano.txt", "nested/", "bakery.md"}))
+    )
+    if valid:
+        assert "error" not in data and data["found"] in (True, False) and data["question"] == str(question).strip()
+        allowed = ("volcano.txt", "nested/rivers.txt", "bakery.md") if not sources else tuple(sources)
+        assert all(q["source"].startswith(allowed) for q in data["quotes"])  # type: ignore[arg-type]
+    else:
+        assert data["error"] and data["found"] is False and data["quotes"] == []
+        # A refused question is echoed only in part.
+        assert len(data["question"]) <= 81

@@ -1,7 +1,7 @@
 """Where a build reads, splits and embeds: this process by default, a Ray cluster with :mod:`qa.build.cluster`.
 
 The writer decides what to (re)index and commits every row itself; a backend only turns
-files into :class:`~qa.splitting.Split` rows and texts into vectors. Both backends run the
+files into :class:`~qa.build.splitting.Split` rows and texts into vectors. Both backends run the
 same readers and the same splitting, so the stores they produce are the same.
 """
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import DEV_QUESTIONS, free_port
+from conftest import DEV_QUESTIONS, ROOT, free_port
 from support.identity import compare_stores, ranking_differences
 
 import qa
 
 #: The first SQuAD dev articles, kept in the repository (the full set is not needed here).
-SQUAD = Path(__file__).parent / "data" / "squad_dev_excerpt.json"
+SQUAD = ROOT / "tests" / "data" / "squad_dev_excerpt.json"
 #: SQuAD dev articles of the small corpus (about 130 paragraphs, 700 texts to embed).
 SQUAD_ARTICLES = 3
 QA = Path(sys.executable).with_name("qa")

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from fakes import FakeEmbedder
 from workers import article
 
 import qa
 from qa.store import freeze as freeze_module
 
-WORKERS = Path(__file__).resolve().parent / "workers.py"
+WORKERS = ROOT / "tests" / "workers.py"
 FILES = 8
 
 

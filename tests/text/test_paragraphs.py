@@ -1,18 +1,12 @@
-"""Reading and splitting articles into cited paragraphs."""
+"""Plain-text paragraphs: blank lines, hard-wrapped and long lines, offsets that slice back verbatim."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from conftest import SEEDS
-
-from qa.errors import CorpusError
 from qa.ingest.corpus import read_corpus
-from qa.ingest.readers.text import decoded as decode_text
 from qa.text.paragraphs import paragraph_spans
 from qa.text.passages import make_document, split_passages
-from qa.text.sentences import sentence_spans
 
 
 def passages_of(text: str, source: str = "a.txt") -> list:
@@ -26,19 +20,6 @@ def assert_slices_back(text: str) -> None:
         lines = text.split("\n")
         assert lines[passage.start_line - 1].strip().startswith(passage.text.split("\n")[0].strip()[:20])
         assert passage.end_line - passage.start_line == passage.text.count("\n")
-
-
-def test_seed_files_give_28_paragraphs_one_per_line() -> None:
-    corpus = read_corpus(SEEDS)
-    counts = {}
-    for document in corpus.documents:
-        passages = split_passages(document)
-        counts[document.source] = len(passages)
-        lines = document.text.split("\n")
-        for passage in passages:
-            assert passage.start_line == passage.end_line == passage.paragraph
-            assert passage.text == lines[passage.paragraph - 1]
-    assert counts == {"000_3ff9e896d4582ee2.txt": 10, "001_9dcbbab14ab930fe.txt": 9, "004_87c802f936a4d6e3.txt": 9}
 
 
 def test_blank_line_runs_and_surrounding_whitespace() -> None:
@@ -115,56 +96,3 @@ def test_each_passage_has_a_content_hash() -> None:
 def test_empty_and_whitespace_files_have_no_paragraphs() -> None:
     assert paragraph_spans("") == []
     assert paragraph_spans(" \n\n\t\n") == []
-
-
-def test_binary_and_non_utf8_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
-    (tmp_path / "good.txt").write_text("Readable.", encoding="utf-8")
-    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    (tmp_path / "ignored.bin").write_bytes(b"PK")
-    corpus = read_corpus(tmp_path)
-    assert [d.source for d in corpus.documents] == ["good.txt"]
-    reasons = {s.source: s.reason for s in corpus.skipped}
-    assert set(reasons) == {"binary.txt", "latin1.txt"}
-    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.txt"]
-
-
-def test_recursive_md_and_hidden_folders(tmp_path: Path) -> None:
-    (tmp_path / "sub" / "deeper").mkdir(parents=True)
-    (tmp_path / "sub" / "deeper" / "x.md").write_text("Nested.", encoding="utf-8")
-    (tmp_path / ".qa-index").mkdir()
-    (tmp_path / ".qa-index" / "y.txt").write_text("Hidden.", encoding="utf-8")
-    assert [d.source for d in read_corpus(tmp_path).documents] == ["sub/deeper/x.md"]
-
-
-def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="not found"):
-        read_corpus(tmp_path / "nope")
-    (tmp_path / "only.bin").write_bytes(b"x")
-    with pytest.raises(CorpusError, match="no readable"):
-        read_corpus(tmp_path)
-
-
-def test_decode_rejects_nul_bytes() -> None:
-    with pytest.raises(CorpusError, match="binary"):
-        decode_text(b"abc\x00def")
-
-
-def test_sentences_respect_abbreviations_and_quotes() -> None:
-    text = "He met Dr. Amina Al-Tamimi in the U.S. office. “It works,” she said. Done!"
-    sentences = [text[s:e] for s, e in sentence_spans(text)]
-    assert sentences == ["He met Dr. Amina Al-Tamimi in the U.S. office.", "“It works,” she said.", "Done!"]
-
-
-@pytest.mark.parametrize(
-    ("name", "title"),
-    [("Super_Bowl_50.txt", "Super Bowl 50"), ("000_3ff9e896d4582ee2.txt", ""), ("dir/solar-energy.md", "solar energy")],
-)
-def test_title_from_file_name(name: str, title: str) -> None:
-    assert make_document(name, "Body text.").title == title
-
-
-def test_title_and_lead_sentence() -> None:
-    document = make_document("a.md", "# Basra Today\n\nThe city of Basra opened a library. It is large.\n")
-    assert document.title == "Basra Today"
-    assert document.lead == "The city of Basra opened a library."

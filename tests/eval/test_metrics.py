@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from fakes import FakeEmbedder
 
 import qa
@@ -17,7 +18,7 @@ from qa.eval.metrics import QuestionResult, evaluate, metrics
 from qa.eval.questions import Question, read_beir, read_questions
 from qa.index import build_from_documents
 
-BEIR = Path(__file__).parent / "data" / "beir_tiny"
+BEIR = ROOT / "tests" / "data" / "beir_tiny"
 
 
 def result(ranked: list[str], found: bool = True) -> QuestionResult:

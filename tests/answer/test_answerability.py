@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEV_QUESTIONS
+from conftest import DEV_QUESTIONS, ROOT
 from fakes import FakeEmbedder
 
 import qa
@@ -18,7 +18,7 @@ from qa.errors import SettingsError
 from qa.eval.questions import read_questions
 from qa.search.hits import Evidence
 
-DATA = Path(__file__).parent / "data"
+DATA = ROOT / "tests" / "data"
 EVERYDAY = [json.loads(line)["question"] for line in (DATA / "out_of_corpus.jsonl").read_text().splitlines()]
 
 #: Fixed evidence and the probability the shipped calibration gives it (docs/benchmarks.md,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.embedder import Embedder, SentenceTransformerEmbedder
+from ..embed.embedder import SentenceTransformerEmbedder
 from ..errors import QAError
 from ..ingest.sources import Loaded, RawFile, Source, extract
 from .backend import LocalBackend, Prepared, Previous, Work, needs_split

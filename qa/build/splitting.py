@@ -112,7 +112,7 @@ def vector_key(model: str, text: str) -> str:
 
 
 def split_document(document: Document, embedder: Embedder, settings: Settings) -> Split:
-    """The passages of a changed document (as :func:`~qa.text.passages.split_passages` numbers them) and what to embed."""
+    """The passages of a changed document (numbered as :func:`~qa.text.passages.split_passages` does), what to embed."""
     title = document.title if settings.lexical_title else ""
     passages = split_passages(document)
     # Keyword terms of the whole document in one tokenizer call.

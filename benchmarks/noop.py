@@ -8,8 +8,9 @@ embedder if they are missing), so the model is left out: what is measured is wha
 update with nothing to do reads. Each measurement runs in a fresh process and times the
 call itself (interpreter start and imports excluded):
 
-- `first`: `qa.update.update_index(..., verify=True)` (what `qa index` runs) right after a
-  build: the stamps its writer left are too fresh to trust, so it checks everything once;
+- `unstamped`: `qa.update.update_index(..., verify=True)` (what `qa index` runs) with no
+  stamps (`verified.json` removed first): it checks everything once, as the first update
+  after a build does (the stamps a build leaves are too fresh to trust);
 - `stamped`: the same again: the database and base files are as stamped, nothing is read;
 - `open`: `qa.load_index`, what every `qa ask` and `qa serve` does first;
 - with `--before REV` (e.g. the commit before the stamps), the same work by that revision,
@@ -44,11 +45,12 @@ import qa
 from qa.store.writer import BuildOptions
 from qa.update import update_index
 corpus, out, what = sys.argv[1:4]
+embedder = HashEmbedder()
 started = time.perf_counter()
 if what == "open":
-    index = qa.load_index(out, embedder=HashEmbedder())
+    index = qa.load_index(out, embedder=embedder)
 else:
-    report = update_index(corpus, out, embedder=HashEmbedder(), options=BuildOptions(verify=True))
+    report = update_index(corpus, out, embedder=embedder, options=BuildOptions(verify=True))
     assert report.embedded == 0 and report.updated_files == 0, report
 print(json.dumps({{"seconds": time.perf_counter() - started}}))
 """
@@ -60,12 +62,13 @@ sys.path.insert(0, {here!r})
 from scale import HashEmbedder
 import qa
 corpus, out, what = sys.argv[1:4]
+embedder = HashEmbedder()
 started = time.perf_counter()
 if what == "open":
-    qa.load_index(out, embedder=HashEmbedder())
+    qa.load_index(out, embedder=embedder)
 else:
-    qa.load_index(out, embedder=HashEmbedder())  # its CLI read the sentence flag from an opened index
-    index = qa.build_index(corpus, out, embedder=HashEmbedder(), verify=True)
+    qa.load_index(out, embedder=embedder)  # its CLI read the sentence flag from an opened index
+    index = qa.build_index(corpus, out, embedder=embedder, verify=True)
     assert index.report.embedded == 0 and index.report.updated_files == 0, index.report
 print(json.dumps({{"seconds": time.perf_counter() - started}}))
 """
@@ -104,7 +107,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "data" / "scale")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--before", help="a git revision to measure the same way, over the same indexes")
-    parser.add_argument("--rebuild", action="store_true", help="build each index again first (fresh stamps)")
     args = parser.parse_args()
     worktree: Path | None = None
     if args.before:
@@ -113,14 +115,13 @@ def main() -> None:
     rows = []
     try:
         for size in args.sizes:
-            if args.rebuild:
-                subprocess.run(["rm", "-rf", str(args.out / f"index-{size}")], check=True)
             corpus, index = ensure_built(args.out, size, args.squad)
             row: dict[str, float | int] = {"size": size}
             if worktree is not None:
                 # First, so that it finds the index as the build left it.
                 row["before_update_s"] = timed(BEFORE, corpus, index, "update", worktree)
                 row["before_open_s"] = timed(BEFORE, corpus, index, "open", worktree)
+            (index / "verified.json").unlink(missing_ok=True)
             row["first_update_s"] = timed(CURRENT, corpus, index, "update")
             # Stamps are trusted once they are older than the files by integrity.RACY_NS.
             time.sleep(0.2)
@@ -136,7 +137,7 @@ def main() -> None:
     print(
         "| paragraphs |"
         + (" before: no-op `qa index` (s) | before: open (s) |" if before else "")
-        + " first no-op after a build (s) | no-op once stamped (s) | open (s) |"
+        + " no-op without stamps (s) | no-op once stamped (s) | open (s) |"
     )
     print("| ---: " * (6 if before else 4) + "|")
     for r in rows:

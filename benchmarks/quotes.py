@@ -123,7 +123,7 @@ def highlight_bars(index: qa.Index, questions: list[Question], answers: dict[str
         # As the answer does: every ranked passage's sentences, the best of the shown ones as reference.
         spans = [sentence_spans(hit.text) for hit in hits]
         sentences = [hit.text[s:e] for hit, own in zip(hits, spans, strict=True) for s, e in own]
-        scores = index.score_sentences(question.text, sentences).tolist() if sentences else []
+        scores = index.answerer.scorer(question.text, sentences).tolist() if sentences else []
         top = max(scores[: sum(len(own) for own in spans[:shown])], default=0.0)
         position = 0
         for number, (hit, own) in enumerate(zip(hits, spans, strict=True)):

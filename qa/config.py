@@ -1,8 +1,9 @@
 """The settings of the package, with the defaults a new user gets, and the one reader of ``QA_*`` variables.
 
 :class:`Settings` tunes indexing and retrieval and is passed down to every layer (and to
-Ray workers); :class:`Environment` is every ``QA_*`` environment variable, read and checked
-once by the CLI (:func:`read_environment`). Nothing else in the package reads them.
+Ray workers); :class:`Environment` holds the ``QA_*`` environment variables, read once by
+the CLI (:func:`read_environment`) and each checked where a command uses it. Nothing else
+in the package reads them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from numbers import Integral, Real
 from typing import Literal
 
@@ -79,7 +80,8 @@ class Settings:
         lexical_title: Index each paragraph's article title with it for BM25.
         sentences: Embed each sentence of a paragraph too, so that hybrid search can score a
             passage by its best sentence (about 1.8x the embedding work of a build; off,
-            the paragraph cosine stands in for it).
+            the paragraph cosine stands in for it). ``None`` (the default): as the index
+            already is, with sentences for a new one.
         retriever: ``dense``, ``lexical`` or ``hybrid``.
         fusion: How hybrid search merges the two rankings: ``minmax`` or ``rrf``.
         dense_weight: Weight of the dense score in ``minmax`` fusion (lexical gets the rest).
@@ -128,7 +130,7 @@ class Settings:
     window_overlap: int = 32
     context: bool = False
     lexical_title: bool = True
-    sentences: bool = True
+    sentences: bool | None = None
     retriever: RetrieverName = "hybrid"
     fusion: FusionName = "minmax"
     dense_weight: float = 0.65
@@ -156,8 +158,9 @@ class Settings:
         if not isinstance(self.model, str) or not self.model.strip():
             raise SettingsError(f"model must be a model name or path, not {shown(self.model)}")
         for name in ("context", "lexical_title", "sentences"):
-            if not isinstance(getattr(self, name), bool):
-                raise SettingsError(f"{name} must be True or False, not {shown(getattr(self, name))}")
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "sentences" and value is None):
+                raise SettingsError(f"{name} must be True or False, not {shown(value)}")
         if not isinstance(self.retriever, str) or self.retriever not in RETRIEVERS:
             raise SettingsError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {shown(self.retriever)}")
         if not isinstance(self.fusion, str) or self.fusion not in FUSIONS:
@@ -242,67 +245,102 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class Environment:
-    """Every ``QA_*`` environment variable, read and checked once (see :func:`read_environment`).
+    """The ``QA_*`` environment variables, read once (:func:`read_environment`), each checked where it is used.
+
+    A variable is checked by the property that reads it, so that a malformed one a command
+    does not use (``QA_PORT`` for ``qa ask``) cannot stop that command. Values are kept as
+    set: only an empty or blank variable means "not set".
 
     Attributes:
-        corpus: ``$QA_CORPUS``, the corpus folder (default ``seeds``).
-        index: ``$QA_INDEX``, the index folder (default ``embeddings``).
-        model: ``$QA_MODEL``, the embedding model (``None``: the index's, or the default).
-        host: ``$QA_HOST``, the address ``qa serve`` binds.
-        port: ``$QA_PORT``, its port.
-        auth: ``$QA_AUTH`` as ``(user, password)``, or ``None``.
-        max_file_mb: ``$QA_MAX_FILE_MB``, the largest file indexed.
-        server: ``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD`` and ``$QA_MONITORING``.
+        values: The ``QA_*`` variables that are set, by name.
 
     """
 
-    corpus: str = "seeds"
-    index: str = "embeddings"
-    model: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 7860
-    auth: tuple[str, str] | None = None
-    max_file_mb: float = MAX_FILE_MB
-    server: ServerSettings = ServerSettings()
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, name: str, default: str) -> str:
+        """``$name`` as set, or ``default`` when it is not set or blank."""
+        value = self.values.get(name, "")
+        return value if value.strip() else default
+
+    @property
+    def corpus(self) -> str:
+        """``$QA_CORPUS``: the corpus folder (default ``seeds``)."""
+        return self.text("QA_CORPUS", "seeds")
+
+    @property
+    def index(self) -> str:
+        """``$QA_INDEX``: the index folder (default ``embeddings``)."""
+        return self.text("QA_INDEX", "embeddings")
+
+    @property
+    def model(self) -> str | None:
+        """``$QA_MODEL``: the embedding model (``None``: the index's, or the default)."""
+        return self.text("QA_MODEL", "") or None
+
+    @property
+    def host(self) -> str:
+        """``$QA_HOST``: the address ``qa serve`` binds (default 127.0.0.1)."""
+        return self.text("QA_HOST", "127.0.0.1")
+
+    @property
+    def port(self) -> int:
+        """``$QA_PORT``: the port ``qa serve`` binds (default 7860).
+
+        Raises:
+            SettingsError: It is not a whole number from 1 to 65535.
+
+        """
+        return parse_whole("QA_PORT", self.text("QA_PORT", "7860").strip(), 1, 65535)
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """``$QA_AUTH`` as ``(user, password)``, or ``None`` when not set.
+
+        Raises:
+            SettingsError: It is not ``USER:PASS`` (the value is not echoed).
+
+        """
+        value = self.text("QA_AUTH", "")
+        return parse_auth(value, "QA_AUTH") if value else None
+
+    @property
+    def max_file_mb(self) -> float:
+        """``$QA_MAX_FILE_MB``: the largest file indexed (default 10).
+
+        Raises:
+            SettingsError: It is not a positive number.
+
+        """
+        value = self.text("QA_MAX_FILE_MB", "").strip()
+        return _megabytes(value) if value else MAX_FILE_MB
+
+    @property
+    def server(self) -> ServerSettings:
+        """``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD`` and ``$QA_MONITORING``: how ``qa serve`` serves.
+
+        Raises:
+            SettingsError: ``$QA_CONCURRENCY`` is not a whole number from 1 to 64.
+
+        """
+        concurrency = self.text("QA_CONCURRENCY", "").strip()
+        return ServerSettings(
+            concurrency=parse_whole("QA_CONCURRENCY", concurrency, 1, 64) if concurrency else ANSWER_CONCURRENCY,
+            max_upload=self.text("QA_MAX_UPLOAD", MAX_UPLOAD).strip(),
+            monitoring=self.text("QA_MONITORING", "").strip() == "1",
+        )
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
-    """Read every ``QA_*`` variable of ``environ`` (default: this process's environment).
-
-    Unset and empty variables take their defaults.
-
-    Raises:
-        SettingsError: A variable is set to something unusable; the message names it.
-
-    """
+    """The ``QA_*`` variables of ``environ`` (default: this process's environment), as set; nothing is checked yet."""
     env = os.environ if environ is None else environ
-
-    def value(name: str) -> str:
-        return env.get(name, "").strip()
-
-    return Environment(
-        corpus=value("QA_CORPUS") or "seeds",
-        index=value("QA_INDEX") or "embeddings",
-        model=value("QA_MODEL") or None,
-        host=value("QA_HOST") or "127.0.0.1",
-        port=parse_whole("QA_PORT", value("QA_PORT"), 1, 65535) if value("QA_PORT") else 7860,
-        auth=parse_auth(value("QA_AUTH"), "QA_AUTH") if value("QA_AUTH") else None,
-        max_file_mb=_megabytes(value("QA_MAX_FILE_MB")) if value("QA_MAX_FILE_MB") else MAX_FILE_MB,
-        server=ServerSettings(
-            concurrency=(
-                parse_whole("QA_CONCURRENCY", value("QA_CONCURRENCY"), 1, 64)
-                if value("QA_CONCURRENCY")
-                else ANSWER_CONCURRENCY
-            ),
-            max_upload=value("QA_MAX_UPLOAD") or MAX_UPLOAD,
-            monitoring=value("QA_MONITORING") == "1",
-        ),
-    )
+    return Environment({name: value for name, value in env.items() if name.startswith("QA_")})
 
 
 def parse_whole(name: str, text: str, low: int, high: int) -> int:
     """``text`` as a whole number from ``low`` to ``high`` (digits only), else a :class:`SettingsError`."""
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+    # Length first: int() of thousands of digits is refused by Python itself.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)) or not low <= int(text) <= high:
         raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {text[:20]!r}")
     return int(text)
 

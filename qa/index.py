@@ -11,18 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import update
 from .answer.answerability import Answerability
-from .answer.compose import Answer, respond
-from .answer.decision import Decision, decide, model_for
-from .answer.highlight import Scorer, SentenceScorer
-from .answer.quotes import SourceChecker
+from .answer.compose import Answer, Answerer
+from .answer.decision import Decision
 from .build.backend import BuildBackend
 from .config import RetrieverName, Settings, canonical_model_name
-from .embed.embedder import Embedder
-from .errors import IndexFormatError, IndexMismatchError, IndexNotFoundError, shown
+from .embed.embedder import Embedder, Lazy
+from .errors import CorpusError, IndexFormatError, IndexMismatchError, IndexNotFoundError, shown
 from .ingest.sources import FolderSource
 from .search.hits import Hit, Ranking
 from .search.request import Request, check_mode
@@ -66,12 +62,19 @@ class Index:
         self.manifest: Manifest = snapshot.manifest
         self.settings = settings
         self.report = report
-        self._embedder: Embedder | None = embedder
-        self._retriever = Retriever(
-            snapshot, embedder=self.embedder, settings=settings, label=self.manifest.corpus_label
+        # The model, loaded on the first question that needs it (through the one loader, qa.update).
+        self._model = Lazy(self.manifest.model, lambda name: update.load_embedder(name), embedder)
+        label = self.manifest.corpus_label
+        self._retriever = Retriever(snapshot, embedder=self._model, settings=settings, label=label)
+        #: Decides, checks quotes and highlights for this state (``answerer.scorer`` scores sentences).
+        self.answerer = Answerer(
+            settings,
+            sentences=self.manifest.sentences,
+            corpus=self.corpus,
+            files=self.manifest.files,
+            label=label,
+            embedder=self._model,
         )
-        #: Scores sentences for highlighting (replaceable, e.g. to count what is scored).
-        self.scorer: Scorer = SentenceScorer(self.embedder)
 
     @property
     def corpus(self) -> Path:
@@ -94,16 +97,15 @@ class Index:
 
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
-        if self._embedder is None:
-            self._embedder = update.load_embedder(self.manifest.model)
-        return self._embedder
+        return self._model()
 
     def changes(self) -> CorpusChanges:
         """Files added, edited and removed since this state: size and time first, then content hash."""
         root = self.corpus
         source = FolderSource(root, limit_mb=self.settings.max_file_mb)
         indexed = self.snapshot.indexed
-        return confirm(diff(indexed, source.scan() if root.is_dir() else {}), indexed, lambda n: source.load(n).sha256)
+        # An edit is confirmed by the hash of the bytes alone: no reader runs.
+        return confirm(diff(indexed, source.scan() if root.is_dir() else {}), indexed, lambda n: source.fetch(n).sha256)
 
     def refresh(self, *, progress: bool = False) -> Index:
         """Apply the corpus's changes (re-embedding only changed paragraphs) and return the new state."""
@@ -111,7 +113,7 @@ class Index:
             self.corpus,
             self.folder,
             settings=self.settings,
-            embedder=self._embedder,
+            embedder=self._model.loaded,
             progress=progress,
             label=self.manifest.corpus_label,
         )
@@ -205,19 +207,7 @@ class Index:
             sources=sources,
             history=history,
         )
-        return respond(
-            request,
-            self._retriever.rank(request),
-            settings=self.settings,
-            model=self._model(request.mode),
-            checker=SourceChecker(self.corpus, self.manifest.files, limit_mb=self.settings.max_file_mb),
-            scorer=self.scorer,
-            label=self.manifest.corpus_label,
-        )
-
-    def _model(self, mode: RetrieverName) -> Answerability:
-        """The calibration in force for ``mode`` over this index."""
-        return model_for(self.settings, mode, sentences=self.manifest.sentences)
+        return self.answerer.respond(request, self._retriever.rank(request))
 
     def answerability(self, retriever: RetrieverName | None = None) -> Answerability:
         """The calibrated answerability model in force.
@@ -225,16 +215,11 @@ class Index:
         The one fitted for this index's embedding model; the generic one (keyword features
         only) for a model without a calibration of its own and for the lexical retriever.
         """
-        return self._model(check_mode(retriever, self.settings.retriever))
+        return self.answerer.model(check_mode(retriever, self.settings.retriever))
 
     def judge(self, ranking: Ranking, retriever: RetrieverName | None = None) -> Decision:
         """``(found, weak, confidence)`` for a ranking (see :func:`qa.answer.decision.decide`)."""
-        mode = check_mode(retriever, self.settings.retriever)
-        return decide(ranking, settings=self.settings, mode=mode, model=self._model(mode))
-
-    def score_sentences(self, question: str, sentences: list[str]) -> np.ndarray:
-        """How well each sentence answers ``question`` (as highlighting scores them)."""
-        return self.scorer(question, sentences)
+        return self.answerer.decide(ranking, check_mode(retriever, self.settings.retriever))
 
 
 def build_from_documents(
@@ -247,6 +232,8 @@ def build_from_documents(
     label: str = "",
 ) -> Index:
     """Index ``documents`` (not files: BEIR corpora) into the folder ``out`` and return the index."""
+    if not documents:
+        raise CorpusError("no documents to index")
     settings = check_settings(settings)
     model = embedder or update.load_embedder(settings.model)
     report = update_documents(
@@ -257,9 +244,9 @@ def build_from_documents(
 
 def _opened(folder: Path, settings: Settings, embedder: Embedder, report: BuildReport) -> Index:
     """The state an update just committed, with the settings it was built with."""
-    return Index(
-        folder, Snapshot.open(folder), settings=settings.with_(model=embedder.name), embedder=embedder, report=report
-    )
+    snapshot = Snapshot.open(folder)
+    built = settings.with_(model=embedder.name, sentences=snapshot.manifest.sentences)
+    return Index(folder, snapshot, settings=built, embedder=embedder, report=report)
 
 
 def build_index(

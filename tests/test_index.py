@@ -88,3 +88,10 @@ def test_unicode_line_separators_survive_a_reload(tmp_path: Path, fake: FakeEmbe
     loaded = qa.load_index(tmp_path / "i", embedder=fake)
     assert loaded.passages == built.passages
     assert loaded.passages[0].text == "Alpha is\u2028 a letter.\u2029 Beta\x85 too."
+
+
+def test_no_documents_is_refused_before_any_model_loads(tmp_path: Path) -> None:
+    from qa.index import build_from_documents
+
+    with pytest.raises(qa.CorpusError, match="no documents to index"):
+        build_from_documents([], tmp_path / "i", settings=qa.Settings(model="no-such/model-anywhere"))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config import RetrieverName, Settings
+from ..embed.embedder import Embedder
 from ..search.hits import Hit, Ranking, citation
 from ..search.request import Request
 from .answerability import Answerability
-from .decision import Decision, decide
-from .highlight import Scorer, highlight
+from .decision import Decision, decide, model_for
+from .highlight import Scorer, SentenceScorer, highlight
 from .quotes import Quote, SourceChecker
 
 NOT_FOUND = "No passage in the articles answers this question."
@@ -89,34 +91,65 @@ def quote_count(hits: Sequence[Hit], *, margin: float, level: float, relative: b
     return count
 
 
-def respond(
-    request: Request,
-    ranking: Ranking,
-    *,
-    settings: Settings,
-    model: Answerability,
-    checker: SourceChecker,
-    scorer: Scorer,
-    label: str,
-) -> Answer:
-    """Answer ``request`` from its ranking: decide, check every quote on disk, cut and highlight.
+class Answerer:
+    """Answers from the rankings of one index state: its calibration, its files, its citations."""
 
-    Of the ranked passages, those that clear the relevance cut (the best, plus those within
-    ``settings.quote_margin`` of it or with a cosine of at least ``settings.quote_level``) are
-    the quotes; the rest are ``Answer.more``.
-    """
-    decision = decide(ranking, settings=settings, mode=request.mode, model=model)
-    return compose(
-        request.question,
-        ranking,
-        decision,
-        settings=settings,
-        relative=request.mode == "lexical",
-        label=label,
-        checker=checker,
-        scorer=scorer,
-        searched=request.searched,
-    )
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sentences: bool,
+        corpus: Path,
+        files: dict[str, str],
+        label: str,
+        embedder: Callable[[], Embedder],
+    ) -> None:
+        """Answer with ``settings`` for an index of ``files`` (their hashes) under ``corpus``.
+
+        Args:
+            settings: The relevance cut, the highlight rule, abstention and the size limit.
+            sentences: Whether the index holds sentence vectors (they have their own calibration).
+            corpus: The corpus folder, where quotes are checked.
+            files: The SHA-256 of each indexed file's bytes.
+            label: How citations name the corpus folder.
+            embedder: Gives the model that scores sentences for highlighting (loaded on first use).
+
+        """
+        self.settings = settings
+        self._sentences = sentences
+        self._corpus = corpus
+        self._files = files
+        self._label = label
+        #: Scores sentences for highlighting (replaceable, e.g. to count what is scored).
+        self.scorer: Scorer = SentenceScorer(embedder)
+
+    def model(self, mode: RetrieverName) -> Answerability:
+        """The calibration in force for ``mode`` (see :func:`qa.answer.decision.model_for`)."""
+        return model_for(self.settings, mode, sentences=self._sentences)
+
+    def decide(self, ranking: Ranking, mode: RetrieverName) -> Decision:
+        """Whether ``ranking`` answers (see :func:`qa.answer.decision.decide`)."""
+        return decide(ranking, settings=self.settings, mode=mode, model=self.model(mode))
+
+    def respond(self, request: Request, ranking: Ranking) -> Answer:
+        """Answer ``request`` from its ranking: decide, check every quote on disk, cut and highlight.
+
+        Of the ranked passages, those that clear the relevance cut (the best, plus those within
+        ``settings.quote_margin`` of it or with a cosine of at least ``settings.quote_level``) are
+        the quotes; the rest are ``Answer.more``. Files are read anew for each answer.
+        """
+        checker = SourceChecker(self._corpus, self._files, limit_mb=self.settings.max_file_mb)
+        return compose(
+            request.question,
+            ranking,
+            self.decide(ranking, request.mode),
+            settings=self.settings,
+            relative=request.mode == "lexical",
+            label=self._label,
+            checker=checker,
+            scorer=self.scorer,
+            searched=request.searched,
+        )
 
 
 def compose(

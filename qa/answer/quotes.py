@@ -1,7 +1,8 @@
 """Quotes checked against the files: a hit as shown, verified verbatim where it says, or found again where it moved.
 
-:func:`locate` is the one rule for finding a paragraph again in a changed file; the quote
-check, the source pane and feedback all use it.
+:func:`place_in` is the one rule for where a quoted paragraph is now (the quote check and
+the source pane use it); :func:`locate` and :func:`nearest` find a paragraph again by its
+text or its hash (feedback finds voted paragraphs with :func:`nearest`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ def locate(passage: Passage, current: Sequence[Passage]) -> Passage | None:
     return nearest(passage.sha256, passage.paragraph, same)
 
 
+def place_in(passage: Passage, read: ReadFile, indexed: str | None) -> Passage | None:
+    """Where ``passage`` is in its file as read now: where it says, or where its text went, or ``None``.
+
+    Its offsets are trusted only when the file's bytes are those ``indexed`` (their hash) and
+    its text is there; otherwise it is looked for by its text among the file's paragraphs
+    (:func:`locate`), so that text that moved to other lines is cited where it is now.
+    """
+    if read.text[passage.start_char : passage.end_char] == passage.text and indexed == read.sha256:
+        return passage
+    return locate(passage, read.passages)
+
+
 def title_of(read: ReadFile) -> str:
     """A title people can read for a file as read: its reader's title, else one from its text or name."""
     return readable_title(read.source, read.text, read.extracted.title)
@@ -142,11 +155,4 @@ class SourceChecker:
 
         """
         found = self._read(passage.source)
-        if found is None:
-            return None
-        verbatim = found.text[passage.start_char : passage.end_char] == passage.text
-        if verbatim and self._indexed.get(passage.source) == found.sha256:
-            return passage
-        # Offsets alone could still match text that moved to other lines, so look for the
-        # paragraph by its text among the file's paragraphs as its reader finds them now.
-        return locate(passage, found.passages)
+        return None if found is None else place_in(passage, found, self._indexed.get(passage.source))

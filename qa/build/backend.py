@@ -15,16 +15,8 @@ import numpy as np
 
 from ..config import Settings
 from ..embed.embedder import Embedder
-from ..ingest.sources import Loaded, Source
+from ..ingest.sources import IndexedFile, Loaded, Source, content_changed
 from .splitting import Split, split_document
-
-
-@dataclass(frozen=True)
-class Previous:
-    """What the index holds for a file, as far as deciding whether to split it again goes."""
-
-    sha256: str
-    skipped: str | None
 
 
 @dataclass(frozen=True)
@@ -48,7 +40,7 @@ class BuildBackend(Protocol):
     """Reads and splits files, and embeds texts, for :class:`~qa.store.writer.IndexWriter`."""
 
     def prepare(
-        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
+        self, source: Source, names: Sequence[str], previous: Mapping[str, IndexedFile], work: Work
     ) -> Iterator[Prepared]:
         """Read the files ``names`` of ``source``, in that order, splitting those whose content changed."""
         ...
@@ -58,18 +50,16 @@ class BuildBackend(Protocol):
         ...
 
 
-def needs_split(loaded: Loaded, previous: Previous | None) -> bool:
+def needs_split(loaded: Loaded, previous: IndexedFile | None) -> bool:
     """Whether a file's passages must be split and stored again: it reads, and not as what is indexed."""
-    if loaded.document is None:
-        return False
-    return previous is None or previous.sha256 != loaded.sha256 or previous.skipped != loaded.skipped
+    return loaded.document is not None and content_changed(previous, loaded)
 
 
 class LocalBackend:
     """Reads, splits and embeds in this process, one file and one batch after another."""
 
     def prepare(
-        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
+        self, source: Source, names: Sequence[str], previous: Mapping[str, IndexedFile], work: Work
     ) -> Iterator[Prepared]:
         """Read each file as it is asked for, so that a chunk of files is committed before the next is read."""
         for name in names:

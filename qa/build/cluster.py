@@ -27,8 +27,8 @@ import numpy as np
 from ..config import Settings
 from ..embed.embedder import SentenceTransformerEmbedder
 from ..errors import QAError
-from ..ingest.sources import Loaded, RawFile, Source, extract
-from .backend import LocalBackend, Prepared, Previous, Work, needs_split
+from ..ingest.sources import IndexedFile, Loaded, RawFile, Source, extract
+from .backend import LocalBackend, Prepared, Work, needs_split
 from .splitting import split_document
 
 #: How to get the extra, for the error shown when Ray is missing.
@@ -210,7 +210,7 @@ class RayBackend:
         _import_ray().shutdown()
 
     def prepare(
-        self, source: Source, names: Sequence[str], previous: Mapping[str, Previous], work: Work
+        self, source: Source, names: Sequence[str], previous: Mapping[str, IndexedFile], work: Work
     ) -> Iterator[Prepared]:
         """Read files on the driver, extract and split them on the cluster; yield them in order."""
         fetch: Callable[[str], RawFile | Loaded] | None = getattr(source, "fetch", None)
@@ -231,7 +231,7 @@ class RayBackend:
             yield from self._prepare_block(block, previous, work)
 
     def _prepare_block(
-        self, block: list[RawFile | Loaded], previous: Mapping[str, Previous], work: Work
+        self, block: list[RawFile | Loaded], previous: Mapping[str, IndexedFile], work: Work
     ) -> Iterator[Prepared]:
         """Extract and split one block's files on the cluster; skipped files come back as they are."""
         ray = _import_ray()

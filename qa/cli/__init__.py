@@ -20,11 +20,8 @@ __all__ = ["auth", "format_answer", "main", "printable"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qa`` command; errors print one line and return a non-zero status."""
-    try:
-        env = read_environment()
-    except QAError as exc:
-        error(str(exc))
-        return 1
+    # Read once; each variable is checked where a command uses it.
+    env = read_environment()
     parser = build_parser(env)
     try:
         args, extra = parser.parse_known_args(argv)

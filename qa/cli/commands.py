@@ -19,7 +19,7 @@ from ..eval.metrics import Report, decision_rule, evaluate
 from ..eval.questions import read_beir, read_questions
 from ..index import build_from_documents, ensure_index
 from ..live import LiveIndex
-from ..store.database import database_path, stored_facts
+from ..store.database import database_path
 from ..store.writer import BuildOptions, UpdateHooks
 from ..update import update_index
 from .output import format_answer, json_text, say
@@ -119,12 +119,16 @@ def _ray_backend(address: str) -> BuildBackend:
 
 def index_command(args: argparse.Namespace) -> int:
     """Build or update the index, then say what was done (the index is not opened afterwards)."""
+    # Without --sentences or --no-sentences, an existing index keeps its choice (Settings.sentences is None).
     settings = settings_of(args).with_(model=args.model)
-    if args.sentences is None:
-        # Not asked either way: an existing index keeps its choice of sentence vectors (read from its database).
-        settings = settings.with_(sentences=stored_facts(Path(args.out)).get("sentences", 1) != 0)
     backend = _ray_backend(args.ray) if args.ray is not None else None
-    options = BuildOptions(verify=True, progress_bar=not args.quiet, backend=backend, hooks=UpdateHooks(notify=say))
+    options = BuildOptions(
+        verify=True,
+        trust_stamps=not args.check,
+        progress_bar=not args.quiet,
+        backend=backend,
+        hooks=UpdateHooks(notify=say),
+    )
     try:
         report = update_index(args.corpus, args.out, settings=settings, options=options)
     finally:
@@ -254,7 +258,8 @@ def serve_command(args: argparse.Namespace) -> int:
     from ..web import app
 
     env: Environment = args.env
-    # Said before any index is built: a busy port or a wrong host is found in a moment.
+    # Said before any index is built: malformed server variables, a busy port or a wrong host.
+    server = env.server
     check_address(args.host, args.port)
     # The first state is referenced only by the live index, so it can be let go when replaced.
     live = _live(args, refresh=True, progress=True)
@@ -265,9 +270,11 @@ def serve_command(args: argparse.Namespace) -> int:
             "anyone who can reach this machine can read the articles"
         )
     try:
-        app.serve(live, host=args.host, port=args.port, auth=args.auth, server=env.server)
+        app.serve(live, host=args.host, port=args.port, auth=args.auth, server=server)
     except OSError as exc:
-        # Taken between the check above and the start (or refused by the server itself).
+        # Taken between the check above and the start: still one line. Any other OSError is not the address's.
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            raise
         raise QAError(
             f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}): choose another --port"
         ) from exc

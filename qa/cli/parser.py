@@ -52,7 +52,7 @@ def _ranged(kind: Callable[[str], Number], rule: str, low: float, high: float) -
             number = None
         # NaN fails every comparison, so it is refused with the out-of-range values.
         if number is None or not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{rule}, not {value!r}")
+            raise argparse.ArgumentTypeError(f"{rule}, not {value[:40]!r}")
         return number
 
     return parse
@@ -123,6 +123,12 @@ def build_parser(env: Environment) -> Parser:
         help="embed each sentence on its own too (the default); --no-sentences embeds about 1.8x less and "
         "retrieves a little worse; without either, an existing index keeps its choice",
     )
+    index.add_argument(
+        "--check",
+        action="store_true",
+        help="check the whole database and the base files for damage, even what was verified and has not changed "
+        "since (damage that left a file's size and times as they were, a bad disk block)",
+    )
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.add_argument(
         "--ray",
@@ -159,12 +165,17 @@ def build_parser(env: Environment) -> Parser:
     serve = commands.add_parser("serve", help="launch the web chat")
     serve.add_argument("--host", default=env.host, help="address to bind (default: 127.0.0.1, or $QA_HOST)")
     serve.add_argument(
-        "--port", type=whole("port", 1, 65535), default=env.port, help="port (default: 7860, or $QA_PORT)"
+        # As set: argparse converts a string default only for `qa serve` and only when --port is not
+        # given, so a bad $QA_PORT is refused like a bad --port, and nowhere else.
+        "--port",
+        type=whole("port", 1, 65535),
+        default=env.text("QA_PORT", "7860"),
+        help="port (default: 7860, or $QA_PORT)",
     )
     serve.add_argument(
         "--auth",
         type=auth,
-        default=env.auth,
+        default=env.text("QA_AUTH", "") or None,
         metavar="USER:PASS",
         help="ask every visitor for this user name and password (default: $QA_AUTH, which keeps it out of the "
         "process list); without it, serving beyond 127.0.0.1 prints a warning",

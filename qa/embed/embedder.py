@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,34 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed ``texts`` as an ``(n, dimension)`` float32 array of unit vectors."""
         ...
+
+
+class Lazy:
+    """An index's embedding model, loaded on first use, once, whichever thread asks first."""
+
+    def __init__(self, model: str, load: Callable[[str], Embedder], loaded: Embedder | None = None) -> None:
+        """Load ``model`` with ``load`` when first asked for (``loaded``: a model already at hand)."""
+        self.model = model
+        self._load = load
+        self._loaded = loaded
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> Embedder | None:
+        """The model if it was loaded (or given), else ``None``."""
+        return self._loaded
+
+    def __call__(self) -> Embedder:
+        """The model, loaded now if it was not yet.
+
+        Raises:
+            ModelError: It cannot be loaded.
+
+        """
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load(self.model)
+            return self._loaded
 
 
 def resolve_model_path(model: str) -> str:

@@ -42,7 +42,9 @@ def json_records(path: str | Path, read: Callable[[dict[str, Any], int], T], *, 
     """
     where = Path(path)
     try:
-        lines = where.read_text(encoding="utf-8-sig").splitlines()
+        # Lines end at LF (CRLF too, JSON takes the CR as space): never at the other characters
+        # ``str.splitlines`` breaks at, such as U+2028, which JSON writes raw inside strings.
+        lines = where.read_text(encoding="utf-8-sig").split("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalDataError(f"cannot read {file} {where}: {exc}") from exc
     results: list[T] = []
@@ -54,8 +56,8 @@ def json_records(path: str | Path, read: Callable[[dict[str, Any], int], T], *, 
             if not isinstance(value, dict):
                 raise TypeError("a line holds one JSON object")
             results.append(read(value, number))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # json.JSONDecodeError is a ValueError too.
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            # json.JSONDecodeError is a ValueError too; nesting past Python's depth is a RecursionError.
             raise EvalDataError(f"{where}:{number}: not a {record} ({exc})") from exc
     return results
 
@@ -110,7 +112,11 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
         )
     )
     judged: dict[str, dict[str, float]] = {}
-    rows = csv.reader(io.StringIO(qrels_path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")), delimiter="\t")
+    try:
+        judgements = qrels_path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalDataError(f"cannot read BEIR judgements {qrels_path}: {exc}") from exc
+    rows = csv.reader(io.StringIO(judgements), delimiter="\t")
     for number, row in enumerate(rows, start=1):
         if not row or (number == 1 and not row[-1].strip().lstrip("-").isdigit()):
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import MAX_FILE_MB
+from ..config import MAX_FILE_MB, Settings
 from ..errors import CorpusError
 from ..text.passages import Document
 from .files import read_file
@@ -38,8 +38,11 @@ def read_corpus(root: str | Path, *, max_file_mb: float = MAX_FILE_MB) -> Corpus
 
     Raises:
         CorpusError: ``root`` is not a folder or holds no readable file.
+        SettingsError: ``max_file_mb`` is not a positive number.
 
     """
+    # Checked as a setting is: a positive, finite number of megabytes.
+    max_file_mb = Settings(max_file_mb=max_file_mb).max_file_mb
     folder = Path(root)
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")

@@ -7,7 +7,7 @@ the open file, the same reader, the same text, the same paragraph numbers.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import MAX_FILE_MB
@@ -24,6 +24,8 @@ class ReadFile:
     sha256: str
     extracted: Extracted
     passages: tuple[Passage, ...]
+    #: The bytes read (a PDF's pages are drawn from them).
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -46,7 +48,7 @@ def load(source: str, raw: bytes, *, sha256: str | None = None, limit_mb: float 
     """
     digest = sha256 or hashlib.sha256(raw).hexdigest()
     extracted = extract(source, raw, sha256=digest, limit_mb=limit_mb)
-    return ReadFile(source, digest, extracted, tuple(passages_of(source, extracted.text, extracted.blocks)))
+    return ReadFile(source, digest, extracted, tuple(passages_of(source, extracted.text, extracted.blocks)), raw)
 
 
 def read_file(root: Path, source: str, entry: CorpusEntry | None = None, *, limit_mb: float = MAX_FILE_MB) -> ReadFile:

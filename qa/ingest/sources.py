@@ -37,6 +37,21 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class IndexedFile:
+    """A file as an index last saw it: size and time, the hash of its bytes, why it was skipped."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    skipped: str | None
+
+
+def content_changed(indexed: IndexedFile | None, loaded: Loaded) -> bool:
+    """Whether a file as read now differs from what the index holds of it (its bytes, or why it is skipped)."""
+    return indexed is None or indexed.sha256 != loaded.sha256 or indexed.skipped != loaded.skipped
+
+
+@dataclass(frozen=True)
 class RawFile:
     """A corpus file's bytes as read with the checks of indexing, and their SHA-256: what a remote worker gets."""
 

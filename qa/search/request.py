@@ -6,28 +6,14 @@ Every way in (the Python API, the CLI, the chat, HTTP) builds a :class:`Request`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral
 
 from ..config import RETRIEVERS, RetrieverName, Settings
 from ..errors import QueryError, shown
+from ..text.checks import check_text
 from .followup import resolve
-
-
-def check_text(text: object, what: str = "the question") -> str:
-    """``text`` if it is a string of real characters, else :class:`QueryError`.
-
-    Lone surrogates (broken Unicode from a bad decoder or a hostile client) are refused:
-    no tokenizer or database takes them.
-    """
-    if not isinstance(text, str):
-        raise QueryError(f"{what} must be text, not {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise QueryError(f"{what} holds characters that are not text (broken Unicode)") from exc
-    return text
 
 
 def check_question(question: object, limit: int) -> str:
@@ -78,7 +64,8 @@ class Request:
         searched: What is searched: the question, or a follow-up with the previous subject.
         k: Hits wanted.
         mode: ``dense``, ``lexical`` or ``hybrid``.
-        sources: Files and folders to search in (``None``: all), checked against the index by the search.
+        sources: Files and folders to search in (``None``: all), as given: the snapshot checks them
+            against what it holds (:meth:`qa.store.filters.FileList.names`).
 
     """
 
@@ -86,7 +73,7 @@ class Request:
     searched: str
     k: int
     mode: RetrieverName
-    sources: tuple[object, ...] | None = None
+    sources: object = None
 
     @classmethod
     def checked(
@@ -109,9 +96,6 @@ class Request:
         mode = check_mode(retriever, settings.retriever)
         earlier = check_history(history)
         size = check_k(k)
-        chosen: tuple[object, ...] | None = None
-        if sources is not None:
-            if isinstance(sources, str | bytes) or not isinstance(sources, Sequence | Iterable):
-                raise QueryError("sources must be a list of files or folders, e.g. ['a.txt', 'sub/']")
-            chosen = tuple(sources)
+        # A generator would be spent by the first look: the search reads a list.
+        chosen = list(sources) if isinstance(sources, Iterable) and not isinstance(sources, str | bytes) else sources
         return cls(text, resolve(text, earlier) if earlier else text, size, mode, chosen)

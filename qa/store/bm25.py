@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import IndexCorruptError, shown
 from ..text.terms import tokens
+from .database import placeholders
 from .segments import Segment
 
 K1 = 0.9
@@ -137,7 +138,7 @@ class LexicalIndex:
         """Base columns of the question's terms."""
         if self.base is None or not terms:
             return {}
-        marks = ", ".join("?" * len(terms))
+        marks = placeholders(len(terms))
         with self._lock:
             rows = self._connection.execute(
                 f"SELECT term, col FROM lexical_terms WHERE term IN ({marks})", tuple(terms)

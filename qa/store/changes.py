@@ -11,17 +11,9 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..ingest.sources import Signature
+from ..ingest.sources import IndexedFile, Signature
 
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """A file as the index last saw it: size and time, the hash of its bytes, why it was skipped."""
-
-    size: int
-    mtime_ns: int
-    sha256: str
-    skipped: str | None
+__all__ = ["CorpusChanges", "IndexedFile", "confirm", "diff", "indexed_files"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,7 @@ def confirm(changes: CorpusChanges, indexed: Mapping[str, IndexedFile], sha256: 
     Args:
         changes: What :func:`diff` found.
         indexed: What the index holds.
-        sha256: Reads a file and gives the hash of its bytes (or of why it is skipped).
+        sha256: Reads a file's bytes (no reader runs) and gives their hash, or why it is skipped.
 
     """
     edited = tuple(name for name in changes.changed if sha256(name) != indexed[name].sha256)

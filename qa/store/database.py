@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from ..errors import IndexAccessError, IndexCorruptError, IndexFormatError, IndexMismatchError, IndexNotFoundError
 
@@ -22,8 +21,6 @@ from ..errors import IndexAccessError, IndexCorruptError, IndexFormatError, Inde
 FORMAT_VERSION = 3
 
 DATABASE = "index.db"
-#: Vector ids are ``passage_id << WINDOW_BITS | window``: stable 64-bit ids, one per window.
-WINDOW_BITS = 16
 #: Seconds a connection waits for a lock before giving up.
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -85,16 +82,6 @@ CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT 
 _ADDED_COLUMNS = (("page", "INTEGER"), ("end_page", "INTEGER"), ("page_paragraph", "INTEGER"), ("section", "TEXT"))
 
 
-def vector_id(passage_id: int, window: int) -> int:
-    """The stable vector id of window ``window`` of passage ``passage_id``."""
-    return (passage_id << WINDOW_BITS) | window
-
-
-def passage_of(vector_ids: np.ndarray) -> np.ndarray:
-    """The passage id of each vector id."""
-    return np.asarray(vector_ids, dtype=np.int64) >> WINDOW_BITS
-
-
 def database_path(folder: Path) -> Path:
     """Where the database of an index folder lives."""
     return folder / DATABASE
@@ -124,7 +111,8 @@ def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccess
 def damaged(folder: Path, exc: BaseException) -> IndexCorruptError:
     """The error for a database that SQLite cannot read."""
     return IndexCorruptError(
-        f"the index database {database_path(folder)} is damaged ({exc}); run `qa index` to rebuild it"
+        f"the index database {database_path(folder)} is damaged ({exc}); "
+        "run `qa index --check` to set it aside and rebuild it"
     )
 
 
@@ -186,8 +174,18 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def read_meta(connection: sqlite3.Connection) -> dict[str, str]:
-    """All ``meta`` rows as a dict."""
+    """All ``meta`` rows as a dict, as stored (JSON text)."""
     return dict(connection.execute("SELECT key, value FROM meta").fetchall())
+
+
+def read_facts(connection: sqlite3.Connection) -> dict[str, Any]:
+    """All ``meta`` rows as a dict, decoded.
+
+    Raises:
+        ValueError: A value is not JSON.
+
+    """
+    return {key: json.loads(value) for key, value in read_meta(connection).items()}
 
 
 def write_meta(connection: sqlite3.Connection, values: dict[str, object]) -> None:
@@ -223,6 +221,7 @@ class Meta:
         token_total: Keyword terms over all passages, for BM25's average length.
         updated: When the searchable content last changed (seconds since the epoch; 0: unknown).
         epoch: Set anew when the index is built from scratch; generations compare within one epoch.
+        sentences: The version of the sentence vectors stored (0: none).
 
     """
 
@@ -246,6 +245,7 @@ class Meta:
     token_total: int = 0
     epoch: str = ""
     updated: float = 0.0
+    sentences: int = 0
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:
@@ -265,7 +265,7 @@ class Meta:
         if not raw:
             raise IndexNotFoundError(f"no index in {folder} yet: build one with `qa index`")
         try:
-            values = {key: json.loads(value) for key, value in raw.items()}
+            values = read_facts(connection)
             version = values.get("format_version")
             if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
                 raise IndexFormatError(
@@ -308,56 +308,6 @@ def state_of(folder: Path) -> tuple[str, int, str]:
         int(json.loads(rows.get("generation", "0"))),
         str(json.loads(rows.get("base_file", '""'))),
     )
-
-
-def stored_facts(folder: Path) -> dict[str, object]:
-    """The ``meta`` rows of the index in ``folder``, decoded, read cheaply (no snapshot, no checksum).
-
-    ``{}`` where there is no index, or it cannot be read (a build finds out what is wrong).
-    """
-    if not database_path(folder).is_file():
-        return {}
-    try:
-        connection = connect(folder)
-    except (IndexNotFoundError, IndexCorruptError, IndexAccessError):
-        return {}
-    try:
-        return {key: json.loads(value) for key, value in read_meta(connection).items()}
-    except (sqlite3.DatabaseError, ValueError):
-        return {}
-    finally:
-        connection.close()
-
-
-def encode_vector(vector: np.ndarray) -> bytes:
-    """A vector as the little-endian float32 bytes stored in the database."""
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
-
-
-def decode_vectors(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
-    """Stack stored vector blobs into an ``(n, dimension)`` float32 array.
-
-    Raises:
-        ValueError: A blob has the wrong length.
-
-    """
-    if not blobs:
-        return np.zeros((0, dimension), dtype=np.float32)
-    joined = b"".join(blobs)
-    if len(joined) != len(blobs) * dimension * 4 or any(len(b) != dimension * 4 for b in blobs):
-        raise ValueError(f"a stored vector does not have {dimension} dimensions")
-    return np.frombuffer(joined, dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
-
-
-def valid_rows(vectors: np.ndarray, *, normalized: bool) -> np.ndarray:
-    """A boolean mask of rows that are finite and, if ``normalized``, of unit length."""
-    finite: np.ndarray = np.isfinite(vectors).all(axis=1)
-    if not normalized:
-        return finite
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0.0), axis=1)
-    ok = finite & (np.abs(norms - 1.0) < 1e-3)
-    return np.asarray(ok, dtype=bool)
 
 
 def chunks(items: Sequence[int] | Sequence[str], size: int = 500) -> Iterable[Sequence[int] | Sequence[str]]:

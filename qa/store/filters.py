@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import QueryError, shown
+from ..text.checks import check_text
 from .vectors import Allowed
 
 #: Source filters a snapshot keeps resolved (the most recently used).
@@ -91,13 +92,7 @@ class FileList:
 
     def _match(self, entry: object) -> str:
         """``entry`` normalised, checked to name an indexed file or a folder holding one."""
-        if not isinstance(entry, str):
-            raise QueryError(f"a file or folder must be given as text, not {shown(entry)}")
-        given = entry.strip()
-        try:
-            given.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise QueryError(f"{shown(given)} holds characters that are not text (broken Unicode)") from exc
+        given = check_text(entry, "a file or folder").strip()
         name = normalise(given)
         if not name:
             raise QueryError(f"{shown(given)} names no file or folder: choose one inside the corpus folder")

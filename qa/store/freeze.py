@@ -1,6 +1,6 @@
 """Freezing the base: every vector into one FAISS file and every passage's terms into one keyword segment.
 
-Done when a tenth of the vectors changed since the last base (or it is damaged); between
+Done when a tenth of the vectors (at least :data:`MERGE_MIN`) changed since the last base, or it is damaged; between
 bases, readers search the changes exactly from the database. Afterwards the folder is
 cleaned of files nothing refers to, and vectors nothing uses are swept from the database.
 """
@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import IndexCorruptError
 from . import database as db
-from .integrity import Stamps
+from .codec import checked_vectors
+from .integrity import Seen, Stamps
 from .repair import Repairs
 from .segments import Segment, array_files, write_segment
 from .vectors import BaseVectors, write_base
@@ -28,28 +29,34 @@ from .vectors import BaseVectors, write_base
 MERGE_MIN = 5000
 
 
-def base_ok(folder: Path, meta: db.Meta, stamps: Stamps) -> bool:
+def base_ok(folder: Path, meta: db.Meta, stamps: Stamps, *, trust: bool = True) -> bool:
     """Whether the base vector file and keyword segment are sound: stamped unchanged, or opened and checksummed now.
 
-    Files checked now are stamped, so that the next open need not read them again.
+    Files checked now are stamped as they were before the check, so that the next open need
+    not read them again. ``trust=False`` checks them whatever the stamps say.
     """
-    vectors, segment = folder / meta.base_file, folder / meta.lexical_file
-    if stamps.trusted(meta.base_file, [vectors], meta.base_sha256) and stamps.trusted(
-        meta.lexical_file, array_files(segment), meta.lexical_sha256
+    vectors, segment = [folder / meta.base_file], array_files(folder / meta.lexical_file)
+    if (
+        trust
+        and stamps.trusted(meta.base_file, vectors, meta.base_sha256)
+        and stamps.trusted(meta.lexical_file, segment, meta.lexical_sha256)
     ):
         return True
+    seen_vectors, seen_segment = Seen.now(vectors), Seen.now(segment)
     try:
-        BaseVectors.open(vectors, sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension)
-        Segment.open(segment, meta.lexical_sha256)
+        BaseVectors.open(vectors[0], sha256=meta.base_sha256, count=meta.base_count, dimension=meta.dimension)
+        Segment.open(folder / meta.lexical_file, meta.lexical_sha256)
     except IndexCorruptError:
         return False
-    stamps.record(meta.base_file, [vectors], meta.base_sha256)
-    stamps.record(meta.lexical_file, array_files(segment), meta.lexical_sha256)
+    stamps.record(meta.base_file, seen_vectors, vectors, meta.base_sha256)
+    stamps.record(meta.lexical_file, seen_segment, segment, meta.lexical_sha256)
     return True
 
 
-def freeze(connection: sqlite3.Connection, folder: Path, repairs: Repairs, stamps: Stamps) -> bool:
-    """Rewrite the base when enough changed since it was written, or it is damaged.
+def freeze(
+    connection: sqlite3.Connection, folder: Path, repairs: Repairs, stamps: Stamps, *, trust: bool = True
+) -> bool:
+    """Rewrite the base when enough changed since it was written, or it is damaged (``trust``: see :func:`base_ok`).
 
     Returns:
         Whether it was rewritten (then every unused vector is swept, not only those just dropped).
@@ -61,7 +68,7 @@ def freeze(connection: sqlite3.Connection, folder: Path, repairs: Repairs, stamp
         " + (SELECT count(*) FROM removed WHERE generation > ?)",
         (meta.base_generation, meta.base_generation),
     ).fetchone()[0]
-    damaged = bool(meta.base_file) and not base_ok(folder, meta, stamps)
+    damaged = bool(meta.base_file) and not base_ok(folder, meta, stamps, trust=trust)
     if damaged:
         repairs.add(
             f"vector file {meta.base_file} and keyword segment {meta.lexical_file} rebuilt",
@@ -82,8 +89,12 @@ def freeze(connection: sqlite3.Connection, folder: Path, repairs: Repairs, stamp
     # The keyword segment covers the same passages as the vector file: all of them, now.
     documents = connection.execute("SELECT id, terms FROM passages ORDER BY id")
     lexical_digest, vocabulary = write_segment(folder / lexical_name, documents)
-    stamps.record(name, [folder / name], digest)
-    stamps.record(lexical_name, array_files(folder / lexical_name), lexical_digest)
+    # Written just now: stamped, but not trusted before a later check finds them unchanged.
+    for file, paths, sha in (
+        (name, [folder / name], digest),
+        (lexical_name, array_files(folder / lexical_name), lexical_digest),
+    ):
+        stamps.record(file, Seen.now(paths), paths, sha)
     with db.transaction(connection):
         connection.execute("DELETE FROM lexical_terms")
         connection.executemany("INSERT INTO lexical_terms(term, col) VALUES (?, ?)", vocabulary.items())
@@ -111,12 +122,9 @@ def _all_vectors(
     )
     while rows := cursor.fetchmany(20_000):
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        try:
-            vectors = db.decode_vectors([r[1] for r in rows], dimension)
-        except ValueError as exc:
-            raise IndexCorruptError(f"stored vectors in {folder} are damaged ({exc}); run `qa index`") from exc
-        if not db.valid_rows(vectors, normalized=True).all():
-            raise IndexCorruptError(f"stored vectors in {folder} are damaged; run `qa index` to repair them")
+        vectors, good = checked_vectors([r[1] for r in rows], dimension)
+        if not good.all():
+            raise IndexCorruptError(f"stored vectors in {folder} are damaged; run `qa index --check` to repair them")
         yield ids, vectors
 
 

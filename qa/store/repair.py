@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import IndexCorruptError
 from . import database as db
+from .codec import checked_vectors
 
 
 @dataclass
@@ -72,11 +73,8 @@ def verify_vectors(connection: sqlite3.Connection, dimension: int, repairs: Repa
     bad: list[str] = []
     cursor = connection.execute("SELECT sha256, vector FROM embeddings")
     while rows := cursor.fetchmany(20_000):
-        sized = [r for r in rows if len(r[1]) == dimension * 4]
-        bad += [r[0] for r in rows if len(r[1]) != dimension * 4]
-        if sized:
-            ok = db.valid_rows(db.decode_vectors([r[1] for r in sized], dimension), normalized=True)
-            bad += [r[0] for r, good in zip(sized, ok.tolist(), strict=True) if not good]
+        _, good = checked_vectors([r[1] for r in rows], dimension)
+        bad += [r[0] for r, ok in zip(rows, good.tolist(), strict=True) if not ok]
     # Windows or sentences whose vector row is missing altogether: their files are read again.
     orphans = {
         row[0]

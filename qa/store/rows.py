@@ -11,6 +11,7 @@ import numpy as np
 from ..build.splitting import PassageRow
 from ..ingest.sources import Signature
 from . import database as db
+from .codec import checked_vectors, encode_vector, vector_id
 
 #: Tables a rebuild from scratch empties.
 TABLES = ("files", "passages", "windows", "sentences", "removed", "lexical_terms", "meta")
@@ -75,10 +76,7 @@ def insert_passage(connection: sqlite3.Connection, row: PassageRow, generation: 
     pid = int(cursor.lastrowid or 0)
     connection.executemany(
         "INSERT INTO windows(id, passage_id, start, end, sha256) VALUES (?, ?, ?, ?, ?)",
-        [
-            (db.vector_id(pid, n), pid, s, e, h)
-            for n, ((s, e), h) in enumerate(zip(row.windows, row.hashes, strict=True))
-        ],
+        [(vector_id(pid, n), pid, s, e, h) for n, ((s, e), h) in enumerate(zip(row.windows, row.hashes, strict=True))],
     )
     connection.executemany(
         "INSERT INTO sentences(passage_id, start, end, sha256) VALUES (?, ?, ?, ?)",
@@ -136,11 +134,9 @@ def good_vectors(connection: sqlite3.Connection, hashes: Sequence[str], dimensio
             f"SELECT sha256, vector FROM embeddings WHERE sha256 IN ({db.placeholders(len(part))})", tuple(part)
         ).fetchall()
         found.update(rows)
-    sized = [name for name, blob in found.items() if len(blob) == dimension * 4]
-    good: set[str] = set()
-    if sized:
-        matrix = db.decode_vectors([found[n] for n in sized], dimension)
-        good = {n for n, ok in zip(sized, db.valid_rows(matrix, normalized=True).tolist(), strict=True) if ok}
+    names = list(found)
+    _, sound = checked_vectors([found[n] for n in names], dimension)
+    good = {n for n, ok in zip(names, sound.tolist(), strict=True) if ok}
     return good, len(found) - len(good)
 
 
@@ -149,8 +145,13 @@ def store_vectors(connection: sqlite3.Connection, hashes: Sequence[str], vectors
     with db.transaction(connection):
         connection.executemany(
             "INSERT OR REPLACE INTO embeddings(sha256, vector) VALUES (?, ?)",
-            [(h, db.encode_vector(v)) for h, v in zip(hashes, vectors, strict=True)],
+            [(h, encode_vector(v)) for h, v in zip(hashes, vectors, strict=True)],
         )
+
+
+def file_count(connection: sqlite3.Connection) -> int:
+    """Files the index knows of, read or skipped."""
+    return int(connection.execute("SELECT count(*) FROM files").fetchone()[0])
 
 
 def file_totals(connection: sqlite3.Connection) -> tuple[int, list[tuple[str, str]]]:

@@ -7,7 +7,6 @@ can later index past one.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexCorruptError
+from .integrity import files_sha256
 
 _ARRAYS = ("indptr", "rows", "tf", "doc_ids", "doc_len")
 
@@ -144,12 +144,7 @@ def array_files(path: Path) -> list[Path]:
 
 def checksum(path: Path) -> str:
     """SHA-256 over a segment's array files, in a fixed order."""
-    digest = hashlib.sha256()
-    for name in _ARRAYS:
-        with (path / f"{name}.npy").open("rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
-    return digest.hexdigest()
+    return files_sha256(array_files(path))
 
 
 def _arrays(documents: Iterable[tuple[int, str]]) -> tuple[dict[str, np.ndarray], dict[str, int]]:

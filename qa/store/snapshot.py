@@ -21,7 +21,8 @@ from ..errors import IndexCorruptError, QAError, shown
 from ..text.passages import Passage
 from . import database as db
 from .bm25 import LexicalIndex, Stats
-from .changes import IndexedFile
+from .changes import IndexedFile, indexed_files
+from .codec import WINDOW_BITS, checked_vectors, passage_of
 from .filters import FileList, FilterCache, SourceFilter
 from .integrity import Stamps
 from .manifest import Manifest, refuse_old_format
@@ -101,7 +102,7 @@ class Snapshot:
             self._lock,
             frozen.segment,
             delta_terms,
-            np.unique(db.passage_of(exclude)),
+            np.unique(passage_of(exclude)),
             Stats(meta.passage_count, average),
         )
 
@@ -155,19 +156,9 @@ class Snapshot:
         try:
             connection.execute("BEGIN")
             meta = db.Meta.read(connection, folder)
-            raw = db.read_meta(connection)
-            counts = {k: int(raw.get(k, "0")) for k in ("passage_count", "vector_count")}
-            files: dict[str, str] = {}
-            skipped: dict[str, str] = {}
-            indexed: dict[str, IndexedFile] = {}
-            for source, size, mtime, sha, reason in connection.execute(
-                "SELECT source, size, mtime_ns, sha256, skipped FROM files"
-            ):
-                indexed[source] = IndexedFile(size, mtime, sha, reason)
-                if reason is None:
-                    files[source] = sha
-                else:
-                    skipped[source] = reason
+            indexed = indexed_files(connection)
+            files = {source: f.sha256 for source, f in indexed.items() if f.skipped is None}
+            skipped = {source: f.skipped for source, f in indexed.items() if f.skipped is not None}
             delta_rows = connection.execute(
                 "SELECT w.id, e.vector FROM passages p JOIN windows w ON w.passage_id = p.id"
                 " LEFT JOIN embeddings e ON e.sha256 = w.sha256 WHERE p.generation > ? ORDER BY w.id",
@@ -214,14 +205,14 @@ class Snapshot:
             metric="inner_product",
             context=meta.context,
             lexical_title=meta.lexical_title,
-            passage_count=counts["passage_count"],
-            vector_count=counts["vector_count"],
+            passage_count=meta.passage_count,
+            vector_count=meta.vector_count,
             corpus=meta.corpus,
             corpus_label=meta.corpus_label,
             generation=meta.generation,
             files=files,
             skipped=skipped,
-            sentences=raw.get("sentences", "0") != "0",
+            sentences=meta.sentences != 0,
         )
         return cls(
             folder, connection, meta, manifest, indexed, Base(base, segment), delta_ids, delta, exclude, delta_terms
@@ -254,7 +245,7 @@ class Snapshot:
         order = np.argsort(-found_scores, kind="stable")[:windows]
         best: dict[int, float] = {}
         # A long paragraph has several windows: it scores as its best window.
-        for pid, score in zip(db.passage_of(found_ids[order]).tolist(), found_scores[order].tolist(), strict=True):
+        for pid, score in zip(passage_of(found_ids[order]).tolist(), found_scores[order].tolist(), strict=True):
             if score > best.get(pid, -2.0):
                 best[pid] = float(score)
         return best
@@ -282,7 +273,7 @@ class Snapshot:
         """``(passage_id per row, vectors)`` of the windows of ``passage_ids``."""
         ids = list(dict.fromkeys(int(p) for p in passage_ids))
         if first_only:
-            vector_ids = np.asarray(ids, dtype=np.int64) << db.WINDOW_BITS
+            vector_ids = np.asarray(ids, dtype=np.int64) << WINDOW_BITS
         else:
             found: list[int] = []
             with self._lock:
@@ -294,7 +285,7 @@ class Snapshot:
                         )
                     ]
             vector_ids = np.asarray(found, dtype=np.int64)
-        return db.passage_of(vector_ids), self.vectors_by_id(vector_ids)
+        return passage_of(vector_ids), self.vectors_by_id(vector_ids)
 
     def dense_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
         """Exact best-window cosine of the question with each of ``passage_ids``."""
@@ -320,12 +311,9 @@ class Snapshot:
                     f" WHERE s.passage_id IN ({db.placeholders(len(part))})",
                     tuple(part),
                 ).fetchall()
-        size = self.meta.dimension * 4
-        rows = [row for row in rows if isinstance(row[1], bytes) and len(row[1]) == size]
         if not rows:
             return {}
-        matrix = db.decode_vectors([row[1] for row in rows], self.meta.dimension)
-        good = db.valid_rows(matrix, normalized=self.meta.normalized)
+        matrix, good = checked_vectors([row[1] for row in rows], self.meta.dimension, normalized=self.meta.normalized)
         scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
         best: dict[int, float] = {}
         for (pid, _), score, ok in zip(rows, scores.tolist(), good.tolist(), strict=True):
@@ -423,7 +411,7 @@ class _BaseMoved(Exception):
 def _damaged_vectors(folder: Path, detail: str) -> IndexCorruptError:
     """The error for damaged vectors in the database."""
     return IndexCorruptError(
-        f"stored vectors in {db.database_path(folder)} are damaged ({detail}); run `qa index` to repair them"
+        f"stored vectors in {db.database_path(folder)} are damaged ({detail}); run `qa index --check` to repair them"
     )
 
 
@@ -441,14 +429,11 @@ def _check_meta(folder: Path, meta: db.Meta) -> None:
 def _check_delta(folder: Path, rows: list[tuple[int, bytes | None]], meta: db.Meta) -> tuple[np.ndarray, np.ndarray]:
     """Decode and check the vectors added since the base file."""
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    try:
-        if any(r[1] is None for r in rows):
-            raise ValueError("a vector is missing")
-        matrix = db.decode_vectors([r[1] for r in rows], meta.dimension)  # type: ignore[misc]
-    except ValueError as exc:
-        raise _damaged_vectors(folder, str(exc)) from exc
-    if not db.valid_rows(matrix, normalized=meta.normalized).all():
-        raise _damaged_vectors(folder, "a vector is not a finite unit vector")
+    if any(r[1] is None for r in rows):
+        raise _damaged_vectors(folder, "a vector is missing")
+    matrix, good = checked_vectors([r[1] for r in rows], meta.dimension, normalized=meta.normalized)
+    if not good.all():
+        raise _damaged_vectors(folder, f"a vector is not {meta.dimension} finite values of unit length")
     return ids, np.ascontiguousarray(matrix)
 
 

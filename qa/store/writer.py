@@ -8,7 +8,6 @@ stopped. One writer runs at a time across processes (a lock file); readers are n
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 import uuid
@@ -19,16 +18,17 @@ from typing import Any
 
 import filelock
 
-from ..build.backend import BuildBackend, LocalBackend, Previous, Work
+from ..build.backend import BuildBackend, LocalBackend, Work
 from ..build.splitting import PassageRow, Split
 from ..config import Settings
 from ..embed.embedder import Embedder
 from ..errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError
 from ..ingest.scan import FORMATS
-from ..ingest.sources import Loaded, Signature, Source
+from ..ingest.sources import Loaded, Signature, Source, content_changed
 from . import database as db
 from . import rows
 from .changes import IndexedFile, diff, indexed_files
+from .codec import valid_rows
 from .freeze import clean, freeze
 from .integrity import Stamps
 from .manifest import write_manifest
@@ -112,6 +112,9 @@ class BuildOptions:
         wait: Wait for another process's update to finish instead of raising :class:`IndexBusyError`.
         verify: Check the database and the base files for damage first (``qa index`` does); what
             was verified and has not changed since is not read again (:mod:`qa.store.integrity`).
+        trust_stamps: With ``verify``, skip what the stamps say is unchanged since it was
+            verified; ``False`` checks everything (``qa index --check``: damage that left a
+            file's size and times as they were, a bad disk block).
         progress_bar: Show a terminal progress bar while embedding.
         backend: Where files are read and split and texts embedded (default: this process;
             :func:`qa.build.cluster.connect` gives a Ray cluster's).
@@ -121,6 +124,7 @@ class BuildOptions:
 
     wait: bool = True
     verify: bool = False
+    trust_stamps: bool = True
     progress_bar: bool = False
     backend: BuildBackend | None = None
     hooks: UpdateHooks = UpdateHooks()
@@ -247,31 +251,38 @@ class IndexWriter:
         }
 
     def _update_locked(self) -> BuildReport:
-        """The update, with the writer lock held; the database is stamped as verified where it was."""
+        """The update, with the writer lock held; the database is stamped where it was checked and left unchanged."""
         stamps = Stamps(self.folder)
-        # A database unchanged since a writer last verified or wrote it need not be read through again.
-        verified = stamps.database_verified()
+        trust = self.options.trust_stamps
+        # A database unchanged since a writer last verified it need not be read through again.
+        verified = trust and stamps.database_verified()
         check = self.options.verify and not verified
+        seen = stamps.database_seen()
         connection = open_database(self.folder, self._repairs, check=check)
         try:
-            report, keep = self._apply_changes(connection, stamps, check=check)
+            report, keep, committed = self._apply_changes(connection, stamps, check=check)
         finally:
             connection.close()
-        if check or verified:
-            stamps.record_database()
-        else:
+        if committed or self._repairs.done:
+            # Changed (by this writer, which checked only what it wrote): a later run checks it once more.
             stamps.forget_database()
+        elif check:
+            # Checked and unchanged since it was seen before the check (stamped only if really so).
+            stamps.record_database(seen)
         stamps.save(keep)
         return report
 
     def _apply_changes(
         self, connection: sqlite3.Connection, stamps: Stamps, *, check: bool
-    ) -> tuple[BuildReport, set[str]]:
-        """Find and apply the changes; return the report and the base files now in use."""
+    ) -> tuple[BuildReport, set[str], bool]:
+        """Find and apply the changes; return the report, the base files now in use, and whether it committed."""
         started = time.perf_counter()
         self._hooks.on_progress(UpdateProgress("scanning"))
+        stored = db.read_facts(connection)
+        if self.settings.sentences is None:
+            # Not chosen: an index keeps its choice of sentence vectors; a new one has them.
+            self.settings = self.settings.with_(sentences=stored.get("sentences", SENTENCE_EVIDENCE) != 0)
         wanted = self._wanted_meta()
-        stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
         fresh = any(stored.get(key) != wanted[key] for key in FACTS)
         if fresh and stored:
             self._hooks.notify("The index was built with other settings or model; rebuilding it from scratch.")
@@ -297,14 +308,15 @@ class IndexWriter:
         self._hooks.on_progress(UpdateProgress("merging", len(todo), len(todo)))
         # Freezing and cleaning follow a change (or a check); an idle update touches nothing.
         if run.committed or self.options.verify:
-            rebuilt = freeze(connection, self.folder, self._repairs, stamps)
+            rebuilt = freeze(connection, self.folder, self._repairs, stamps, trust=self.options.trust_stamps)
             clean(connection, self.folder, run.dropped, sweep_all=rebuilt or (fresh and bool(stored)))
         meta = db.Meta.read(connection, self.folder)
         report = self._report(connection, meta, run, started, len(changes), unreadable)
         if run.committed:
-            write_manifest(self.folder, meta, passages=report.passages, files=report.files)
+            # Every file the index knows of, skipped ones too (as the ``files`` table holds them).
+            write_manifest(self.folder, meta, passages=report.passages, files=rows.file_count(connection))
         self._hooks.on_progress(UpdateProgress("done", len(todo), len(todo)))
-        return report, {meta.base_file, meta.lexical_file}
+        return report, {meta.base_file, meta.lexical_file}, run.committed
 
     def _read_and_commit(
         self, run: _Run, todo: Sequence[str], current: dict[str, Signature], *, removed: Sequence[str], wipe: bool
@@ -312,8 +324,7 @@ class IndexWriter:
         """Read and split the files ``todo``, committing a chunk at a time; return the files unreadable now."""
         chunk = _Chunk()
         unreadable: list[tuple[str, str]] = []
-        previous = {name: Previous(old.sha256, old.skipped) for name, old in run.indexed.items()}
-        prepared = self.backend.prepare(self.source, todo, previous, Work(self.embedder, self.settings))
+        prepared = self.backend.prepare(self.source, todo, run.indexed, Work(self.embedder, self.settings))
         for position, item in enumerate(prepared, start=1):
             loaded: Loaded | None = item.loaded
             old = run.indexed.get(item.name)
@@ -342,7 +353,7 @@ class IndexWriter:
             if wipe:
                 rows.wipe(connection)
             # Totals are kept up to date by difference: counting a million rows per commit would be slow.
-            stored = {key: json.loads(value) for key, value in db.read_meta(connection).items()}
+            stored = db.read_facts(connection)
             totals = rows.Totals.stored(stored)
             changed = wipe or bool(removed)
             generation = run.generation + 1
@@ -354,7 +365,7 @@ class IndexWriter:
                 by_source.setdefault(row.passage.source, []).append(row)
             for loaded, signature in chunk.files:
                 old = run.indexed.get(loaded.source)
-                if old is None or old.sha256 != loaded.sha256 or old.skipped != loaded.skipped:
+                if content_changed(old, loaded):
                     changed = True
                     if old is not None:
                         totals -= rows.drop_file(connection, loaded.source, generation, run.dropped)
@@ -404,7 +415,7 @@ class IndexWriter:
                     f"the model returned vectors of shape {vectors.shape} for {len(batch)} texts of "
                     f"{self.embedder.dimension} dimensions"
                 )
-            bad = ~db.valid_rows(vectors, normalized=True)
+            bad = ~valid_rows(vectors, normalized=True)
             if bad.any():
                 raise IndexCorruptError(f"the model returned {int(bad.sum())} vectors that are not finite unit vectors")
             rows.store_vectors(run.connection, batch, vectors)

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from .lines import line_breaks
 from .paragraphs import paragraph_spans
-from .sentences import first_sentence
-from .titles import title_and_lead
+from .titles import lead_of, title_and_lead
 
 
 def text_sha256(text: str) -> str:
@@ -183,7 +182,6 @@ def make_document(source: str, text: str, *, title: str = "", sha256: str | None
 
 
 def read_document(source: str, text: str, title: str, blocks: Sequence[Block], sha256: str) -> Document:
-    """A :class:`Document` as a reader found it: title, paragraphs, and the first one's first sentence as lead."""
+    """A :class:`Document` as a reader found it: its title, its paragraphs, and its lead sentence."""
     passages = tuple(passages_of(source, text, blocks))
-    lead = first_sentence(passages[0].text) if passages else ""
-    return Document(source, text, title, lead, sha256, passages)
+    return Document(source, text, title, lead_of(p.text for p in passages), sha256, passages)

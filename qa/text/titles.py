@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .lines import split_lines
 from .paragraphs import paragraph_spans
@@ -27,14 +28,19 @@ def title_from_name(source: str) -> str:
     return " ".join(w for w in words if w)
 
 
+def lead_of(paragraphs: Iterable[str]) -> str:
+    """An article's lead: the first sentence of its first paragraph that is not a heading line."""
+    body = next((p for p in paragraphs if not HEADING.match(p)), "")
+    return first_sentence(body) if body else ""
+
+
 def title_and_lead(source: str, text: str) -> tuple[str, str]:
     """A plain text's title (its heading line, else one from its name) and lead (its first body sentence)."""
     spans = paragraph_spans(text)
     first = text[spans[0][0] : spans[0][1]] if spans else ""
     heading = HEADING.match(first)
     title = heading.group("title") if heading else title_from_name(source)
-    body = [text[s:e] for s, e in spans if not HEADING.match(text[s:e])]
-    return title, first_sentence(body[0]) if body else ""
+    return title, lead_of(text[s:e] for s, e in spans)
 
 
 def readable_title(source: str, text: str, title: str = "") -> str:

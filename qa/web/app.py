@@ -9,6 +9,7 @@ event, and only that. The page's style and scripts are the files under ``qa/web/
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -63,7 +64,8 @@ def _gradio(*values: Any) -> tuple[Any, ...]:
 def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings()) -> gr.Blocks:
     """The chat page plus the ``ask`` API endpoint, computing ``server.concurrency`` answers at once."""
     concurrency = server.concurrency
-    backend = ChatBackend(index, warn=gr.Warning)
+    # Gradio renders a warning's text as HTML: it is escaped like everything else shown.
+    backend = ChatBackend(index, warn=lambda message: gr.Warning(html.escape(message)))
 
     def ask(question: str = "", k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..answer.quotes import Quote, locate, title_of
+from ..answer.quotes import Quote, place_in, title_of
 from ..errors import CorpusError
 from ..index import Index
-from ..ingest.files import ReadFile, load
+from ..ingest.files import ReadFile, read_file
 from ..ingest.readers import UnreadableError
 from ..ingest.readers.pdfpage import PageImage, render_pages
-from ..ingest.scan import CorpusEntry, read_entry
-from ..text.passages import Passage
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,8 @@ class SourceView:
     date: str = ""
 
 
-def read_indexed(index: Index, source: str) -> tuple[ReadFile, bytes]:
-    """An indexed file, and only one, as its reader reads it now; and its bytes.
+def read_indexed(index: Index, source: str) -> ReadFile:
+    """An indexed file, and only one, as its reader reads it now (with its bytes).
 
     Raises:
         CorpusError: ``source`` is not an indexed file, lies outside the corpus folder
@@ -59,10 +57,8 @@ def read_indexed(index: Index, source: str) -> tuple[ReadFile, bytes]:
     """
     if source not in index.manifest.files:
         raise CorpusError(f"{source} is no longer in the index: it was removed or became unreadable since")
-    root, limit = index.corpus, index.settings.max_file_mb
     try:
-        raw = read_entry(root, CorpusEntry(source, root / source), limit_mb=limit)
-        return load(source, raw, limit_mb=limit), raw
+        return read_file(index.corpus, source, limit_mb=index.settings.max_file_mb)
     except UnreadableError as exc:
         raise CorpusError(f"cannot read {source} now: {exc}") from exc
     except CorpusError as exc:
@@ -80,27 +76,23 @@ def source_view(index: Index, quote: Quote) -> SourceView:
         CorpusError: The file is no longer indexed or readable.
 
     """
-    read, raw = read_indexed(index, quote.source)
+    read = read_indexed(index, quote.source)
     text = read.text
     changed = read.sha256 != quote.file_sha256
-    start, end = quote.start_char, quote.end_char
-    highlights = tuple((start + s, start + e) for s, e in quote.highlights)
-    now: Passage | None = quote.passage
-    if text[start:end] != quote.text:
-        # The paragraph moved or went: find it again by its text, or say it is gone.
-        now = locate(quote.passage, read.passages)
-        if now is None:
-            start, end, highlights = -1, -1, ()
-        else:
-            shift = now.start_char - start
-            start, end = now.start_char, now.end_char
-            highlights = tuple((s + shift, e + shift) for s, e in highlights)
+    # Where the paragraph is now (moved or gone if the file changed), by the quote check's own rule.
+    now = place_in(quote.passage, read, quote.file_sha256)
+    highlights: tuple[tuple[int, int], ...] = ()
+    if now is None:
+        start, end = -1, -1
+    else:
+        start, end = now.start_char, now.end_char
+        highlights = tuple((start + s, start + e) for s, e in quote.highlights)
     pages: tuple[PageImage, ...] = ()
     if read.extracted.kind == "pdf" and now is not None and now.page is not None:
         marks = [(start, end, "quote"), *((s, e, "answer") for s, e in highlights)]
         last = now.end_page if now.end_page is not None else now.page
         try:
-            pages = render_pages(raw, read.extracted.runs, marks, range(now.page, last + 1))
+            pages = render_pages(read.raw, read.extracted.runs, marks, range(now.page, last + 1))
         except ValueError as exc:
             raise CorpusError(f"cannot show {quote.source} now: {exc}") from exc
     section = (now.section if now is not None else None) or ""

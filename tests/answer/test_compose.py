@@ -76,20 +76,20 @@ def test_huge_paragraph_answers_with_bounded_highlighting(tmp_path: Path, fake: 
     )
     index = qa.build_index(corpus, tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1))
     scored: list[int] = []
-    original = index.scorer
+    original = index.answerer.scorer
 
     def counting(question: str, sentences: list[str]) -> np.ndarray:
         scored.append(len(sentences))
         assert all(len(s) <= highlight.HIGHLIGHT_CHARS for s in sentences)
         return original(question, sentences)
 
-    index.scorer = counting
+    index.answerer.scorer = counting
     answer = index.answer("harbour crane")
     assert answer.quotes and len(answer.quotes[0].text) > 150_000
     # 4,000 sentences in the paragraph; at most highlight_sentences of them are scored.
     assert scored == [index.settings.highlight_sentences]
     fewer = qa.load_index(tmp_path / "index", embedder=fake, settings=qa.Settings(threshold=-1, highlight_sentences=5))
-    fewer.scorer = counting
+    fewer.answerer.scorer = counting
     scored.clear()
     fewer.answer("harbour crane")
     assert scored == [5]

@@ -106,7 +106,12 @@ def test_a_bad_qa_port_is_refused_like_a_bad_port(
 ) -> None:
     monkeypatch.setenv("QA_PORT", "http")
     assert main(["serve"]) == 1
-    assert "QA_PORT must be a whole number from 1 to 65535, not 'http'" in _one_error_line(capsys.readouterr().err)
+    assert "argument --port: port must be a whole number from 1 to 65535, not 'http'" in _one_error_line(
+        capsys.readouterr().err
+    )
+    # Only `qa serve` uses it: every other command, and --port given, go on as ever.
+    assert main(["index", "--help"]) == 0
+    assert main(["ask", "--help"]) == 0
 
 
 # -- index folders ----------------------------------------------------------------------------
@@ -346,3 +351,16 @@ def test_a_server_that_fails_to_start_is_one_line(
     assert capsys.readouterr().err == (
         "qa: error: cannot serve on 127.0.0.1:7860 (Address already in use): choose another --port\n"
     )
+
+
+def test_a_server_error_that_is_not_the_address_s_is_not_blamed_on_the_port(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def full(live: object, **_: object) -> None:
+        raise OSError(28, "No space left on device", "/tmp/gradio")
+
+    monkeypatch.setattr(qa.web.app, "serve", full)
+    monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
+    capsys.readouterr()
+    assert main(["serve"]) == 1
+    assert capsys.readouterr().err == "qa: error: No space left on device (/tmp/gradio)\n"

@@ -248,3 +248,12 @@ def test_eval_feedback_without_usable_votes_fails_with_a_message(
     assert "qa: error: no usable votes in" in capsys.readouterr().err
     assert main(["eval", "questions.jsonl", "--feedback", str(path), "--index", str(cli_index)]) == 1
     assert "not several" in capsys.readouterr().err
+
+
+def test_a_vote_on_a_question_with_a_line_separator_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / FEEDBACK_FILE
+    odd = "Who runs\u2028the mill\u0085 and the\u000cquay?"
+    vote = Vote(odd, odd, "a.txt", 1, 1, 1, "a.txt ¶1 (line 1)", "h" * 64, "up", "2026-01-01T00:00:00+00:00")
+    record_vote(path, vote)
+    record_vote(path, vote)
+    assert read_votes(path) == [vote, vote]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,15 @@ def test_cli_eval_beir_json(tmp_path: Path) -> None:
     assert data["metrics"]["ndcg@10"] > 0.8
     assert {q["id"] for q in data["questions"]} == {f"q{i}" for i in range(1, 9)}
     assert data["questions"][0]["ranked"][0] in {"d1", "d2"}
+
+
+def test_lines_nested_too_deep_and_judgements_that_are_not_text_are_data_errors(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"question": ' + "[" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(qa.EvalDataError, match=r"deep.jsonl:1: not a question record"):
+        read_questions(deep)
+    folder = tmp_path / "beir"
+    shutil.copytree(BEIR, folder)
+    (folder / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td\xff\t1\n")
+    with pytest.raises(qa.EvalDataError, match="cannot read BEIR judgements"):
+        read_beir(folder)

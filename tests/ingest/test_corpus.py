@@ -57,3 +57,12 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
 def test_decode_rejects_nul_bytes() -> None:
     with pytest.raises(CorpusError, match="binary"):
         decode_text(b"abc\x00def")
+
+
+@pytest.mark.parametrize("limit", ["10", float("nan"), 0, None])
+def test_a_size_limit_that_is_not_a_positive_number_is_a_settings_error(limit: object) -> None:
+    import qa
+
+    with pytest.raises(qa.SettingsError, match="max_file_mb"):
+        read_corpus(SEEDS, max_file_mb=limit)  # type: ignore[arg-type]
+    assert read_corpus(SEEDS, max_file_mb=1).documents

@@ -253,7 +253,7 @@ def test_bad_size_limit_is_a_clear_error(
     from qa.config import read_environment
 
     with pytest.raises(qa.SettingsError, match="QA_MAX_FILE_MB must be a positive number"):
-        read_environment({"QA_MAX_FILE_MB": value})
+        _ = read_environment({"QA_MAX_FILE_MB": value}).max_file_mb
     monkeypatch.setenv("QA_MAX_FILE_MB", value)
     assert main(["index", str(corpus)]) == 1
     assert capsys.readouterr().err.startswith("qa: error: QA_MAX_FILE_MB must be a positive number of megabytes")

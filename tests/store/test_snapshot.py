@@ -88,6 +88,7 @@ def test_candidates_carry_their_vector_and_sketch(fake_index: qa.Index) -> None:
 def test_base_files_are_checksummed_once_then_trusted_until_they_change(
     merged: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(integrity, "RACY_NS", 200_000_000)
     hashed = hashing(monkeypatch)
     # Stamped as they were written: too fresh to trust, so the first open hashes them.
     Snapshot.open(merged).close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -247,6 +248,12 @@ def test_an_index_without_sentence_vectors_is_built_kept_and_searched(corpus: Pa
     # Search works without them: the paragraph cosine stands in for the best sentence.
     assert [h.passage for h in loaded.search("Danube", k=3)]
     assert full.manifest.sentences is True
+    # A program that does not choose (Settings.sentences is None) keeps it too; choosing switches.
+    kept = qa.build_index(corpus, tmp_path / "lean", embedder=FakeEmbedder())
+    assert kept.manifest.sentences is False and kept.settings.sentences is False
+    assert kept.report is not None and kept.report.embedded == 0
+    switched = qa.build_index(corpus, tmp_path / "lean", embedder=FakeEmbedder(), settings=qa.Settings(sentences=True))
+    assert switched.manifest.sentences is True and switched.report is not None and switched.report.embedded > 0
 
 
 def test_a_missing_sentence_vector_is_repaired_and_unused_vectors_are_swept(corpus: Path, tmp_path: Path) -> None:
@@ -268,3 +275,46 @@ def test_a_missing_sentence_vector_is_repaired_and_unused_vectors_are_swept(corp
             "SELECT count(*) FROM embeddings WHERE sha256 NOT IN (SELECT sha256 FROM windows)"
         ).fetchone()[0]
     assert unused == 0
+
+
+def test_damage_that_keeps_a_files_identity_is_found_by_qa_index_check(
+    fake_index: qa.Index, corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import qa.update
+    from qa.cli import main
+    from qa.store import integrity
+    from qa.store.writer import BuildOptions
+
+    folder = fake_index.folder
+    monkeypatch.setattr(integrity, "RACY_NS", -(10**12))
+    # The CLI's model: the fake one the index was built with.
+    monkeypatch.setattr(qa.update, "load_embedder", lambda model: FakeEmbedder())
+    with contextlib.closing(sqlite3.connect(folder / "index.db")) as connection, connection:
+        connection.execute(
+            "UPDATE embeddings SET vector = zeroblob(length(vector))"
+            " WHERE sha256 = (SELECT sha256 FROM windows LIMIT 1)"
+        )
+    # As a bad disk block would leave it: damaged, yet stamped as it was verified.
+    stamps = integrity.Stamps(folder)
+    stamps.record_database(stamps.database_seen())
+    stamps.save(set())
+    with pytest.raises(qa.IndexCorruptError, match=r"run `qa index --check` to repair"):
+        qa.load_index(folder, embedder=FakeEmbedder())
+    # The stamp vouches for the database: a plain verifying update does not read it through ...
+    plain = qa.update.update_index(corpus, folder, embedder=FakeEmbedder(), options=BuildOptions(verify=True))
+    assert plain.repaired == () and plain.embedded == 0
+    capsys.readouterr()
+    # ... --check does, whatever the stamps say, and repairs it.
+    assert main(["index", str(corpus), "--out", str(folder), "--check", "--quiet"]) == 0
+    assert "repaired: 1 damaged stored vectors re-embedded" in capsys.readouterr().err
+    assert len(qa.load_index(folder, embedder=FakeEmbedder())) == len(fake_index)
+
+
+def test_the_summary_counts_every_file_the_index_knows_skipped_ones_too(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Gulls nest on the tower.", "b.txt": "Terns do not."})
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02")
+    (corpus / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0")
+    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    summary = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+    assert index.report is not None and len(index.report.skipped) == 2
+    assert summary["file_count"] == 4 and summary["passage_count"] == len(index) == 2

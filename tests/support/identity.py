@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.store import codec
 from qa.store import database as db
 
 #: Each table's rows as compared: what a reader sees, without row ids, generations or times.
@@ -25,7 +26,7 @@ _QUERIES = {
         " page_paragraph, section, terms, length, signature FROM passages ORDER BY source, paragraph"
     ),
     "windows": (
-        f"SELECT p.source, p.paragraph, w.id - (p.id << {db.WINDOW_BITS}), w.start, w.end, w.sha256 FROM windows w"
+        f"SELECT p.source, p.paragraph, w.id - (p.id << {codec.WINDOW_BITS}), w.start, w.end, w.sha256 FROM windows w"
         " JOIN passages p ON p.id = w.passage_id ORDER BY p.source, p.paragraph, w.start"
     ),
     "sentences": (

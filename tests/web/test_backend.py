@@ -342,7 +342,7 @@ def test_a_bad_concurrency_setting_is_a_settings_error(
     from qa.config import read_environment
 
     with pytest.raises(qa.SettingsError, match="QA_CONCURRENCY"):
-        read_environment({"QA_CONCURRENCY": value})
+        _ = read_environment({"QA_CONCURRENCY": value}).server
     assert read_environment({"QA_CONCURRENCY": "2"}).server.concurrency == 2
     # Said before anything starts, in one line.
     monkeypatch.setenv("QA_CONCURRENCY", value)

@@ -32,6 +32,8 @@ NO_QUOTE_LEVEL = 2.0
 
 #: Most passages one answer may consider.
 MAX_ANSWER_K = 100
+#: Longest question accepted by default (``Settings.max_question_chars``).
+QUESTION_CHARS = 2000
 #: Largest file indexed by default, in megabytes (of 1024 * 1024 bytes).
 MAX_FILE_MB = 10.0
 #: Highest sentence-score bar (a cosine of 1 plus the whole key-word bonus is 1.5; above it
@@ -146,7 +148,7 @@ class Settings:
     highlight_bar: float = 0.5
     highlight_within: float = 0.1
     duplicate_jaccard: float = 0.8
-    max_question_chars: int = 2000
+    max_question_chars: int = QUESTION_CHARS
     highlight_sentences: int = 48
     sentence_share: float = 0.5
     sentence_candidates: int = 20

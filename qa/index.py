@@ -393,9 +393,10 @@ def ensure_index(
     Raises:
         IndexMismatchError: The index was built with another model.
         CorpusError: The corpus is missing or unreadable.
+        SettingsError: ``settings`` is not a :class:`Settings`.
 
     """
-    settings = settings or Settings()
+    settings = check_settings(settings)
     if model:
         settings = settings.with_(model=model)
     source = corpus if corpus is not None else (recorded_corpus(Path(folder)) or "seeds")

@@ -385,6 +385,9 @@ def test_arguments_of_the_wrong_type_are_qa_errors(corpus: Path, tmp_path: Path)
         qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), settings={"threshold": 0.2})  # type: ignore[arg-type]
     with pytest.raises(qa.IndexNotFoundError, match="must be a path"):
         qa.load_index(None)  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match=r"qa\.Settings"):
+        qa.ensure_index(tmp_path / "i", corpus, settings="fast")  # type: ignore[arg-type]
+    assert not (tmp_path / "i").exists()
 
 
 def test_existing_settings_still_build_and_answer(tmp_path: Path) -> None:

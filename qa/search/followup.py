@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..text.sentences import ends_no_sentence
+from ..config import QUESTION_CHARS
+from ..text.sentences import sentence_spans
 from ..text.words import WRITTEN_WORD, written_words
 
 #: Openings that make a question continue the previous one.
@@ -147,8 +148,8 @@ _FUNCTION = frozenset(
 #: Most characters carried over from the previous question (a chain of follow-ups stays short).
 CARRIED_MAX = 300
 
-#: Longest base a conversation keeps (as the longest question accepted).
-BASE_MAX = 2000
+#: Longest base a conversation keeps (as the longest question accepted by default).
+BASE_MAX = QUESTION_CHARS
 
 #: A question with at most this many words of its own that refers back is a follow-up.
 _OWN_WORDS = 3
@@ -180,33 +181,17 @@ def is_follow_up(question: str) -> bool:
     return not own
 
 
-def _opens_sentence(text: str, start: int) -> bool:
-    """Whether the word at ``start`` follows a sentence end (".", "?", "!"), not a title such as "Dr."."""
-    end = start
-    while end > 0 and text[end - 1].isspace():
-        end -= 1
-    if end == 0 or text[end - 1] not in ".?!…":
-        return False
-    if text[end - 1] != ".":
-        return True
-    # The word before the full stop: a title or an initial does not end the sentence.
-    begin = end - 1
-    while begin > 0 and text[begin - 1].isalpha():
-        begin -= 1
-    return not ends_no_sentence(text[begin : end - 1])
-
-
 def _name_runs(text: str) -> list[tuple[int, int]]:
     """Where runs of names are in ``text`` ("Mosul", "Dr. Hisham Al-Hashimi"), as ``(start, end)``.
 
     The sentence's first word is left out: it is capitalised whatever it is.
     """
     runs: list[tuple[int, int]] = []
+    # Where sentences open, by the rule the index splits them with ("Dr. Hisham" opens none).
+    openings = {start for start, _ in sentence_spans(text)}
     for number, match in enumerate(WRITTEN_WORD.finditer(text)):
-        if number == 0 or not _is_name(match.group(0)):
-            continue
         # A word opening a sentence is capitalised whatever it is.
-        if _opens_sentence(text, match.start()):
+        if number == 0 or match.start() in openings or not _is_name(match.group(0)):
             continue
         gap = text[runs[-1][1] : match.start()] if runs else ""
         if runs and gap.strip() in ("", ".") and "\n" not in gap:

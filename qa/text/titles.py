@@ -9,8 +9,9 @@ from .lines import split_lines
 from .paragraphs import paragraph_spans
 from .sentences import first_sentence
 
-#: A Markdown-style heading line (``# Title``), as plain text may start with one.
-HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>[^\r\n]+?)\s*#*\s*$")
+#: An ATX heading line (``# Title #``, CommonMark's rule), as plain text may start with one
+#: too; it matches one line only (its title may be empty).
+HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})[ \t]+(?P<title>[^\r\n]*?)[ \t]*#*[ \t]*$")
 #: Longest first line taken as an article's title for people.
 TITLE_MAX = 64
 
@@ -39,7 +40,7 @@ def title_and_lead(source: str, text: str) -> tuple[str, str]:
     spans = paragraph_spans(text)
     first = text[spans[0][0] : spans[0][1]] if spans else ""
     heading = HEADING.match(first)
-    title = heading.group("title") if heading else title_from_name(source)
+    title = heading["title"] if heading and heading["title"] else title_from_name(source)
     return title, lead_of(text[s:e] for s, e in spans)
 
 

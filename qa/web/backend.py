@@ -19,7 +19,7 @@ from ..answer.compose import Answer
 from ..answer.quotes import Quote
 from ..config import MAX_ANSWER_K
 from ..errors import QAError, QueryError
-from ..eval.feedback import Vote, VoteValue, feedback_path, record_vote, utc_now
+from ..eval.feedback import Vote, VoteValue, feedback_path, record_vote
 from ..index import Index
 from ..live import LiveIndex
 from . import render
@@ -225,20 +225,10 @@ class ChatBackend:
     def _record(self, turn: Turn, quote: Quote, vote: VoteValue) -> None:
         """Append a vote to the feedback file beside the index."""
         try:
+            searched = turn.searched or turn.question
             record_vote(
                 feedback_path(self.live.folder),
-                Vote(
-                    question=turn.question,
-                    searched=turn.searched or turn.question,
-                    source=quote.source,
-                    paragraph=quote.paragraph,
-                    start_line=quote.start_line,
-                    end_line=quote.end_line,
-                    citation=quote.citation,
-                    passage_sha256=quote.passage.sha256,
-                    vote=vote,
-                    time=utc_now(),
-                ),
+                Vote.for_hit(quote, question=turn.question, searched=searched, vote=vote),
             )
         except QAError as exc:
             self._warn(f"Your vote could not be saved: {exc}")

@@ -13,11 +13,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from ..answer.compose import Answer
 from ..answer.quotes import Quote
+from ..config import QUESTION_CHARS
 from ..errors import QAError, QueryError
+from ..eval.feedback import VoteValue
 from ..index import Index
 from ..search.request import check_question
 from ..text.lines import split_lines
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 MAX_TURNS = 100
 
 _KEY = re.compile(r"([qm])([0-9]{1,3})")
-
-Vote = Literal["up", "down"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class Conversation:
         """An empty conversation."""
         self._lock = threading.Lock()
         self._turns: list[Turn] = []
-        self._votes: dict[tuple[int, str], Vote] = {}
+        self._votes: dict[tuple[int, str], VoteValue] = {}
         self._answering: set[int] = set()
         self._next = 0
         self.version = 0
@@ -116,7 +115,7 @@ class Conversation:
         """A new empty conversation (Gradio copies the initial value for each session)."""
         return Conversation()
 
-    def view(self) -> tuple[tuple[Turn, ...], dict[tuple[int, str], Vote], int]:
+    def view(self) -> tuple[tuple[Turn, ...], dict[tuple[int, str], VoteValue], int]:
         """``(turns, votes, version)`` as they are now."""
         with self._lock:
             return tuple(self._turns), dict(self._votes), self.version
@@ -128,7 +127,9 @@ class Conversation:
         with self._lock:
             return next((t for t in self._turns if t.id == turn_id), None)
 
-    def ask(self, question: object, sources: Sequence[str] = (), *, literal: bool = False, limit: int = 2000) -> Turn:
+    def ask(
+        self, question: object, sources: Sequence[str] = (), *, literal: bool = False, limit: int = QUESTION_CHARS
+    ) -> Turn:
         """Add a pending turn for ``question`` (``literal``: search it exactly as written).
 
         Raises:
@@ -149,7 +150,7 @@ class Conversation:
             self.version += 1
             return turn
 
-    def vote(self, turn_id: int, key: str, vote: Vote) -> None:
+    def vote(self, turn_id: int, key: str, vote: VoteValue) -> None:
         """Record a vote on a quote of a turn (shown as pressed)."""
         with self._lock:
             self._votes[(turn_id, key)] = vote

@@ -155,22 +155,30 @@ def test_an_index_of_the_previous_format_is_rebuilt(fake: FakeEmbedder, mixed: P
     assert next(p for p in rebuilt.passages if p.source == "report.pdf").page == 1
 
 
-def test_extractions_are_cached_by_how_much_text_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    from collections import OrderedDict
+def test_extractions_are_cached_by_how_much_text_they_hold() -> None:
+    from qa.ingest.readers import READERS
+    from qa.ingest.readers.cache import ExtractionCache
 
-    import qa.ingest.readers as readers
+    cache = ExtractionCache(size=64, characters=2000)
+    text = READERS[0]
+    small = [text.read(f"Note {n}: ".encode() + b"gulls " * 100, "n.txt") for n in range(3)]  # ~610 characters
+    cache.put(("a.txt", "1", 10.0), small[0])
+    cache.put(("b.txt", "2", 10.0), small[1])
+    assert cache.get(("a.txt", "1", 10.0)) is small[0]  # a is now the most recently used
+    cache.put(("c.txt", "3", 10.0), small[2])  # over 2,000: b goes, not a
+    assert [source for source, _, _ in cache.kept()] == ["a.txt", "c.txt"]
+    assert cache.held <= 2000
+    assert cache.get(("b.txt", "2", 10.0)) is None
+    # One that alone outweighs the cache is not kept, and pushes nothing out.
+    cache.put(("big.txt", "4", 10.0), text.read(b"gulls " * 1000, "big.txt"))
+    assert cache.get(("big.txt", "4", 10.0)) is None
+    assert len(cache.kept()) == 2
 
-    monkeypatch.setattr(readers, "_cache", OrderedDict())
-    monkeypatch.setattr(readers, "_cache_weight", 0)
-    monkeypatch.setattr(readers, "CACHE_CHARACTERS", 2000)
-    small = [f"Note {n}: ".encode() + b"gulls " * 100 for n in range(3)]  # about 610 characters and one paragraph
-    first = extract("a.txt", small[0])
-    extract("b.txt", small[1])
-    assert extract("a.txt", small[0]) is first  # a is now the most recently used
-    extract("c.txt", small[2])  # over 2,000: b goes, not a
-    assert [source for source, _, _ in readers._cache] == ["a.txt", "c.txt"]
-    assert readers._cache_weight <= 2000
-    # One that alone outweighs the cache is read each time, and pushes nothing out.
-    big = b"gulls " * 1000
-    assert extract("big.txt", big) is not extract("big.txt", big)
-    assert len(readers._cache) == 2
+
+def test_extract_parses_a_file_once_per_name_hash_and_limit() -> None:
+    raw = b"Petrels nest on cliffs. " * 3
+    first = extract("petrels.txt", raw)
+    assert extract("petrels.txt", raw) is first
+    assert extract("other-name.txt", raw) is not first  # the name can give the title
+    assert extract("petrels.txt", raw, limit_mb=1.0) is not first
+    assert extract("petrels.txt", raw + b"More.") is not first

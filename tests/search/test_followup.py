@@ -63,6 +63,11 @@ def test_names_after_a_sentence_end_are_not_taken_for_names() -> None:
     assert "Isfahan NGOs" in searched and "Mosul" not in searched and "What do" in searched
 
 
+def test_a_sentence_closed_inside_quotes_still_ends_where_the_index_ends_it() -> None:
+    searched = resolve("and Isfahan?", ['They said "aid is coming." What do Mosul NGOs send?'])
+    assert "Isfahan NGOs" in searched and "Mosul" not in searched and "What do" in searched
+
+
 def test_titles_do_not_end_sentences_and_names_are_replaced_as_whole_words() -> None:
     assert resolve("and Dr. Omar Khalil?", ["What did Dr. Amina Al-Tamimi say about Basra?"]) == (
         "and Dr. Omar Khalil? What did Dr. Omar Khalil say about Basra?"

@@ -14,11 +14,10 @@ from ...config import MAX_FILE_MB
 from ...text.lines import line_spans
 from ...text.paragraphs import paragraph_spans
 from ...text.passages import Block
-from ...text.titles import title_and_lead
+from ...text.titles import HEADING, title_and_lead
 from .base import Extracted
 from .text import decoded
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(?P<title>.*?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TABLE = re.compile(r"^ {0,3}\|")
@@ -81,9 +80,9 @@ class MarkdownReader:
             fence = _FENCE.match(line)
             after_blank = number == first or not text[slice(*lines[number - 1])].strip()
             underline = _SETEXT.match(text[slice(*lines[number + 1])]) if number + 1 < len(lines) else None
-            if atx := _ATX.match(line):
+            if atx := HEADING.match(line):
                 flush()
-                headings.append((len(atx[1]), atx["title"]))
+                headings.append((len(atx["marks"]), atx["title"]))
                 section = atx["title"] or section
             elif line.strip() and underline and after_blank and not _TABLE.match(line):
                 flush()

@@ -188,7 +188,7 @@ def seed_check(
     }
 
 
-#: Fixed evidence whose probabilities docs/benchmarks.md lists (tests/test_answerability.py
+#: Fixed evidence whose probabilities docs/benchmarks.md lists (tests/answer/test_answerability.py
 #: checks the shipped calibration gives them).
 EXAMPLES = {
     "strong": Evidence(0.70, 0.10, 0.75, 0.50, 0.90, 0.80, 6),

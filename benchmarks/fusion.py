@@ -8,7 +8,7 @@ Reads the paragraphs, their window vectors and their sentence vectors from a bui
 (the same texts the product embeds, with the same keyword terms), embeds the 10,570
 questions once, and scores every question against every paragraph as matrices. The
 candidate pools, the min-max normalisation and the second stage (sentences scored for
-the 20 leading candidates) follow qa/retrieval.py, so the shipped row reproduces
+the 20 leading candidates) follow qa/search/fusion.py, so the shipped row reproduces
 ``qa eval`` on the same corpus. Prints Markdown tables: BM25 k1/b, then the fusion steps
 from the previous default to the shipped one.
 """
@@ -88,7 +88,7 @@ class Keywords:
                     q_cols.append(vocabulary[word])
         self.counts = sp.csr_matrix((np.ones(len(q_rows)), (q_rows, q_cols)), shape=(len(questions), len(vocabulary)))
         self.counts.sum_duplicates()
-        # Words no paragraph has still weigh in the coverage's total, as in qa/lexical.py.
+        # Words no paragraph has still weigh in the coverage's total, as in qa/store/bm25.py.
         absent = np.log(1 + (documents + 0.5) / 0.5)
         missing = np.array([sum(1 for w in set(words) if w not in vocabulary) for words in terms_of(questions)])
         self.coverage: dict[int, np.ndarray] = {}
@@ -134,7 +134,7 @@ def fused(
     cover: float,
     leading_count: int = LEADING,
 ) -> np.ndarray:
-    """The shipped fusion: first stage, then sentences for the leading candidates (see qa/retrieval.py)."""
+    """The shipped fusion: first stage, then sentences for the leading candidates (see qa/search/fusion.py)."""
     mask = candidates(dense, lexical)
     dense_part, lexical_part = minmax(dense, mask), minmax(lexical, mask)
     first = weight * dense_part + (1 - weight) * lexical_part

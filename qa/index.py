@@ -28,19 +28,16 @@ from .store.manifest import Manifest, recorded_corpus
 from .store.snapshot import Base, Snapshot
 from .store.writer import BuildOptions, BuildReport, UpdateProgress
 from .text.passages import Document, Passage
-from .update import build_options, check_settings, display_path, ignore, update_documents, update_index
+from .update import build_options, check_settings, ignore, update_documents, update_index
 
 __all__ = [
     "BuildReport",
     "CorpusChanges",
     "Index",
-    "Manifest",
     "build_from_documents",
     "build_index",
-    "display_path",
     "ensure_index",
     "load_index",
-    "update_index",
 ]
 
 
@@ -377,18 +374,21 @@ def ensure_index(
     refresh: bool = True,
     progress: bool = False,
     notify: Callable[[str], None] = ignore,
+    default_corpus: str | os.PathLike[str] = "seeds",
 ) -> Index:
     """Load the index in ``folder``, building it or bringing it up to date as needed.
 
     Args:
         folder: The index folder.
-        corpus: Corpus to build from when there is no index yet (default ``seeds``), or to
-            check against instead of the one recorded in the index.
+        corpus: Corpus to build from when there is no index yet, or to check against
+            instead of the one recorded in the index.
         model: Model the caller expects; a mismatch raises instead of silently rebuilding.
         settings: Retrieval settings.
         refresh: Update the index when the corpus changed since it was built.
         progress: Show progress bars while embedding.
         notify: Receives one-line messages about what is being done.
+        default_corpus: Corpus to build from when ``corpus`` is not given and the folder
+            records none (no index yet): ``seeds``, or the CLI's ``$QA_CORPUS``.
 
     Raises:
         IndexMismatchError: The index was built with another model.
@@ -399,7 +399,7 @@ def ensure_index(
     settings = check_settings(settings)
     if model:
         settings = settings.with_(model=model)
-    source = corpus if corpus is not None else (recorded_corpus(Path(folder)) or "seeds")
+    source = corpus if corpus is not None else (recorded_corpus(Path(folder)) or default_corpus)
     try:
         index = load_index(folder, model=model, settings=settings)
     except IndexNotFoundError:

@@ -91,6 +91,7 @@ class LiveIndex:
         interval: float = CHECK_INTERVAL,
         model: str | None = None,
         notify: Callable[[str], None] = lambda _message: None,
+        default_corpus: str | os.PathLike[str] = "seeds",
     ) -> None:
         """Serve the index in ``folder`` (built from ``corpus`` if there is none yet).
 
@@ -103,10 +104,13 @@ class LiveIndex:
             interval: Seconds between looks for changes in the background.
             model: The model the caller expects; an index built with another is refused.
             notify: Receives one-line messages (building, updating) for a terminal.
+            default_corpus: Corpus to build from when ``corpus`` is not given and there is
+                no index yet (``seeds``, or the CLI's ``$QA_CORPUS``).
 
         """
         self.folder = Path(folder)
         self._corpus = Path(corpus) if corpus is not None else None
+        self._default_corpus = default_corpus
         self._settings = settings or Settings()
         self._embedder = embedder
         self._interval = interval
@@ -143,6 +147,7 @@ class LiveIndex:
                     refresh=False,
                     progress=self._progress_bar,
                     notify=self._notify,
+                    default_corpus=self._default_corpus,
                 )
                 self._embedder = self._embedder or self._index.embedder()
                 self._status = replace(

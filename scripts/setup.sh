@@ -16,7 +16,7 @@ echo "Setting up .venv (first time: a few minutes) ..." >&2
 .venv/bin/python -m pip install --quiet --upgrade pip
 # The CPU build of torch, pinned first: an unpinned torch pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-# The ray extra too: tests/test_distributed.py builds on a real two-node Ray cluster.
+# The ray extra too: tests/build/test_cluster.py builds on a real two-node Ray cluster.
 .venv/bin/python -m pip install --quiet -e ".[dev,ray]"
 echo "$want" > "$stamp"
 echo "Set-up done." >&2

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import qa
 from qa import config
 from qa.errors import SettingsError, shown
-from qa.store import freeze as writer_module
+from qa.store import freeze
 from qa.store.segments import checksum as _checksum
 from qa.store.vectors import BaseVectors, exact_search
 
@@ -226,7 +226,7 @@ def test_a_model_of_another_dimension_is_refused_when_loading(fake_index: qa.Ind
 def test_a_question_vector_of_another_dimension_is_refused_before_searching(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: bool
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0 if merged else 10_000)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0 if merged else 10_000)
     built = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
     assert (built.snapshot.base is not None) is merged
     # The model is only known to be wrong once it embeds a question (it loads lazily by name).
@@ -242,7 +242,7 @@ def test_a_question_vector_of_another_dimension_is_refused_before_searching(
 def test_vector_search_refuses_a_query_of_the_wrong_length(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     base = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).snapshot.base
     assert isinstance(base, BaseVectors)
     empty = np.zeros(0, dtype=np.int64)
@@ -256,7 +256,7 @@ def test_vector_search_refuses_a_query_of_the_wrong_length(
 def test_a_recorded_dimension_that_disagrees_with_the_vectors_is_named(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: bool
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0 if merged else 10_000)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0 if merged else 10_000)
     folder = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).folder
     set_meta(folder, dimension=128)
     expected = r"256 dimensions, the database 6 of 128.*qa index" if merged else r"stored vectors.*damaged.*qa index"
@@ -324,7 +324,7 @@ DAMAGE = {
 def test_a_damaged_keyword_segment_is_named_and_repaired(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, checksum_agrees: bool
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     index = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
     segment = index.folder / index.snapshot.meta.lexical_file
     name, damage_file, expected = DAMAGE[damage]
@@ -345,7 +345,7 @@ def test_a_damaged_keyword_segment_is_named_and_repaired(
 def test_a_term_list_that_disagrees_with_the_segment_is_named(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     folder = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder()).folder
     with sqlite3.connect(folder / "index.db") as connection:
         connection.execute("UPDATE lexical_terms SET col = col + 100000")

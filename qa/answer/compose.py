@@ -39,7 +39,7 @@ class Answer:
         searched: What was searched: the question, or a follow-up expanded with the
             previous question's subject (``""`` only for answers built by hand).
         confidence: The calibrated probability that the best passage answers the question
-            (``qa.answerability``); ``None`` when there was nothing to judge.
+            (:mod:`qa.answer.answerability`); ``None`` when there was nothing to judge.
 
     """
 

@@ -126,7 +126,8 @@ def split_document(document: Document, embedder: Embedder, settings: Settings) -
         windowed += len(windows) > 1
         texts.update(zip(hashes, inputs, strict=True))
         # Each sentence is embedded too: the best one is evidence of its own (sentence-level retrieval).
-        spans, said = sentence_inputs(passage) if settings.sentences else ((), ())
+        # (A writer has settled ``None`` by the index's choice; for a new index it means yes.)
+        spans, said = sentence_inputs(passage) if settings.sentences is not False else ((), ())
         sentence_hashes = tuple(vector_key(embedder.name, t) for t in said)
         texts.update(zip(sentence_hashes, said, strict=True))
         sketch = signature(passage.text)

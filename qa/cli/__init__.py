@@ -1,7 +1,8 @@
 """The ``qa`` command: build the index, ask, evaluate and serve the chat (``qa.cli:main``).
 
 The edge of the package: it reads the ``QA_*`` variables once (:func:`qa.config.read_environment`),
-turns every :class:`qa.QAError` into one ``qa: error: …`` line and exit status 1.
+turns every :class:`qa.QAError` into one ``qa: error: …`` line and exit status 1. The top
+layer: it may import every other; none imports it (``qa.__main__`` runs it).
 """
 
 from __future__ import annotations

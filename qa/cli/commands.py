@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import os
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -22,20 +20,8 @@ from ..live import LiveIndex
 from ..store.database import database_path
 from ..store.writer import BuildOptions, UpdateHooks
 from ..update import update_index
+from .address import check_address, is_loopback
 from .output import format_answer, json_text, say
-
-#: Hosts that only this machine can reach.
-_LOOPBACK_NAMES = frozenset({"localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -89,7 +75,10 @@ def require_index(args: argparse.Namespace, *, may_build: bool) -> None:
 def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveIndex:
     """The live index named by the options, built if missing (where allowed) and brought up to date if asked."""
     require_index(args, may_build=True)
-    live = LiveIndex(args.index, args.corpus, settings=settings_of(args), model=args.model, notify=say)
+    env: Environment = args.env
+    live = LiveIndex(
+        args.index, args.corpus, settings=settings_of(args), model=args.model, notify=say, default_corpus=env.corpus
+    )
     if refresh:
         live.catch_up(progress=progress)
     else:
@@ -200,7 +189,8 @@ def eval_command(args: argparse.Namespace) -> int:
         if not args.questions:
             raise QAError("give a questions file (JSON lines), --beir DIR or --feedback FILE")
         questions = read_questions(args.questions)
-        corpus = args.corpus or "seeds"
+        env: Environment = args.env
+        corpus = args.corpus or env.corpus
         if args.corpus is None:
             require_index(args, may_build=True)
         default_index = args.index if args.corpus is None else str(Path(corpus) / ".qa-index")
@@ -226,31 +216,6 @@ def eval_command(args: argparse.Namespace) -> int:
         shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
         print(f"  {name:<22} {shown}")
     return 0
-
-
-def check_address(host: str, port: int) -> None:
-    """Refuse, in one line, an address ``qa serve`` cannot bind: a port in use, a host that is not this machine's.
-
-    Raises:
-        QAError: The address cannot be bound; the message says why and what to do.
-
-    """
-    try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise QAError(f"cannot serve on {host}: not a host name or address here ({exc})") from exc
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        # As a server binds it: an address in TIME_WAIT from a last run is free to take.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise QAError(f"port {port} is in use: choose another with --port") from exc
-            if exc.errno == errno.EADDRNOTAVAIL:
-                raise QAError(f"{host} is not an address of this machine: choose another with --host") from exc
-            raise QAError(f"cannot serve on {host}:{port} ({exc.strerror or exc})") from exc
 
 
 def serve_command(args: argparse.Namespace) -> int:

@@ -157,7 +157,11 @@ def build_parser(env: Environment) -> Parser:
         help="search only this file or folder (relative to the corpus; repeat for several)",
     )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.add_argument("--corpus", default=None, help="corpus folder to build from if there is no index yet")
+    ask.add_argument(
+        "--corpus",
+        default=None,
+        help="corpus folder to build from if there is no index yet (default: seeds, or $QA_CORPUS)",
+    )
     ask.add_argument("--no-refresh", action="store_true", help="do not update the index when the articles changed")
     add_index_options(ask, env)
     add_retrieval_options(ask)
@@ -181,14 +185,18 @@ def build_parser(env: Environment) -> Parser:
         "process list); without it, serving beyond 127.0.0.1 prints a warning",
     )
     serve.add_argument(
-        "--corpus", default=None, help="corpus folder (default: the one the index was built from, or seeds)"
+        "--corpus",
+        default=None,
+        help="corpus folder (default: the one the index was built from, else seeds or $QA_CORPUS)",
     )
     add_index_options(serve, env)
     add_retrieval_options(serve)
 
     evaluate = commands.add_parser("eval", help="measure retrieval on questions with known answers")
     evaluate.add_argument("questions", nargs="?", help="JSON-lines questions file (id, question, relevant)")
-    evaluate.add_argument("--corpus", default=None, help="corpus folder the questions are about (default: seeds)")
+    evaluate.add_argument(
+        "--corpus", default=None, help="corpus folder the questions are about (default: seeds, or $QA_CORPUS)"
+    )
     evaluate.add_argument("--beir", default=None, help="a data set in BEIR layout instead of a questions file")
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     evaluate.add_argument(

@@ -1,4 +1,4 @@
-"""A fast question encoder: the sentence-transformers model exported once to ONNX.
+"""A fast encoder: the sentence-transformers model exported once to ONNX, for questions and documents.
 
 One short question through PyTorch costs about 20 ms on two cores, mostly framework
 overhead; the same model in onnxruntime gives identical vectors (to 1e-6) in about a
@@ -40,7 +40,7 @@ def exportable(model: Any) -> bool:
     return config.get("pooling_mode") == "mean" or bool(getattr(modules[1], "pooling_mode_mean_tokens", False))
 
 
-class OnnxQueryEncoder:
+class OnnxEncoder:
     """Embeds short texts with onnxruntime; vectors are mean-pooled and normalised."""
 
     def __init__(self, path: Path, tokenizer: Any, max_tokens: int) -> None:
@@ -122,18 +122,16 @@ def export(model: Any, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def load_or_export(
-    model: Any, model_id: str, max_tokens: int, cache_dir: Path | None = None
-) -> OnnxQueryEncoder | None:
+def load_or_export(model: Any, model_id: str, max_tokens: int, cache_dir: Path | None = None) -> OnnxEncoder | None:
     """The ONNX encoder for ``model``, exporting it on first use; ``None`` if that is not possible."""
     if not exportable(model):
         return None
     try:
         path = cached_path(model_id, cache_dir or default_cache_dir())
         if not path.is_file():
-            log.info("exporting %s to %s for fast questions (once)", model_id, path)
+            log.info("exporting %s to %s for fast encoding (once)", model_id, path)
             export(model, path)
-        return OnnxQueryEncoder(path, model.tokenizer, max_tokens)
+        return OnnxEncoder(path, model.tokenizer, max_tokens)
     except Exception as exc:
-        log.warning("fast question encoder unavailable (%s); using PyTorch", exc)
+        log.warning("fast ONNX encoder unavailable (%s); using PyTorch", exc)
         return None

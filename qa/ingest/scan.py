@@ -74,7 +74,7 @@ def too_large(size: int, limit_mb: float) -> str:
         shown = f"{size / 1024:.1f} KB"
     else:
         shown = f"{size} bytes"
-    return f"{shown} is over the {limit_mb:g} MB limit; set QA_MAX_FILE_MB to index it"
+    return f"{shown} is over the {limit_mb:g} MB limit; raise QA_MAX_FILE_MB (Settings.max_file_mb) to index it"
 
 
 def _kind(mode: int) -> str:

@@ -52,20 +52,3 @@ def similarities(signatures: np.ndarray, one: np.ndarray) -> np.ndarray:
     """Estimated Jaccard similarity of each row of ``signatures`` (uint32, one per row) with ``one``."""
     shares: np.ndarray = (signatures == one).mean(axis=1)
     return shares
-
-
-def similarity(a: bytes, b: bytes) -> float:
-    """Estimated Jaccard similarity of two paragraphs from their stored signatures."""
-    left = np.frombuffer(a, dtype=np.uint32)
-    right = np.frombuffer(b, dtype=np.uint32)
-    if len(left) != len(right) or not len(left):
-        return 0.0
-    return float(similarities(left[None, :], right)[0])
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard similarity of two shingle arrays (1.0 for two empty ones)."""
-    if not len(a) and not len(b):
-        return 1.0
-    shared = len(np.intersect1d(a, b, assume_unique=True))
-    return shared / (len(a) + len(b) - shared)

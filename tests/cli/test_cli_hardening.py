@@ -160,6 +160,29 @@ def test_the_default_index_is_built_on_first_use(tmp_path: Path, project: Path) 
     assert (fresh / "embeddings" / "index.db").is_file()
 
 
+def test_the_first_build_of_ask_and_eval_takes_qa_corpus(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    monkeypatch.setenv("QA_CORPUS", "articles")
+    monkeypatch.setenv("QA_INDEX", "from-env")
+    assert main(["ask", "When do ferries leave the harbour?", "--json", "--threshold", "-1"]) == 0
+    out, err = capsys.readouterr()
+    assert "building it from articles/" in err
+    assert json.loads(out)["quotes"][0]["source"] == "harbour.txt"
+    # Once built, the index's own corpus is what it is checked against.
+    monkeypatch.setenv("QA_CORPUS", "seeds")
+    assert main(["ask", "When do ferries leave the harbour?", "--json", "--threshold", "-1"]) == 0
+    assert json.loads(capsys.readouterr().out)["quotes"][0]["source"] == "harbour.txt"
+    # qa eval's questions are about $QA_CORPUS: it indexes that.
+    questions = project / "ferries.jsonl"
+    questions.write_text('{"id": "f", "question": "When do ferries leave?", "relevant": ["harbour.txt#1"]}\n')
+    monkeypatch.setenv("QA_CORPUS", "articles")
+    monkeypatch.setenv("QA_INDEX", "for-eval")
+    assert main(["eval", str(questions), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["recall@1"] == 1.0
+
+
 def test_eval_feedback_never_builds_an_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ from workers import article
 
 import qa
 from qa.eval.questions import read_questions
-from qa.store import freeze as writer_module
+from qa.store import freeze
 from qa.store import vectors as vectors_module
 
 RETRIEVERS = ("dense", "lexical", "hybrid")
@@ -158,10 +158,10 @@ def test_base_and_delta_are_both_filtered_and_removed_passages_stay_gone(
     tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch, retriever: qa.RetrieverName
 ) -> None:
     corpus = write_corpus(tmp_path / "corpus", FILES)
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     qa.build_index(corpus, tmp_path / "index", embedder=fake, settings=SETTINGS)
     # Small changes now stay in the delta; the base keeps the old vectors, filtered out.
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 10_000)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 10_000)
     old = FILES["sub/b.md"].split("\n\n")[1].strip()
     (corpus / "sub/b.md").write_text(FILES["sub/b.md"].replace(old, "Calm meadow without any mountain."))
     write_corpus(corpus, {"sub/deep/new.txt": "Fresh volcano lava eruption notes.\n"})
@@ -187,7 +187,7 @@ def regions(tmp_path: Path) -> Path:
 def _ivf(regions: Path, folder: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch) -> qa.Index:
     """An index of ``regions`` whose base is an IVF file (200 vectors, 64 lists)."""
     monkeypatch.setattr(vectors_module, "EXACT_MAX", 50)
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     index = qa.build_index(regions, folder, embedder=fake)
     assert index.snapshot.base is not None and index.snapshot.base.kind == "ivf"
     return index

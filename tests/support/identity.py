@@ -1,6 +1,6 @@
 """Whether two index stores hold the same thing: files, passages, citations, windows, sentences, vectors.
 
-Used to check that a build on a Ray cluster equals a local build (``tests/test_distributed.py``,
+Used to check that a build on a Ray cluster equals a local build (``tests/build/test_cluster.py``,
 ``benchmarks/ray_build.py``): everything but row ids, generations and times must match, and
 vectors must agree within a tolerance.
 """

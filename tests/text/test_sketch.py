@@ -5,7 +5,23 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from qa.text.sketch import jaccard, shingles, signature, similarity
+import numpy as np
+
+from qa.text.sketch import shingles, signature, similarities
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """The estimate duplicate folding makes, for two stored signatures."""
+    return float(similarities(np.frombuffer(a, dtype=np.uint32)[None, :], np.frombuffer(b, dtype=np.uint32))[0])
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two shingle arrays (1.0 for two empty ones)."""
+    if not len(a) and not len(b):
+        return 1.0
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / (len(a) + len(b) - shared)
+
 
 TEXT = " ".join(f"word{i}" for i in range(80)) + " and the harbour of the old town."
 
@@ -24,5 +40,4 @@ def test_estimate_tracks_exact_jaccard() -> None:
     assert 0.85 < exact < 1.0
     assert abs(similarity(signature(TEXT), signature(near)) - exact) < 0.15
     assert similarity(signature(TEXT), signature(far)) < 0.2
-    assert jaccard(shingles(""), shingles("")) == 1.0
-    assert similarity(signature("x"), b"") == 0.0
+    assert similarity(signature(""), signature("")) == 1.0

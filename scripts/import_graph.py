@@ -11,6 +11,7 @@ imports one of a higher layer. Prints one line per figure.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import subprocess
 import sys
@@ -133,7 +134,9 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    revision = argv[0] if argv else None
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("revision", nargs="?", help="a git revision (default: the working tree)")
+    revision = parser.parse_args(argv).revision
     modules = sources(revision)
     graph = edges(modules)
     up = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets if layer(b) > layer(a))

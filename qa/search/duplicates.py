@@ -119,6 +119,7 @@ def collapse(
                 also_in=tuple(citation(label, t) for t in twins),
                 duplicates=twins,
                 passage_id=pid,
+                duplicate_ids=tuple(folded[pid]),
             )
         )
     return hits

@@ -22,8 +22,9 @@ def evidence_of(
     # The margin is to the next *distinct* passage: copies folded into a hit do not count.
     distinct = sorted((h.dense_score for h in hits if h.dense_score is not None), reverse=True)
     if len(distinct) < 2:
-        # A single hit asked for: the next passage's cosine is the best available.
-        distinct = cosines
+        # A single hit asked for: the next passage's cosine is the best available (not a copy's).
+        copies = {pid for hit in hits for pid in hit.duplicate_ids}
+        distinct = sorted((c for pid, c in dense.items() if pid not in copies), reverse=True)
     margin = (distinct[0] - distinct[1] if len(distinct) > 1 else 0.0) if cosines else None
     sentence = max([*sentences.values(), *cosines[:1]], default=None)
     # The leading hits are what an answer shows first: the best of them speaks for the ranking.

@@ -38,9 +38,10 @@ def fuse(
 ) -> tuple[list[int], dict[int, float], dict[int, float]]:
     """Merge dense and lexical candidates into one ordering with fused scores.
 
-    Every candidate is scored on both scales (``dense_for`` gives the cosines a candidate
-    found only by keywords lacks), so that no score is guessed. ``dense`` and ``lexical``
-    are completed in place.
+    With min-max fusion every candidate is scored on both scales (``dense_for`` gives the
+    cosines a candidate found only by keywords lacks), so that no score is guessed, and
+    ``dense`` and ``lexical`` are completed in place. Reciprocal-rank fusion needs only
+    the two rankings: it completes nothing and scores no sentences.
 
     Returns:
         The order, the fused scores and the best sentence cosine of the leading

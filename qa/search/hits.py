@@ -34,6 +34,8 @@ class Hit:
         lexical_score: BM25 score of the passage, if computed.
         also_in: Citations of near-identical passages folded into this one.
         duplicates: The near-identical passages themselves.
+        passage_id: The passage's row in the index (``-1``: not from an index).
+        duplicate_ids: The rows of ``duplicates``, in the same order.
 
     """
 
@@ -46,6 +48,7 @@ class Hit:
     also_in: tuple[str, ...] = ()
     duplicates: tuple[Passage, ...] = field(default=(), repr=False)
     passage_id: int = field(default=-1, repr=False, compare=False)
+    duplicate_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def source(self) -> str:

@@ -89,7 +89,8 @@ class Request:
         """Check every part of a question; a follow-up (with ``history``) is resolved to what it searches.
 
         Raises:
-            QueryError: The question, ``k``, ``retriever``, ``sources`` or ``history`` is unusable.
+            QueryError: The question, ``k``, ``retriever`` or ``history`` is unusable (``sources``
+                are checked by the snapshot that holds them).
 
         """
         text = check_question(question, settings.max_question_chars)

@@ -62,12 +62,27 @@ def json_records(path: str | Path, read: Callable[[dict[str, Any], int], T], *, 
     return results
 
 
+def _text(value: object, what: str) -> str:
+    """``value`` if it is text; else the line is malformed."""
+    if not isinstance(value, str):
+        raise TypeError(f"`{what}` must be text, not {type(value).__name__}")
+    return value
+
+
+def _id(value: object, what: str) -> str:
+    """An id written as text or as a whole number; else the line is malformed."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"`{what}` must be text or a whole number, not {type(value).__name__}")
+    return str(value)
+
+
 def _question(record: dict[str, Any], number: int) -> Question:
     """A question record: ``{"id", "question", "relevant": ["FILE#N", ...]}``."""
     relevant = record.get("relevant", [])
     if not isinstance(relevant, list):
         raise TypeError("`relevant` must be a list")
-    return Question(str(record.get("id", number)), str(record["question"]), {str(r): 1.0 for r in relevant})
+    judged = {_text(r, "relevant"): 1.0 for r in relevant}
+    return Question(_id(record.get("id", number), "id"), _text(record["question"], "question"), judged)
 
 
 def read_questions(path: str | Path) -> list[Question]:
@@ -99,14 +114,16 @@ def read_beir(folder: str | Path, split: str = "test") -> tuple[list[Document], 
             raise EvalDataError(f"{path} not found: a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/")
     documents = json_records(
         root / "corpus.jsonl",
-        lambda r, _: make_document(str(r["_id"]), str(r.get("text", "")), title=str(r.get("title") or "")),
+        lambda r, _: make_document(
+            _id(r["_id"], "_id"), _text(r.get("text", ""), "text"), title=_text(r.get("title") or "", "title")
+        ),
         file="BEIR corpus",
         record="BEIR document (with an _id)",
     )
     queries = dict(
         json_records(
             root / "queries.jsonl",
-            lambda r, _: (str(r["_id"]), str(r["text"])),
+            lambda r, _: (_id(r["_id"], "_id"), _text(r["text"], "text")),
             file="BEIR queries",
             record="BEIR query",
         )

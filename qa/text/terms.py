@@ -55,7 +55,9 @@ def tokens(text: str) -> list[str]:
 
 def key_terms(question: str) -> set[str]:
     """The terms of a question that say what it is about (question words left out)."""
-    return set(tokens(question)) - QUESTION_WORDS
+    # Terms are stems ("why" is "whi"): the question words are left out as stems too.
+    stemmer = _stemmer()
+    return set(tokens(question)) - {stemmer.stemWord(word) for word in QUESTION_WORDS}
 
 
 def shared(terms: set[str], words: set[str]) -> int:

@@ -9,9 +9,10 @@ from .lines import split_lines
 from .paragraphs import paragraph_spans
 from .sentences import first_sentence
 
-#: An ATX heading line (``# Title #``, CommonMark's rule), as plain text may start with one
-#: too; it matches one line only (its title may be empty).
-HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})[ \t]+(?P<title>[^\r\n]*?)[ \t]*#*[ \t]*$")
+#: An ATX heading line (``# Title #``, CommonMark's rule: the marks end at a space, a tab or
+#: the line's end), as plain text may start with one too; it matches one line only (its
+#: title may be empty: ``#`` alone is an empty heading).
+HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})(?![^ \t])[ \t]*(?P<title>[^\r\n]*?)[ \t]*#*[ \t]*$")
 #: Longest first line taken as an article's title for people.
 TITLE_MAX = 64
 
@@ -44,6 +45,12 @@ def title_and_lead(source: str, text: str) -> tuple[str, str]:
     return title, lead_of(text[s:e] for s, e in spans)
 
 
+def _said(line: str) -> str:
+    """What a line says: its title if it is a heading line, else itself."""
+    heading = HEADING.match(line)
+    return heading["title"] if heading else line
+
+
 def readable_title(source: str, text: str, title: str = "") -> str:
     """A title people can read for an article.
 
@@ -55,7 +62,9 @@ def readable_title(source: str, text: str, title: str = "") -> str:
     found, lead = title_and_lead(source, text)
     if found:
         return found
-    first = split_lines(text.strip())[0].strip()
+    # The first line that says something (a heading line says its title; an empty one nothing).
+    said = (_said(line.strip()) for line in split_lines(text.strip()))
+    first = next((words for words in said if words), "")
     if first and len(first) <= TITLE_MAX:
         return first
     lead = lead or first

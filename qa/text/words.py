@@ -10,7 +10,7 @@ import re
 #: A run of word characters: what word shingles are made of (duplicates).
 WORD = re.compile(r"\w+")
 #: A word with its inner apostrophes and hyphens ("Al-Hashimi", "what's"): names and question words.
-WRITTEN_WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
+WRITTEN_WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 #: A word and the words it is joined to by hyphens ("black-and-white"): PDF line-end hyphens.
 HYPHENATED = re.compile(r"\w+(?:-\w+)*")
 

@@ -172,17 +172,19 @@ class Conversation:
                 turn = self._turns[position]
                 earlier = history(self._turns[:position])
                 self._answering.add(turn.id)
+            done: Turn | None = None
             try:
                 done = answered_turn(turn, index, earlier)
             finally:
+                # The answer goes in as the turn is let go, under one hold of the lock: else
+                # another caller could find it still pending and nobody answering it.
                 with self._lock:
                     self._answering.discard(turn.id)
-            with self._lock:
-                # The turn may have dropped off meanwhile: then there is nothing to put back.
-                for n, current in enumerate(self._turns):
-                    if current.id == turn.id:
-                        self._turns[n] = done
-                        self.version += 1
+                    # The turn may have dropped off meanwhile: then there is nothing to put back.
+                    for n, current in enumerate(self._turns):
+                        if done is not None and current.id == turn.id:
+                            self._turns[n] = done
+                            self.version += 1
             answered = True
 
 
@@ -242,9 +244,10 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&=])")
 def markdown_text(text: str) -> str:
     """``text`` with Markdown's and HTML's special characters escaped, so that it renders as written."""
     escaped = _MARKDOWN.sub(r"\\\1", text)
-    # Leading spaces would make an indented code block, or be dropped: keep them as spaces.
-    stripped = escaped.lstrip(" ")
-    return "&#32;" * (len(escaped) - len(stripped)) + stripped
+    # Leading spaces and tabs would make an indented code block, or be dropped: keep them as written.
+    stripped = escaped.lstrip(" \t")
+    lead = escaped[: len(escaped) - len(stripped)]
+    return lead.replace(" ", "&#32;").replace("\t", "&#9;") + stripped
 
 
 def _markdown_quote(quote: Quote) -> list[str]:

@@ -210,7 +210,7 @@ class LexicalIndex:
                 # Only the chosen passages compete for the best places.
                 hit = hit[_members(np.asarray(segment.doc_ids[hit], dtype=np.int64), within)]
             if len(hit) > limit:
-                hit = hit[np.argpartition(-summed[hit], limit - 1)[:limit]]
+                hit = _best(hit, summed[hit], np.asarray(segment.doc_ids[hit], dtype=np.int64), limit)
             ids = np.asarray(segment.doc_ids[hit], dtype=np.int64)
             ordered += zip(ids.tolist(), summed[hit].tolist(), strict=True)
             parts.append((segment, summed, covered))
@@ -228,6 +228,18 @@ class LexicalIndex:
     def top(self, question: str, limit: int, *, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best BM25 matches (among ``within``), best first."""
         return self.scores(question, limit, within=within).top(limit)
+
+
+def _best(rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` best of ``rows`` by score; ties at the cut go to the lowest passage ids.
+
+    That is the final order's rule, so that a base and a delta cut as one segment would.
+    """
+    cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+    above = rows[scores > cut]
+    tied = np.flatnonzero(scores == cut)
+    chosen = tied[np.argsort(ids[tied], kind="stable")[: limit - len(above)]]
+    return np.concatenate([above, rows[chosen]])
 
 
 def _members(ids: np.ndarray, pool: np.ndarray) -> np.ndarray:

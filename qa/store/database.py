@@ -174,7 +174,13 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def read_meta(connection: sqlite3.Connection) -> dict[str, str]:
-    """All ``meta`` rows as a dict, as stored (JSON text)."""
+    """All ``meta`` rows as a dict, as stored (JSON text); empty where there is no ``meta`` table.
+
+    A database without one holds no index (yet): a writer is creating it, its tables were
+    dropped, or another program wrote it.
+    """
+    if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+        return {}
     return dict(connection.execute("SELECT key, value FROM meta").fetchall())
 
 
@@ -284,30 +290,34 @@ class Meta:
             ) from exc
 
 
+#: What :func:`state_of` reads, with the value of an index that has none yet.
+_STATE = (("epoch", '""'), ("generation", "0"), ("base_file", '""'))
+
+
 def state_of(folder: Path) -> tuple[str, int, str]:
     """The committed ``(epoch, generation, base_file)`` of an index, read cheaply (no snapshot).
 
     Raises:
         IndexNotFoundError: There is no index.
-        IndexCorruptError: The database cannot be read.
+        IndexCorruptError: The database cannot be read, or these values are malformed.
 
     """
     connection = connect(folder)
     try:
-        rows = dict(
-            connection.execute(
-                "SELECT key, value FROM meta WHERE key IN ('epoch', 'generation', 'base_file')"
-            ).fetchall()
-        )
+        rows = read_meta(connection)
     except sqlite3.DatabaseError as exc:
         raise failure(folder, exc) from exc
     finally:
         connection.close()
-    return (
-        str(json.loads(rows.get("epoch", '""'))),
-        int(json.loads(rows.get("generation", "0"))),
-        str(json.loads(rows.get("base_file", '""'))),
-    )
+    try:
+        epoch, generation, base = (json.loads(rows.get(key, default)) for key, default in _STATE)
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            raise TypeError(f"generation {generation!r} is not a whole number")
+        return str(epoch), generation, str(base)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise IndexCorruptError(
+            f"the index metadata in {folder} is malformed ({exc}); rebuild with `qa index`"
+        ) from exc
 
 
 def chunks(items: Sequence[int] | Sequence[str], size: int = 500) -> Iterable[Sequence[int] | Sequence[str]]:

@@ -94,8 +94,13 @@ def refuse_old_format(folder: Path) -> None:
         raise IndexNotFoundError(f"no index in {folder}: build one with `qa index`")
     try:
         version = json.loads(manifest.read_text(encoding="utf-8")).get("format_version")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         version = None
+    if not isinstance(version, int) or isinstance(version, bool):
+        # A summary naming no version and no database: nothing here can be read, whatever wrote it.
+        raise IndexNotFoundError(
+            f"no index in {folder} (only a manifest.json that names no format): build one with `qa index`"
+        )
     if version == FORMAT_VERSION:
         # The summary of a current index without its database: nothing to read, not an old format.
         raise IndexNotFoundError(

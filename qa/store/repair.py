@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -25,6 +26,16 @@ class Repairs:
         """Record a repair (``summary`` goes in the report) and say ``message`` now."""
         self.done.append(summary)
         self.notify(message)
+
+
+def _aside(folder: Path) -> Path:
+    """A name to set the damaged database aside under, taken by no earlier one (two in a second included)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for number in itertools.count(1):
+        aside = folder / (f"{db.DATABASE}.damaged-{stamp}" + ("" if number == 1 else f"-{number}"))
+        if not any(aside.with_name(aside.name + suffix).exists() for suffix in ("", "-wal", "-shm")):
+            return aside
+    raise AssertionError("unreachable")
 
 
 def open_database(folder: Path, repairs: Repairs, *, check: bool) -> sqlite3.Connection:
@@ -51,7 +62,7 @@ def open_database(folder: Path, repairs: Repairs, *, check: bool) -> sqlite3.Con
         # Locked, read-only or full is not damage: never set a healthy database aside.
         if isinstance(exc, sqlite3.DatabaseError) and not db.is_damage(exc):
             raise db.failure(folder, exc) from exc
-        aside = folder / f"{db.DATABASE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside = _aside(folder)
         for suffix in ("", "-wal", "-shm"):
             path = folder / f"{db.DATABASE}{suffix}"
             if path.exists():

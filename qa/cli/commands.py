@@ -129,10 +129,12 @@ def index_command(args: argparse.Namespace) -> int:
     for repair in report.repaired:
         say(f"repaired: {repair}")
     windowed = f", {report.windowed} long ones split into windows" if report.windowed else ""
+    # Nothing changed, nothing mended: say so in words.
+    done = "Checked" if report.updated_files == 0 and not report.repaired else "Indexed"
     print(
-        f"Indexed {report.passages} paragraphs from {report.files} files{windowed} in {report.seconds:.1f} s "
+        f"{done} {report.passages} paragraphs from {report.files} files{windowed} in {report.seconds:.1f} s "
         f"({report.updated_files} files updated, {report.embedded} embedded, {report.reused} reused) "
-        f"-> {args.out}/ [{report.model}]"
+        f"-> {args.out}/ [{report.model}]" + (": up to date, nothing changed" if done == "Checked" else "")
     )
     return 0
 
@@ -190,12 +192,20 @@ def eval_command(args: argparse.Namespace) -> int:
             raise QAError("give a questions file (JSON lines), --beir DIR or --feedback FILE")
         questions = read_questions(args.questions)
         env: Environment = args.env
-        corpus = args.corpus or env.corpus
         if args.corpus is None:
+            # The index as it is (its own corpus); a first build takes $QA_CORPUS, else ./seeds.
             require_index(args, may_build=True)
-        default_index = args.index if args.corpus is None else str(Path(corpus) / ".qa-index")
+            folder, corpus = args.index, None
+        else:
+            folder, corpus = str(Path(args.corpus) / ".qa-index"), args.corpus
         index = ensure_index(
-            default_index, corpus, model=args.model, settings=settings, progress=not args.json, notify=say
+            folder,
+            corpus,
+            model=args.model,
+            settings=settings,
+            progress=not args.json,
+            notify=say,
+            default_corpus=env.corpus,
         )
         report = evaluate(index, questions, k=args.k)
     if args.json:

@@ -195,7 +195,10 @@ def build_parser(env: Environment) -> Parser:
     evaluate = commands.add_parser("eval", help="measure retrieval on questions with known answers")
     evaluate.add_argument("questions", nargs="?", help="JSON-lines questions file (id, question, relevant)")
     evaluate.add_argument(
-        "--corpus", default=None, help="corpus folder the questions are about (default: seeds, or $QA_CORPUS)"
+        "--corpus",
+        default=None,
+        help="corpus folder the questions are about, indexed in DIR/.qa-index (default: the index as it is; "
+        "a first build takes seeds, or $QA_CORPUS)",
     )
     evaluate.add_argument("--beir", default=None, help="a data set in BEIR layout instead of a questions file")
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")

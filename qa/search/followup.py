@@ -151,6 +151,9 @@ CARRIED_MAX = 300
 #: Longest base a conversation keeps (as the longest question accepted by default).
 BASE_MAX = QUESTION_CHARS
 
+#: What may stand before a sentence's first word.
+_OPENERS = "\"'“‘([«"
+
 #: A question with at most this many words of its own that refers back is a follow-up.
 _OWN_WORDS = 3
 
@@ -187,8 +190,11 @@ def _name_runs(text: str) -> list[tuple[int, int]]:
     The sentence's first word is left out: it is capitalised whatever it is.
     """
     runs: list[tuple[int, int]] = []
-    # Where sentences open, by the rule the index splits them with ("Dr. Hisham" opens none).
-    openings = {start for start, _ in sentence_spans(text)}
+    # Where sentences open, by the rule the index splits them with ("Dr. Hisham" opens none),
+    # past any opening quote or bracket.
+    openings = {
+        start + len(text[start:end]) - len(text[start:end].lstrip(_OPENERS)) for start, end in sentence_spans(text)
+    }
     for number, match in enumerate(WRITTEN_WORD.finditer(text)):
         # A word opening a sentence is capitalised whatever it is.
         if number == 0 or match.start() in openings or not _is_name(match.group(0)):

@@ -235,6 +235,8 @@ def _best(rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, limit: int) -> 
 
     That is the final order's rule, so that a base and a delta cut as one segment would.
     """
+    # A NaN (a damaged length) ranks last, rather than dropping every row from the comparisons.
+    scores = np.nan_to_num(scores, nan=-np.inf)
     cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
     above = rows[scores > cut]
     tied = np.flatnonzero(scores == cut)

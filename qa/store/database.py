@@ -188,7 +188,7 @@ def read_facts(connection: sqlite3.Connection) -> dict[str, Any]:
     """All ``meta`` rows as a dict, decoded.
 
     Raises:
-        ValueError: A value is not JSON.
+        ValueError: A value is not JSON text (``RecursionError``: nested too deep).
 
     """
     return {key: json.loads(value) for key, value in read_meta(connection).items()}
@@ -284,7 +284,7 @@ class Meta:
                     "rebuild it with `qa index`"
                 )
             return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise IndexCorruptError(
                 f"the index metadata in {folder} is malformed ({exc}); rebuild with `qa index`"
             ) from exc

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import IndexFormatError, IndexNotFoundError
+from ..errors import IndexFormatError, IndexMismatchError, IndexNotFoundError
 from .database import DATABASE, FORMAT_VERSION, Meta, database_path
 
 #: The summary's file name in an index folder.
@@ -85,6 +85,7 @@ def refuse_old_format(folder: Path) -> None:
     Raises:
         IndexNotFoundError: There is no index (or only its summary).
         IndexFormatError: The folder holds an index of the format-1 layout.
+        IndexMismatchError: Its summary names a later format than this version reads.
 
     """
     if database_path(folder).is_file():
@@ -106,6 +107,12 @@ def refuse_old_format(folder: Path) -> None:
         raise IndexNotFoundError(
             f"the index database {database_path(folder).name} in {folder} is missing "
             "(manifest.json is only its summary): build the index with `qa index`"
+        )
+    if version > FORMAT_VERSION:
+        # A later version wrote it: never rebuilt over, as Meta.read refuses a newer database.
+        raise IndexMismatchError(
+            f"index format {version} is not the format this version reads ({FORMAT_VERSION}); "
+            "rebuild it with `qa index` if this version is to use it"
         )
     raise IndexFormatError(
         f"the index in {folder} is in an older format ({version}) that this version does not read; "

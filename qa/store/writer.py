@@ -272,13 +272,28 @@ class IndexWriter:
         stamps.save(keep)
         return report
 
+    def _stored_facts(self, connection: sqlite3.Connection) -> dict[str, Any]:
+        """The facts the index records; malformed ones are mended by rebuilding the index from scratch."""
+        try:
+            stored = db.read_facts(connection)
+            generation = stored.get("generation", 0)
+            if not isinstance(generation, int) or isinstance(generation, bool):
+                raise TypeError(f"generation {generation!r} is not a whole number")
+            return stored
+        except (ValueError, TypeError, RecursionError) as exc:
+            self._repairs.add(
+                "the malformed index metadata was rebuilt",
+                f"The index metadata was malformed ({str(exc)[:200]}); the index is rebuilt from scratch.",
+            )
+            return {}
+
     def _apply_changes(
         self, connection: sqlite3.Connection, stamps: Stamps, *, check: bool
     ) -> tuple[BuildReport, set[str], bool]:
         """Find and apply the changes; return the report, the base files now in use, and whether it committed."""
         started = time.perf_counter()
         self._hooks.on_progress(UpdateProgress("scanning"))
-        stored = db.read_facts(connection)
+        stored = self._stored_facts(connection)
         if self.settings.sentences is None:
             # Not chosen: an index keeps its choice of sentence vectors; a new one has them.
             self.settings = self.settings.with_(sentences=stored.get("sentences", SENTENCE_EVIDENCE) != 0)
@@ -297,7 +312,7 @@ class IndexWriter:
             # A rebuilt or new database gets a new epoch; generations only grow, across rebuilds too.
             wanted["epoch"] = uuid.uuid4().hex
         todo = [*changes.added, *changes.changed]
-        run = _Run(connection, indexed, wanted, int(str(stored.get("generation", 0))), len(todo), self._bar())
+        run = _Run(connection, indexed, wanted, stored.get("generation", 0), len(todo), self._bar())
         self._hooks.on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
         unreadable = self._read_and_commit(run, todo, current, removed=changes.removed, wipe=fresh)
         if not run.committed and (changes.removed or fresh or not stored):

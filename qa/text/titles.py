@@ -10,11 +10,27 @@ from .paragraphs import paragraph_spans
 from .sentences import first_sentence
 
 #: An ATX heading line (``# Title #``, CommonMark's rule: the marks end at a space, a tab or
-#: the line's end), as plain text may start with one too; it matches one line only (its
-#: title may be empty: ``#`` alone is an empty heading).
-HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})(?![^ \t])[ \t]*(?P<title>[^\r\n]*?)[ \t]*#*[ \t]*$")
+#: the line's end), as plain text may start with one too; one line only. See :func:`heading`
+#: for its level and title. (One way to match any text: no backtracking blow-up on long lines.)
+HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})(?:[ \t](?P<rest>[^\r\n]*))?\Z")
 #: Longest first line taken as an article's title for people.
 TITLE_MAX = 64
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """The level and title of an ATX heading line (``## Title ##`` is ``(2, "Title")``), else ``None``.
+
+    As CommonMark says: the title may be empty (``#`` alone), and a closing run of ``#``
+    counts only after a space or a tab (``# C#`` is titled ``C#``).
+    """
+    match = HEADING.match(line)
+    if match is None:
+        return None
+    title = (match["rest"] or "").strip(" \t")
+    bare = title.rstrip("#")
+    if not bare or bare[-1] in " \t":
+        title = bare.rstrip(" \t")
+    return len(match["marks"]), title
 
 
 def title_from_name(source: str) -> str:
@@ -32,7 +48,7 @@ def title_from_name(source: str) -> str:
 
 def lead_of(paragraphs: Iterable[str]) -> str:
     """An article's lead: the first sentence of its first paragraph that is not a heading line."""
-    body = next((p for p in paragraphs if not HEADING.match(p)), "")
+    body = next((p for p in paragraphs if heading(p) is None), "")
     return first_sentence(body) if body else ""
 
 
@@ -40,15 +56,15 @@ def title_and_lead(source: str, text: str) -> tuple[str, str]:
     """A plain text's title (its heading line, else one from its name) and lead (its first body sentence)."""
     spans = paragraph_spans(text)
     first = text[spans[0][0] : spans[0][1]] if spans else ""
-    heading = HEADING.match(first)
-    title = heading["title"] if heading and heading["title"] else title_from_name(source)
+    found = heading(first)
+    title = found[1] if found and found[1] else title_from_name(source)
     return title, lead_of(text[s:e] for s, e in spans)
 
 
 def _said(line: str) -> str:
     """What a line says: its title if it is a heading line, else itself."""
-    heading = HEADING.match(line)
-    return heading["title"] if heading else line
+    found = heading(line)
+    return found[1] if found else line
 
 
 def readable_title(source: str, text: str, title: str = "") -> str:

@@ -239,15 +239,15 @@ def quote_text(quote: Quote) -> str:
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&=])")
+#: The spaces and tabs that open a line.
+_INDENT = re.compile(r"(?:^|(?<=[\r\n]))[ \t]+")
 
 
 def markdown_text(text: str) -> str:
     """``text`` with Markdown's and HTML's special characters escaped, so that it renders as written."""
     escaped = _MARKDOWN.sub(r"\\\1", text)
-    # Leading spaces and tabs would make an indented code block, or be dropped: keep them as written.
-    stripped = escaped.lstrip(" \t")
-    lead = escaped[: len(escaped) - len(stripped)]
-    return lead.replace(" ", "&#32;").replace("\t", "&#9;") + stripped
+    # Spaces and tabs opening a line would make an indented code block, or be dropped: keep them as written.
+    return _INDENT.sub(lambda lead: lead[0].replace(" ", "&#32;").replace("\t", "&#9;"), escaped)
 
 
 def _markdown_quote(quote: Quote) -> list[str]:

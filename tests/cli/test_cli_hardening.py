@@ -181,6 +181,15 @@ def test_the_first_build_of_ask_and_eval_takes_qa_corpus(
     monkeypatch.setenv("QA_INDEX", "for-eval")
     assert main(["eval", str(questions), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"]["recall@1"] == 1.0
+    # An index that exists is evaluated as it is: $QA_CORPUS does not rebuild it from elsewhere.
+    monkeypatch.setenv("QA_CORPUS", "seeds")
+    monkeypatch.delenv("QA_INDEX")
+    database = project / "embeddings" / "index.db"
+    before = database.stat().st_mtime_ns
+    assert main(["eval", str(questions), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["metrics"]["recall@1"] == 1.0 and "building" not in err
+    assert database.stat().st_mtime_ns == before
 
 
 def test_eval_feedback_never_builds_an_index(

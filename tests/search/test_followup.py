@@ -68,6 +68,15 @@ def test_a_sentence_closed_inside_quotes_still_ends_where_the_index_ends_it() ->
     assert "Isfahan NGOs" in searched and "Mosul" not in searched and "What do" in searched
 
 
+@pytest.mark.parametrize(
+    "base", ['It ended. "Rescue teams reached Mosul." Who sent them?', "Aid arrived. (Donors in Mosul paid.) Who else?"]
+)
+def test_a_sentence_opening_with_a_quote_or_bracket_does_not_make_its_first_word_a_name(base: str) -> None:
+    searched = resolve("and Isfahan?", [base])
+    assert "Isfahan paid" in searched or "reached Isfahan" in searched
+    assert "Rescue" in searched or "Donors" in searched
+
+
 def test_titles_do_not_end_sentences_and_names_are_replaced_as_whole_words() -> None:
     assert resolve("and Dr. Omar Khalil?", ["What did Dr. Amina Al-Tamimi say about Basra?"]) == (
         "and Dr. Omar Khalil? What did Dr. Omar Khalil say about Basra?"

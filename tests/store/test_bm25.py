@@ -364,3 +364,12 @@ def test_ties_cut_by_the_limit_go_to_the_lowest_passage_ids_as_in_the_final_orde
     split = make({pid: same[pid] for pid in range(1, 501)}, {pid: same[pid] for pid in range(501, 1001)})
     assert whole.top("etna", 3)[0].tolist() == [1, 2, 3]
     assert split.top("etna", 3)[0].tolist() == whole.top("etna", 3)[0].tolist()
+
+
+def test_a_nan_score_ranks_last_at_the_cut_instead_of_emptying_it() -> None:
+    from qa.store.bm25 import _best
+
+    rows = np.arange(4)
+    kept = _best(rows, np.array([1.0, np.nan, 2.0, np.nan]), ids=rows, limit=2)
+    assert sorted(kept.tolist()) == [0, 2]
+    assert len(_best(rows, np.array([np.nan, np.nan, 1.0, np.nan]), ids=rows, limit=2)) == 2

@@ -198,3 +198,10 @@ def test_a_database_that_is_a_folder_is_not_taken_for_one(tmp_path: Path) -> Non
     (tmp_path / DATABASE).mkdir()
     with pytest.raises(IndexNotFoundError):
         refuse_old_format(tmp_path)
+
+
+def test_a_summary_of_a_later_format_is_a_mismatch_not_an_old_format(tmp_path: Path) -> None:
+    write_summary(tmp_path, {"format_version": FORMAT_VERSION + 1})
+    with pytest.raises(IndexMismatchError, match=f"index format {FORMAT_VERSION + 1} is not") as caught:
+        refuse_old_format(tmp_path)
+    assert not isinstance(caught.value, IndexFormatError)

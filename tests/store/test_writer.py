@@ -12,8 +12,7 @@ from conftest import write_corpus
 from fakes import FakeEmbedder
 
 import qa
-from qa.store import freeze as writer_module
-from qa.store import rows
+from qa.store import freeze, rows
 
 
 def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Path, fake: FakeEmbedder) -> None:
@@ -35,7 +34,7 @@ def test_damaged_database_is_named_and_rebuilt(fake_index: qa.Index, corpus: Pat
 def test_damaged_base_files_are_named_and_rebuilt(
     corpus: Path, tmp_path: Path, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch, part: str
 ) -> None:
-    monkeypatch.setattr(writer_module, "MERGE_MIN", 0)
+    monkeypatch.setattr(freeze, "MERGE_MIN", 0)
     index = qa.build_index(corpus, tmp_path / "i", embedder=fake)
     meta = index.snapshot.meta
     assert index.snapshot.base is not None and (index.folder / meta.base_file).is_file()
@@ -318,3 +317,27 @@ def test_the_summary_counts_every_file_the_index_knows_skipped_ones_too(tmp_path
     summary = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     assert index.report is not None and len(index.report.skipped) == 2
     assert summary["file_count"] == 4 and summary["passage_count"] == len(index) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("epoch", "not json"), ("generation", "1.5"), ("generation", '"7"'), ("junk", "["), ("model", "[" * 100_000)],
+    ids=["garbled", "fraction", "text", "unknown-key", "deep"],
+)
+def test_malformed_metadata_is_named_by_readers_and_mended_by_the_next_update(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    corpus = write_corpus(tmp_path / "c")
+    qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
+    with contextlib.closing(sqlite3.connect(tmp_path / "i" / "index.db")) as connection:
+        connection.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        connection.commit()
+    with pytest.raises(qa.IndexCorruptError, match=r"metadata .* is malformed"):
+        qa.load_index(tmp_path / "i", embedder=FakeEmbedder())
+    said: list[str] = []
+    mended = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder(), notify=said.append)
+    assert any("metadata was malformed" in line and "rebuilt from scratch" in line for line in said)
+    assert mended.report.embedded == 0  # the stored vectors are reused
+    again = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
+    assert again.report.updated_files == 0 and len(again) == len(mended)
+    assert qa.load_index(tmp_path / "i", embedder=FakeEmbedder()).answer("Etna").quotes

@@ -550,6 +550,13 @@ def test_a_leading_tab_is_kept_as_written_not_made_a_code_block() -> None:
     assert tags == {"p"} and shown == "\tindented with a tab"
 
 
+def test_indentation_after_a_line_break_makes_no_code_block_either() -> None:
+    # A source name from an API client may hold line breaks; what follows each is protected too.
+    for text in ("a.txt\n\n    injected", "a.txt\r\n\r\n\tinjected", "a.txt\r\r    injected"):
+        tags, _ = rendered(markdown_text(text))
+        assert "pre" not in tags and "code" not in tags, text
+
+
 def test_the_export_holds_every_part_of_an_answered_turn_in_order() -> None:
     answered = answer(
         [quote(1, "a.txt", text="First line.\n\nAfter a blank line.", title="Title A")],

@@ -14,7 +14,7 @@ from ...config import MAX_FILE_MB
 from ...text.lines import line_spans
 from ...text.paragraphs import paragraph_spans
 from ...text.passages import Block
-from ...text.titles import HEADING, title_and_lead
+from ...text.titles import heading, title_and_lead
 from .base import Extracted
 from .text import decoded
 
@@ -80,10 +80,10 @@ class MarkdownReader:
             fence = _FENCE.match(line)
             after_blank = number == first or not text[slice(*lines[number - 1])].strip()
             underline = _SETEXT.match(text[slice(*lines[number + 1])]) if number + 1 < len(lines) else None
-            if atx := HEADING.match(line):
+            if atx := heading(line):
                 flush()
-                headings.append((len(atx["marks"]), atx["title"]))
-                section = atx["title"] or section
+                headings.append(atx)
+                section = atx[1] or section
             elif line.strip() and underline and after_blank and not _TABLE.match(line):
                 flush()
                 headings.append((1 if underline[1][0] == "=" else 2, line.strip()))

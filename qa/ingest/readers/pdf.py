@@ -244,7 +244,7 @@ class PdfReader:
             try:
                 document = pypdfium2.PdfDocument(raw)
             except pypdfium2.PdfiumError as exc:
-                if exc.err_code == raw_api.FPDF_ERR_PASSWORD:
+                if getattr(exc, "err_code", None) == raw_api.FPDF_ERR_PASSWORD:
                     raise UnreadableError("encrypted PDF: it needs a password") from None
                 raise UnreadableError(f"not a readable PDF ({exc})") from None
         pages: list[list[_Line]] = []

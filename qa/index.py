@@ -23,6 +23,7 @@ from .ingest.sources import FolderSource
 from .search.hits import Hit, Ranking
 from .search.request import Request, check_mode
 from .search.retrieval import Retriever
+from .store.catalog import DocumentInfo
 from .store.changes import CorpusChanges, confirm, diff
 from .store.manifest import Manifest, recorded_corpus
 from .store.snapshot import Base, Snapshot
@@ -87,6 +88,14 @@ class Index:
     def passages(self) -> tuple[Passage, ...]:
         """Every indexed passage, in corpus order (read from disk on each call)."""
         return tuple(self.snapshot.all_passages())
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every file of the corpus this state records, indexed or skipped (with the reason), sorted by path."""
+        return self.snapshot.documents()
+
+    def passages_of(self, source: str) -> list[Passage]:
+        """The indexed paragraphs of one file (relative to the corpus folder), in order; none if it is not indexed."""
+        return self.snapshot.passages_of(source)
 
     def __len__(self) -> int:
         """Number of indexed passages."""

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS files(
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     title TEXT NOT NULL DEFAULT '',
-    skipped TEXT
+    skipped TEXT,
+    indexed REAL
 );
 CREATE TABLE IF NOT EXISTS passages(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -78,8 +79,15 @@ CREATE TABLE IF NOT EXISTS removed(vector_id INTEGER PRIMARY KEY, generation INT
 CREATE TABLE IF NOT EXISTS lexical_terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID;
 """
 
-#: Columns added to ``passages`` since format 2, added to a database of that format before it is rebuilt.
-_ADDED_COLUMNS = (("page", "INTEGER"), ("end_page", "INTEGER"), ("page_paragraph", "INTEGER"), ("section", "TEXT"))
+#: Columns added since format 2, by table: a database without them gets them before it is updated (or
+#: rebuilt). ``files.indexed`` (when a file was last read) came within format 3: readers allow for its absence.
+_ADDED_COLUMNS = (
+    ("passages", "page", "INTEGER"),
+    ("passages", "end_page", "INTEGER"),
+    ("passages", "page_paragraph", "INTEGER"),
+    ("passages", "section", "TEXT"),
+    ("files", "indexed", "REAL"),
+)
 
 
 def database_path(folder: Path) -> Path:
@@ -152,11 +160,17 @@ def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
 
 
 def _add_columns(connection: sqlite3.Connection) -> None:
-    """Add the columns of this format to a ``passages`` table an older format made (the writer then rebuilds it)."""
-    have = {row[1] for row in connection.execute("PRAGMA table_info(passages)")}
-    for name, kind in _ADDED_COLUMNS:
-        if name not in have:
-            connection.execute(f"ALTER TABLE passages ADD COLUMN {name} {kind}")
+    """Add the columns of this format to tables an older version made."""
+    for table in {table for table, _, _ in _ADDED_COLUMNS}:
+        have = columns(connection, table)
+        for name, kind in ((n, k) for t, n, k in _ADDED_COLUMNS if t == table):
+            if name not in have:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    """The names of the columns of ``table``."""
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
 
 
 @contextmanager

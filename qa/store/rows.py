@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -116,8 +117,9 @@ def write_file(
 ) -> None:
     """Record a file as read now (its size and time, the hash of its bytes, its title, why it is skipped)."""
     connection.execute(
-        "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped) VALUES (?, ?, ?, ?, ?, ?)",
-        (source, signature.size, signature.mtime_ns, sha256, title, skipped),
+        "INSERT OR REPLACE INTO files(source, size, mtime_ns, sha256, title, skipped, indexed)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (source, signature.size, signature.mtime_ns, sha256, title, skipped, time.time()),
     )
 
 

@@ -21,6 +21,7 @@ from ..errors import IndexCorruptError, QAError, shown
 from ..text.passages import Passage
 from . import database as db
 from .bm25 import LexicalIndex, Stats
+from .catalog import DocumentInfo, documents, passages_of
 from .changes import IndexedFile, indexed_files
 from .codec import WINDOW_BITS, checked_vectors, passage_of
 from .filters import FileList, FilterCache, SourceFilter
@@ -390,6 +391,16 @@ class Snapshot:
             int(row[0]): Candidate(_passage(row[:-1]), vectors[n], bytes(row[-1]))  # type: ignore[call-overload]
             for n, row in enumerate(rows)
         }
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every file this state records, indexed or skipped, sorted by path."""
+        with self._lock:
+            return documents(self._connection)
+
+    def passages_of(self, source: str) -> list[Passage]:
+        """The paragraphs of one file in this state, in order."""
+        with self._lock:
+            return passages_of(self._connection, source)
 
     def all_passages(self) -> list[Passage]:
         """Every passage, in corpus order (file, then paragraph)."""

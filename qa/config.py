@@ -225,8 +225,12 @@ def canonical_model_name(model: str) -> str:
 
 #: Answers computed at once by a server, per kind of request (chat, API), unless ``$QA_CONCURRENCY`` says otherwise.
 ANSWER_CONCURRENCY = 4
-#: Largest upload a server accepts unless ``$QA_MAX_UPLOAD`` says otherwise (the chat uploads nothing).
+#: Largest upload a server accepts where the page cannot add documents, unless ``$QA_MAX_UPLOAD`` says otherwise.
 MAX_UPLOAD = "64kb"
+#: Files one upload may add unless ``$QA_UPLOAD_FILES`` says otherwise.
+UPLOAD_FILES = 20
+#: The folder inside the corpus that receives uploads unless ``$QA_UPLOAD_FOLDER`` says otherwise.
+UPLOAD_FOLDER = "uploads"
 
 
 @dataclass(frozen=True)
@@ -235,14 +239,21 @@ class ServerSettings:
 
     Attributes:
         concurrency: Answers computed at once per kind of request (1 to 64).
-        max_upload: Largest upload accepted, as Gradio reads it (``64kb``, ``1mb``).
+        max_upload: Largest upload accepted, as Gradio reads it (``64kb``, ``1mb``); ``None``: one
+            document's size limit where the page may add documents, :data:`MAX_UPLOAD` elsewhere.
         monitoring: Whether Gradio's monitoring endpoint is on.
+        read_only: Whether the page may not add or remove documents (``qa serve --read-only``).
+        upload_files: Files one upload may add (1 to 1000).
+        upload_folder: The folder inside the corpus that receives uploads (``""``: the corpus itself).
 
     """
 
     concurrency: int = ANSWER_CONCURRENCY
-    max_upload: str = MAX_UPLOAD
+    max_upload: str | None = None
     monitoring: bool = False
+    read_only: bool = False
+    upload_files: int = UPLOAD_FILES
+    upload_folder: str = UPLOAD_FOLDER
 
 
 @dataclass(frozen=True)
@@ -319,17 +330,26 @@ class Environment:
 
     @property
     def server(self) -> ServerSettings:
-        """``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD`` and ``$QA_MONITORING``: how ``qa serve`` serves.
+        """How ``qa serve`` serves.
+
+        Read from ``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD``, ``$QA_MONITORING``, ``$QA_READ_ONLY``
+        (``1``: no documents added or removed from the page), ``$QA_UPLOAD_FILES`` and
+        ``$QA_UPLOAD_FOLDER`` (relative to the corpus; ``.`` for the corpus itself).
 
         Raises:
-            SettingsError: ``$QA_CONCURRENCY`` is not a whole number from 1 to 64.
+            SettingsError: ``$QA_CONCURRENCY`` is not a whole number from 1 to 64,
+                ``$QA_UPLOAD_FILES`` one from 1 to 1000, or ``$QA_UPLOAD_FOLDER`` leaves the corpus.
 
         """
         concurrency = self.text("QA_CONCURRENCY", "").strip()
+        files = self.text("QA_UPLOAD_FILES", "").strip()
         return ServerSettings(
             concurrency=parse_whole("QA_CONCURRENCY", concurrency, 1, 64) if concurrency else ANSWER_CONCURRENCY,
-            max_upload=self.text("QA_MAX_UPLOAD", MAX_UPLOAD).strip(),
+            max_upload=self.text("QA_MAX_UPLOAD", "").strip() or None,
             monitoring=self.text("QA_MONITORING", "").strip() == "1",
+            read_only=self.text("QA_READ_ONLY", "").strip() == "1",
+            upload_files=parse_whole("QA_UPLOAD_FILES", files, 1, 1000) if files else UPLOAD_FILES,
+            upload_folder=parse_folder("QA_UPLOAD_FOLDER", self.text("QA_UPLOAD_FOLDER", "").strip() or UPLOAD_FOLDER),
         )
 
 
@@ -337,6 +357,20 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
     """The ``QA_*`` variables of ``environ`` (default: this process's environment), as set; nothing is checked yet."""
     env = os.environ if environ is None else environ
     return Environment({name: value for name, value in env.items() if name.startswith("QA_")})
+
+
+def parse_folder(name: str, text: str) -> str:
+    """``text`` as a folder inside the corpus, in ``/`` form (``""``: the corpus), else a :class:`SettingsError`."""
+    parts = [part for part in text.strip().replace("\\", "/").split("/") if part not in ("", ".")]
+    if (
+        text.strip().startswith(("/", "\\"))
+        or ":" in text
+        or any(part.startswith(".") or not part.isprintable() for part in parts)
+    ):
+        raise SettingsError(
+            f"{name} must be a folder inside the corpus (not hidden, no '..', not absolute), not {text[:80]!r}"
+        )
+    return "/".join(parts)
 
 
 def parse_whole(name: str, text: str, low: int, high: int) -> int:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +50,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(index: qa.Index | qa.LiveIndex, **options: Any) -> Iterator[str]:
+    """The web chat served on a free port of 127.0.0.1 while the block runs: its base URL (no ``/``)."""
+    from qa.web.server import start
+
+    running = start(index, **options)
+    try:
+        yield running.url
+    finally:
+        running.stop()
 
 
 def write_corpus(root: Path, files: dict[str, str] = ARTICLES) -> Path:

@@ -37,6 +37,8 @@ SUBPACKAGES = ("text", "ingest", "embed", "build", "store", "search", "answer", 
 #: Libraries imported in one module each.
 LIBRARY_HOMES = {
     "gradio": {"qa.web.app"},
+    "fastapi": {"qa.web.server"},
+    "uvicorn": {"qa.web.server"},
     "faiss": {"qa.store.vectors"},
     "sentence_transformers": {"qa.embed.embedder"},
     "bm25s": {"qa.text.terms"},

@@ -21,7 +21,8 @@ def test_no_variable_set_gives_the_defaults() -> None:
         None,
     )
     assert env.max_file_mb == MAX_FILE_MB == qa.Settings().max_file_mb
-    assert env.server == ServerSettings(concurrency=4, max_upload="64kb", monitoring=False)
+    assert env.server == ServerSettings(concurrency=4, max_upload=None, monitoring=False)
+    assert (env.server.read_only, env.server.upload_files, env.server.upload_folder) == (False, 20, "uploads")
 
 
 def test_every_variable_is_read_and_only_those() -> None:
@@ -37,6 +38,9 @@ def test_every_variable_is_read_and_only_those() -> None:
             "QA_CONCURRENCY": "8",
             "QA_MAX_UPLOAD": "1mb",
             "QA_MONITORING": "1",
+            "QA_READ_ONLY": "1",
+            "QA_UPLOAD_FILES": "5",
+            "QA_UPLOAD_FOLDER": "./from-the-page/",
             "OTHER": "ignored",
         }
     )
@@ -50,7 +54,7 @@ def test_every_variable_is_read_and_only_those() -> None:
         ("ann", "s3:cret"),
         2.5,
     )
-    assert env.server == ServerSettings(8, "1mb", True)
+    assert env.server == ServerSettings(8, "1mb", True, read_only=True, upload_files=5, upload_folder="from-the-page")
 
 
 def test_blank_variables_take_the_defaults_and_values_are_kept_as_set() -> None:
@@ -75,6 +79,10 @@ def test_blank_variables_take_the_defaults_and_values_are_kept_as_set() -> None:
         ("QA_PORT", "70000", "port", "QA_PORT must be a whole number from 1 to 65535"),
         ("QA_PORT", "1" * 5000, "port", "QA_PORT must be a whole number from 1 to 65535"),
         ("QA_CONCURRENCY", "0", "server", "QA_CONCURRENCY must be a whole number from 1 to 64"),
+        ("QA_UPLOAD_FILES", "0", "server", "QA_UPLOAD_FILES must be a whole number from 1 to 1000"),
+        ("QA_UPLOAD_FOLDER", "../up", "server", "QA_UPLOAD_FOLDER must be a folder inside the corpus"),
+        ("QA_UPLOAD_FOLDER", "/srv/up", "server", "QA_UPLOAD_FOLDER must be a folder inside the corpus"),
+        ("QA_UPLOAD_FOLDER", "a/.git", "server", "QA_UPLOAD_FOLDER must be a folder inside the corpus"),
         ("QA_MAX_FILE_MB", "-3", "max_file_mb", "QA_MAX_FILE_MB must be a positive number of megabytes"),
         ("QA_MAX_FILE_MB", "nan", "max_file_mb", "QA_MAX_FILE_MB must be a positive number of megabytes"),
         ("QA_AUTH", "nocolon", "auth", "QA_AUTH must be USER:PASS, with neither part empty"),

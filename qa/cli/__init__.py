@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..config import read_environment
 from ..errors import QAError
@@ -35,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.env = env
     if hasattr(args, "index"):
         args.index_given = args.index is not None
+        # A corpus named without an index is indexed inside it, never into the default index of another corpus.
+        if args.index is None and args.command in ("ask", "serve") and args.corpus is not None:
+            args.index = str(Path(args.corpus) / ".qa-index")
         args.index = args.index or env.index
     handlers = {"index": index_command, "ask": ask_command, "eval": eval_command, "serve": serve_command}
     try:

@@ -230,22 +230,32 @@ def eval_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Launch the web chat."""
-    from ..web import app
+    from ..web import server as web_server
+    from ..web.access import Access
+    from ..web.uploads import UploadLimits
 
     env: Environment = args.env
     # Said before any index is built: malformed server variables, a busy port or a wrong host.
     server = env.server
+    limits = UploadLimits(max_file_mb=env.max_file_mb, max_files=server.upload_files)
     check_address(args.host, args.port)
     # The first state is referenced only by the live index, so it can be let go when replaced.
     live = _live(args, refresh=True, progress=True)
+    open_network = args.auth is None and not is_loopback(args.host)
+    access = Access.decide(
+        read_only=server.read_only or args.read_only,
+        open_network=open_network,
+        limits=limits,
+        folder=server.upload_folder,
+    )
     # Warned once the index is ready, so that no warning precedes an error line.
-    if args.auth is None and not is_loopback(args.host):
+    if open_network:
         say(
             f"qa: warning: serving on {args.host} without --auth: "
-            "anyone who can reach this machine can read the articles"
+            "anyone who can reach this machine can read the articles (adding documents from the page is off)"
         )
     try:
-        app.serve(live, host=args.host, port=args.port, auth=args.auth, server=server)
+        web_server.serve(live, host=args.host, port=args.port, auth=args.auth, server=server, access=access)
     except OSError as exc:
         # Taken between the check above and the start: still one line. Any other OSError is not the address's.
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):

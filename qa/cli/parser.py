@@ -160,7 +160,8 @@ def build_parser(env: Environment) -> Parser:
     ask.add_argument(
         "--corpus",
         default=None,
-        help="corpus folder to build from if there is no index yet (default: seeds, or $QA_CORPUS)",
+        help="corpus folder, indexed in DIR/.qa-index unless --index is given (default: the index's own corpus, "
+        "else seeds or $QA_CORPUS)",
     )
     ask.add_argument("--no-refresh", action="store_true", help="do not update the index when the articles changed")
     add_index_options(ask, env)
@@ -187,7 +188,13 @@ def build_parser(env: Environment) -> Parser:
     serve.add_argument(
         "--corpus",
         default=None,
-        help="corpus folder (default: the one the index was built from, else seeds or $QA_CORPUS)",
+        help="corpus folder, indexed in DIR/.qa-index unless --index is given "
+        "(default: the one the index was built from, else seeds or $QA_CORPUS)",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="no documents added or removed from the page (default: $QA_READ_ONLY=1 says the same)",
     )
     add_index_options(serve, env)
     add_retrieval_options(serve)

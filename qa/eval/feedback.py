@@ -41,12 +41,12 @@ __all__ = [
 
 #: Name of the votes file inside the index folder.
 FEEDBACK_FILE = "feedback.jsonl"
-#: The two possible votes.
-VOTES = ("up", "down")
+#: What a vote line may say: up, down, or ``none`` (the person took their vote back).
+VOTES = ("up", "down", "none")
 #: Cut-offs of the down-vote metric (``down_in_top1``, ``down_in_top3``).
 DOWN_AT = (1, 3)
 
-VoteValue = Literal["up", "down"]
+VoteValue = Literal["up", "down", "none"]
 
 _STR_FIELDS = ("question", "searched", "source", "citation", "passage_sha256", "vote", "time")
 _INT_FIELDS = ("paragraph", "start_line", "end_line")
@@ -76,7 +76,8 @@ class Vote:
         citation: The citation shown, e.g. ``seeds/a.txt ¶4 (line 4)``.
         passage_sha256: :attr:`qa.Passage.sha256` of the quoted paragraph; finds it again
             after its file was edited.
-        vote: ``"up"`` (it answers) or ``"down"`` (it does not).
+        vote: ``"up"`` (it answers), ``"down"`` (it does not), or ``"none"``: an earlier vote
+            taken back (the last line per query and paragraph counts).
         time: When the vote was cast, ISO 8601 in UTC.
 
     """
@@ -134,7 +135,7 @@ class Vote:
             if not isinstance(record[name], int) or isinstance(record[name], bool):
                 raise ValueError(f"`{name}` must be an integer")
         if record["vote"] not in VOTES:
-            raise ValueError(f"`vote` must be 'up' or 'down', not {record['vote']!r}")
+            raise ValueError(f"`vote` must be 'up', 'down' or 'none', not {record['vote']!r}")
         return cls(**{name: record[name] for name in (*_STR_FIELDS, *_INT_FIELDS)})
 
 
@@ -146,12 +147,12 @@ def record_vote(path: Path, vote: Vote) -> None:
     apply whole, at the end of the file (not NFS).
 
     Raises:
-        QueryError: ``vote.vote`` is neither ``"up"`` nor ``"down"``.
+        QueryError: ``vote.vote`` is not ``"up"``, ``"down"`` or ``"none"``.
         IndexAccessError: The file cannot be written; the vote was not recorded.
 
     """
     if vote.vote not in VOTES:
-        raise QueryError(f"a vote is 'up' or 'down', not {vote.vote!r}")
+        raise QueryError(f"a vote is 'up', 'down' or 'none', not {vote.vote!r}")
     line = (json.dumps(vote.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
     path = Path(path)
     try:
@@ -215,12 +216,13 @@ class FeedbackSummary:
 
 
 def _final_votes(votes: Sequence[Vote]) -> dict[str, dict[str, Vote]]:
-    """The last vote per searched query and paragraph hash, queries in order of first vote."""
+    """The last vote per searched query and paragraph hash, queries in order of first vote; taken-back ones left out."""
     final: dict[str, dict[str, Vote]] = {}
     for vote in votes:
         # Later lines replace earlier ones: people change their minds.
         final.setdefault(vote.searched.strip(), {})[vote.passage_sha256] = vote
-    return final
+    kept = {query: {sha: v for sha, v in by.items() if v.vote != "none"} for query, by in final.items()}
+    return {query: by for query, by in kept.items() if by}
 
 
 def _by_hash(passages: Sequence[Passage]) -> dict[str, list[Passage]]:

@@ -1,10 +1,13 @@
-"""The web chat (Gradio); the only module that imports gradio.
+"""The web chat's page (Gradio): the layout, and each event wired to :mod:`qa.web.backend`.
 
 The conversation is a :class:`gradio.HTML` component rendered by :mod:`qa.web.render` from the
-session's turns (:mod:`qa.web.conversation`); clicks on its citations, votes and buttons come
-back as one ``click`` event carrying what was clicked, handled by :mod:`qa.web.backend`. No
-file is served by path: the source pane shows an indexed file's text through the same
-event, and only that. The page's style and scripts are the files under ``qa/web/static/``.
+session's turns; clicks on its citations, votes and buttons come back as one ``click`` event
+carrying what was clicked. The sidebar holds the person's conversations (kept beside the
+index, :mod:`qa.web.sessions`) and the corpus's documents (added and removed from the page,
+:mod:`qa.web.documents`). No file is served by path: the source pane shows an indexed file
+through the same checks as the quotes, and "download original" offers a copy made by them.
+The page's style and scripts are the files under ``qa/web/static/``. Served by
+:mod:`qa.web.server`.
 """
 
 from __future__ import annotations
@@ -12,30 +15,39 @@ from __future__ import annotations
 import html
 from functools import cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import gradio as gr
 
 from ..config import ServerSettings
 from ..index import Index
+from ..ingest.readers import SUFFIXES
 from ..live import LiveIndex
 from . import render
-from .backend import KEEP, ChatBackend, Choices, Seen
+from .access import Access
+from .backend import ChatBackend
 from .conversation import Conversation
+from .outputs import KEEP, Choices, Opened, PaneState, Seen
+from .sessions import BROWSER_COOKIE, browser_id
 
-#: Questions offered under the chat; clicking one asks it.
-EXAMPLES = [
-    "Who directs the Basra Cultural Center?",
-    "What is the Mosul-Palestine Cultural Bridge project?",
-    "What kind of aid do organizations in Isfahan send to Gaza?",
-    "What is the capital of France?",
-]
-
-#: Seconds between refreshes of the index status and of the "changed since" badges.
+#: Seconds between refreshes of the index status, the "changed since" notices and the documents.
 STATUS_INTERVAL = 1.0
 
 #: Requests waiting in the queue before new ones are turned away.
 QUEUE_SIZE = 256
+
+#: Footer links at least 40 px high on phones (the footer is outside the page's scoped CSS).
+_PHONE_FOOTER = (
+    "<style>@media (max-width: 700px) { footer a, footer button { min-height: 40px; min-width: 40px; "
+    "display: inline-flex; align-items: center; } }</style>"
+)
+
+#: What the question box says once it can be used.
+ASK_PLACEHOLDER = "Ask a question about the articles…"
+
+#: Example buttons under the chat (hidden where the corpus offers fewer questions).
+EXAMPLE_BUTTONS = 3
 
 
 @cache
@@ -61,15 +73,46 @@ def _gradio(*values: Any) -> tuple[Any, ...]:
     return tuple(converted)
 
 
-def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings()) -> gr.Blocks:
+def _pane(opened: Opened | None) -> tuple[Any, Any, Any, Any]:
+    """The source pane's outputs: its HTML, shown, its state, and "download original"."""
+    if opened is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    download = gr.update(value=opened.download, visible=opened.download is not None)
+    return opened.html, gr.update(visible=True), opened.state, download
+
+
+def _who(request: gr.Request | None) -> tuple[str | None, str]:
+    """The signed-in user (under ``--auth``) and the browser's id, from a request."""
+    if request is None:
+        return None, ""
+    cookies = getattr(request, "cookies", None) or {}
+    username = getattr(request, "username", None)
+    return (username if isinstance(username, str) and username else None), browser_id(cookies.get(BROWSER_COOKIE))
+
+
+def build_app(
+    index: Index | LiveIndex, server: ServerSettings = ServerSettings(), access: Access = Access()
+) -> gr.Blocks:
     """The chat page plus the ``ask`` API endpoint, computing ``server.concurrency`` answers at once."""
     concurrency = server.concurrency
     # Gradio renders a warning's text as HTML: it is escaped like everything else shown.
-    backend = ChatBackend(index, warn=lambda message: gr.Warning(html.escape(message)))
+    backend = ChatBackend(index, access=access, warn=lambda message: gr.Warning(html.escape(message)))
 
     def ask(question: str = "", k: int = 5, sources: list[str] | None = None) -> dict[str, Any]:
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
         return backend.ask(question, k, sources)
+
+    def restore(request: gr.Request) -> tuple[Any, ...]:
+        conversation, page, export, listing = backend.restore(*_who(request))
+        examples = backend.examples()
+        buttons = [
+            gr.update(value=examples[n], visible=True) if n < len(examples) else gr.update(visible=False)
+            for n in range(EXAMPLE_BUTTONS)
+        ]
+        # The question box opens once the person's conversation is in place (a question asked
+        # before would be lost under it).
+        box_ = gr.update(interactive=True, placeholder=ASK_PLACEHOLDER)
+        return (conversation, page, export, listing, box_, *buttons)
 
     def start(message: str, conversation: Conversation, sources: list[str] | None) -> tuple[Any, ...]:
         return _gradio(*backend.start(message, conversation, sources))
@@ -77,32 +120,74 @@ def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings(
     def answer(conversation: Conversation) -> tuple[Any, ...]:
         return _gradio(*backend.finish(conversation))
 
-    def act(conversation: Conversation, event: gr.EventData) -> tuple[Any, Any, Any]:
-        page, pane = backend.act(conversation, getattr(event, "_data", None))
-        if pane is None:
-            return _gradio(page, KEEP, KEEP)
-        return _gradio(page, pane, gr.update(visible=True))
+    def act(conversation: Conversation, event: gr.EventData) -> tuple[Any, ...]:
+        page, opened = backend.act(conversation, getattr(event, "_data", None))
+        return (*_gradio(page), *_pane(opened))
 
-    def tick(conversation: Conversation, seen: Seen, chosen: list[str] | None) -> tuple[Any, ...]:
-        return _gradio(*backend.tick(conversation, seen, chosen))
+    def turn_page(conversation: Conversation, state: PaneState, event: gr.EventData) -> tuple[Any, ...]:
+        opened = backend.turn_page(conversation, state, getattr(event, "_data", None))
+        html_, _, state_, download = _pane(opened)
+        return html_, state_, download
 
-    # No usage analytics: the bot runs offline and sends nothing anywhere. Exports Gradio
-    # keeps in its cache are deleted after a day.
+    def tick(conversation: Conversation, seen: Seen, chosen: list[str] | None, search: str) -> tuple[Any, ...]:
+        return _gradio(*backend.tick(conversation, seen, chosen, search))
+
+    def new(conversation: Conversation) -> tuple[Any, ...]:
+        return _gradio(*backend.new_conversation(conversation))
+
+    def pick(conversation: Conversation, event: gr.EventData) -> tuple[Any, ...]:
+        return _gradio(*backend.conversation_action(conversation, getattr(event, "_data", None)))
+
+    def add(files: list[str] | None, search: str) -> tuple[Any, ...]:
+        received = [(Path(path).name, Path(path)) for path in files or []]
+        said, documents = backend.upload(received, search)
+        return (*_gradio(said, documents), None)
+
+    def manage(conversation: Conversation, search: str, event: gr.EventData) -> tuple[Any, ...]:
+        said, documents, opened = backend.document_action(conversation, getattr(event, "_data", None), search)
+        return (*_gradio(said, documents), *_pane(opened))
+
+    # No usage analytics: the bot runs offline and sends nothing anywhere. Files Gradio keeps
+    # in its cache (exports, downloads, uploads) are deleted after a day.
     with gr.Blocks(title="Citation QA", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+        conversation = gr.State(Conversation(), delete_callback=backend.forget)
+        pane_state = gr.State(PaneState())
+        # The page starts with the choices of now: the first tick has nothing to change.
+        seen = gr.State(Seen(choices=tuple(backend.choices())))
+        with gr.Sidebar(label="Conversations and documents", open=True, width=340, elem_id="qa-sidebar"):
+            gr.Markdown("### Conversations")
+            new_button = gr.Button("New conversation", size="sm", elem_id="qa-new-conversation")
+            conversations = gr.HTML(render.e(""), elem_id="qa-conversations", js_on_load=_static("panels.js"))
+            gr.Markdown("### Documents")
+            if access.changes:
+                upload = gr.File(
+                    label=f"Add documents ({', '.join(SUFFIXES)}; up to {access.limits.max_files} files of "
+                    f"{access.limits.max_file_mb:g} MB)",
+                    file_count="multiple",
+                    file_types=list(SUFFIXES),
+                    elem_id="qa-upload",
+                    height=120,
+                )
+            else:
+                upload = gr.File(visible=False, elem_id="qa-upload")
+                gr.HTML(f'<p class="qa-panel-message">{render.e(access.why_not)}</p>', elem_id="qa-read-only")
+            added = gr.HTML("", elem_id="qa-added")
+            search = gr.Textbox(
+                placeholder="Search documents by name or title", show_label=False, elem_id="qa-doc-search", max_lines=1
+            )
+            documents = gr.HTML(backend.documents_html(), elem_id="qa-documents", js_on_load=_static("panels.js"))
         gr.Markdown(
             "## Ask the articles\nEvery answer is a verbatim quote with its article, file, paragraph and lines; "
             "the sentence that best answers is marked. Click a citation to read it in its article."
         )
         status = gr.HTML(backend.status_html(), elem_id="qa-status")
-        conversation = gr.State(Conversation(), delete_callback=backend.forget)
-        # The page starts with the choices of now: the first tick has nothing to change.
-        seen = gr.State(Seen(choices=tuple(backend.choices())))
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
+            with gr.Column(scale=3, min_width=320):
                 page = gr.HTML(render.conversation_html([]), elem_id="qa-chat", js_on_load=_static("chat.js"))
                 box = gr.Textbox(
                     label="Your question",
-                    placeholder="Ask a question about the articles…",
+                    placeholder="Opening your conversation…",
+                    interactive=False,
                     submit_btn="Ask",
                     elem_id="qa-question",
                     max_lines=4,
@@ -120,18 +205,24 @@ def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings(
                         "Export conversation (Markdown)", value=None, elem_id="qa-export", scale=1
                     )
                 gr.Markdown("**Try one:**")
-                with gr.Row():
-                    examples = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
-            with gr.Column(scale=2, min_width=360, visible=False, elem_id="qa-source-pane") as pane_column:
+                with gr.Row(elem_id="qa-examples"):
+                    examples = [
+                        gr.Button("", size="sm", variant="secondary", visible=False) for _ in range(EXAMPLE_BUTTONS)
+                    ]
+            with gr.Column(scale=2, min_width=300, visible=False, elem_id="qa-source-pane") as pane_column:
+                with gr.Row(elem_id="qa-pane-tools"):
+                    download = gr.DownloadButton(
+                        "Download original", value=None, size="sm", elem_id="qa-download", visible=False
+                    )
+                    close = gr.Button("Close the article", size="sm", elem_id="qa-source-close")
                 source = gr.HTML("", elem_id="qa-source", js_on_load=_static("source.js"))
-                close = gr.Button("Close the article", size="sm", elem_id="qa-source-close")
-        # The status line, the "changed since" badges and the filter choices follow
-        # background updates; a tick is cheap, so every open page gets its own.
+        # The status line, the "changed since" notices, the filter choices and the documents
+        # follow background updates; a tick is cheap, so every open page gets its own.
         timer = gr.Timer(STATUS_INTERVAL)
         timer.tick(
             tick,
-            [conversation, seen, filters],
-            [status, page, filters, seen, conversation],
+            [conversation, seen, filters, search],
+            [status, page, filters, seen, conversation, documents],
             api_visibility="private",
             show_progress="hidden",
             concurrency_limit=None,
@@ -140,7 +231,7 @@ def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings(
         finish: dict[str, Any] = {
             "fn": answer,
             "inputs": [conversation],
-            "outputs": [page, export],
+            "outputs": [page, export, conversations],
             "concurrency_limit": concurrency,
             # One limit for every way of asking (box, examples, clicks), not one each.
             "concurrency_id": "answer",
@@ -148,76 +239,66 @@ def build_app(index: Index | LiveIndex, server: ServerSettings = ServerSettings(
         }
         # Showing a question or opening a citation takes milliseconds: no queue for those.
         instant: dict[str, Any] = {"concurrency_limit": None, **quiet}
+        pane_outputs = [source, pane_column, pane_state, download]
+        demo.load(restore, None, [conversation, page, export, conversations, box, *examples], **instant).then(**finish)
         box.submit(start, [box, conversation, filters], [page, box], **instant).then(**finish)
         for button in examples:
             button.click(start, [button, conversation, filters], [page, box], **instant).then(**finish)
-        page.click(act, [conversation], [page, source, pane_column], **instant).then(**finish)
+        page.click(act, [conversation], [page, *pane_outputs], **instant).then(**finish)
+        source.click(turn_page, [conversation, pane_state], [source, pane_state, download], **instant)
         close.click(lambda: gr.update(visible=False), None, pane_column, **quiet)
+        new_button.click(new, [conversation], [conversation, page, export, conversations], **instant)
+        conversations.click(pick, [conversation], [conversation, page, export, conversations], **instant).then(**finish)
+        upload.upload(add, [upload, search], [added, documents, upload], api_visibility="private", concurrency_limit=1)
+        documents.click(manage, [conversation, search], [added, documents, *pane_outputs], **instant)
+        search.change(backend.documents_html, [search], [documents], **instant)
         gr.api(ask, api_name="ask", concurrency_limit=concurrency)  # type: ignore[attr-defined]
-    # Kept on the app, so that close_app can remove its export files.
+    # Kept on the app, so that close_app can remove its files.
     demo.qa_backend = backend
     demo.queue(max_size=QUEUE_SIZE)
     return demo  # type: ignore[no-any-return]
 
 
-def launch_options(server: ServerSettings = ServerSettings()) -> dict[str, Any]:
-    """What :meth:`gradio.Blocks.launch` needs besides address and port.
+def mount_options(server: ServerSettings = ServerSettings(), access: Access = Access()) -> dict[str, Any]:
+    """What :func:`gradio.mount_gradio_app` needs besides the app, the page and auth.
 
     The page's CSS; no ``allowed_paths`` (no file under the corpus is served by path);
-    uploads limited to ``server.max_upload`` (default 64 KB: nothing here uploads); Gradio's
-    monitoring endpoint only if ``server.monitoring``; errors Gradio raises itself shown
-    to the caller.
+    uploads limited to ``server.max_upload``, or to the size of one document where the page
+    may add documents (64 KB otherwise); Gradio's monitoring endpoint only if
+    ``server.monitoring``; errors Gradio raises itself shown to the caller.
     """
+    largest = server.max_upload or (f"{int(access.limits.max_file_mb * 1024)}kb" if access.changes else "64kb")
     # show_error: a request Gradio itself refuses (too few values) gets its message, not null.
     return {
         "css": _static("chat.css"),
-        "max_file_size": server.max_upload,
+        "max_file_size": largest,
         "enable_monitoring": server.monitoring,
         "show_error": True,
+        # No "built with Gradio" link: the page runs offline and links nowhere outside.
+        "footer_links": ["api", "settings"],
+        # The footer lies outside the page's own (scoped) CSS: its links are touch-sized on phones here.
+        "head": _PHONE_FOOTER,
     }
 
 
-def serve(
-    live: LiveIndex,
+#: The ASGI application the page is mounted on (FastAPI, in :mod:`qa.web.server`).
+App = TypeVar("App")
+
+
+def mount(
+    app: App,
+    demo: gr.Blocks,
     *,
-    host: str = "127.0.0.1",
-    port: int = 7860,
     auth: tuple[str, str] | None = None,
     server: ServerSettings = ServerSettings(),
-) -> None:
-    """Warm the model, launch the chat, watch the corpus in the background; block until interrupted.
-
-    Args:
-        live: The index to serve.
-        host: Address to bind.
-        port: Port to bind.
-        auth: ``(user, password)`` every visitor must give (page and API), or ``None``.
-        server: Limits of the HTTP layer.
-
-    Raises:
-        OSError: The address cannot be served (in use, not this machine's).
-
-    """
-    warm_up(live)
-    live.start()
-    demo = build_app(live, server)
-    try:
-        demo.launch(server_name=host, server_port=port, auth=auth, **launch_options(server))
-    finally:
-        live.stop()
-        close_app(demo)
+    access: Access = Access(),
+) -> App:
+    """Mount the page ``demo`` at ``/`` of the ASGI application ``app``, behind ``auth`` if given."""
+    return cast(App, gr.mount_gradio_app(app, demo, path="/", auth=auth, **mount_options(server, access)))
 
 
 def close_app(demo: gr.Blocks) -> None:
-    """Stop the server and remove the files it wrote for export."""
-    demo.close()
+    """Remove the files the page wrote for download (the server has stopped)."""
     backend = getattr(demo, "qa_backend", None)
     if isinstance(backend, ChatBackend):
         backend.close()
-
-
-def warm_up(live: LiveIndex) -> None:
-    """Load the model and the question encoder before the URL is printed, so the first answer is quick."""
-    index = live.current()
-    if len(index):
-        index.answer("warm up")

@@ -6,12 +6,13 @@ Nothing here imports gradio; :mod:`qa.web.app` wires these functions to the page
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..answer.compose import Answer
@@ -22,6 +23,7 @@ from ..eval.feedback import VoteValue
 from ..index import Index
 from ..search.request import check_question
 from ..text.lines import split_lines
+from ..text.passages import Passage
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,9 @@ class Conversation:
     """The turns and votes of one chat session, safe to change from several events at once.
 
     Gradio hands the same object to every event of a session; each change happens under
-    the lock and bumps :attr:`version`, and every rendering reads a consistent copy.
+    the lock and bumps :attr:`version`, and every rendering reads a consistent copy. This
+    one lives in memory; :class:`qa.web.sessions.SavedConversation` keeps its turns in the
+    conversation store too, through the hooks below.
     """
 
     def __init__(self) -> None:
@@ -115,8 +119,15 @@ class Conversation:
         """A new empty conversation (Gradio copies the initial value for each session)."""
         return Conversation()
 
+    @property
+    def title(self) -> str:
+        """What the conversation is about: its first question (``""`` while it has none)."""
+        with self._lock:
+            return self._turns[0].question if self._turns else ""
+
     def view(self) -> tuple[tuple[Turn, ...], dict[tuple[int, str], VoteValue], int]:
         """``(turns, votes, version)`` as they are now."""
+        self._refresh()
         with self._lock:
             return tuple(self._turns), dict(self._votes), self.version
 
@@ -139,10 +150,18 @@ class Conversation:
         text = check_question(question, limit)
         if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
             raise QueryError("choose files or folders from the list")
+        when = time.time()
+
+        def make(turn_id: int) -> Turn:
+            return Turn(turn_id, text, text if literal else "", tuple(sources), literal, asked=when)
+
+        stored = self._added(make)
         with self._lock:
-            turn = Turn(self._next, text, text if literal else "", tuple(sources), literal, asked=time.time())
-            self._next += 1
-            self._turns.append(turn)
+            # Numbered and added under one hold of the lock, unless a store numbered it.
+            turn = stored if stored is not None else make(self._next)
+            # In id order, whichever of two questions asked at once got its id first.
+            bisect.insort(self._turns, turn, key=lambda t: t.id)
+            self._next = max(self._next, turn.id + 1)
             # Votes on turns that drop off go with them.
             for old in self._turns[:-MAX_TURNS]:
                 self._votes = {k: v for k, v in self._votes.items() if k[0] != old.id}
@@ -150,11 +169,24 @@ class Conversation:
             self.version += 1
             return turn
 
-    def vote(self, turn_id: int, key: str, vote: VoteValue) -> None:
-        """Record a vote on a quote of a turn (shown as pressed)."""
+    def vote(self, turn_id: int, key: str, vote: VoteValue | None) -> bool:
+        """Record a vote on a quote of a turn (shown as pressed), or take it back (``None``).
+
+        Returns:
+            Whether anything changed: the same vote again changes nothing.
+
+        """
         with self._lock:
-            self._votes[(turn_id, key)] = vote
+            if self._votes.get((turn_id, key)) == vote:
+                return False
+        self._voted(turn_id, key, vote)
+        with self._lock:
+            if vote is None:
+                self._votes.pop((turn_id, key), None)
+            else:
+                self._votes[(turn_id, key)] = vote
             self.version += 1
+        return True
 
     def answer_pending(self, index: Index) -> bool:
         """Answer every pending turn, oldest first; whether any was answered here.
@@ -162,20 +194,34 @@ class Conversation:
         A turn is answered by one caller only; questions asked meanwhile are answered too.
         """
         answered = False
+        skipped: set[int] = set()
         while True:
             with self._lock:
                 position = next(
-                    (n for n, t in enumerate(self._turns) if t.pending and t.id not in self._answering), None
+                    (
+                        n
+                        for n, t in enumerate(self._turns)
+                        if t.pending and t.id not in self._answering and t.id not in skipped
+                    ),
+                    None,
                 )
                 if position is None:
                     return answered
                 turn = self._turns[position]
                 earlier = history(self._turns[:position])
                 self._answering.add(turn.id)
+            # Another session or server answering it already: its answer arrives through the store.
+            if not self._claim(turn.id):
+                with self._lock:
+                    self._answering.discard(turn.id)
+                skipped.add(turn.id)
+                continue
             done: Turn | None = None
             try:
                 done = answered_turn(turn, index, earlier)
+                self._answered(done)
             finally:
+                self._release(turn.id)
                 # The answer goes in as the turn is let go, under one hold of the lock: else
                 # another caller could find it still pending and nobody answering it.
                 with self._lock:
@@ -186,6 +232,28 @@ class Conversation:
                             self._turns[n] = done
                             self.version += 1
             answered = True
+
+    # -- hooks of a conversation kept in a store ----------------------------------------------
+
+    def _added(self, make: Callable[[int], Turn]) -> Turn | None:
+        """The new turn as a store numbered and kept it; ``None``: numbered here, in memory."""
+        return None
+
+    def _answered(self, turn: Turn) -> None:
+        """A turn got its answer (or its error)."""
+
+    def _voted(self, turn_id: int, key: str, vote: VoteValue | None) -> None:
+        """A vote was cast or taken back."""
+
+    def _claim(self, turn_id: int) -> bool:
+        """Whether this caller may answer the turn (a store lets one caller in all its sessions)."""
+        return True
+
+    def _release(self, turn_id: int) -> None:
+        """The turn is answered (or failed): another caller may take it."""
+
+    def _refresh(self) -> None:
+        """Take in what other sessions changed (a store's newer version)."""
 
 
 def answered_turn(turn: Turn, index: Index, earlier: Sequence[str]) -> Turn:
@@ -211,14 +279,41 @@ def answered_turn(turn: Turn, index: Index, earlier: Sequence[str]) -> Turn:
     )
 
 
-def stale_quotes(turns: Sequence[Turn], index: Index) -> frozenset[tuple[int, str]]:
-    """``(turn id, quote key)`` of every quote whose file (or a duplicate's) changed or went since its answer.
+@dataclass(frozen=True)
+class Notice:
+    """Why a quote of an earlier answer is flagged.
 
-    Compared are the bytes the index holds now and held when the answer was given, so
-    a file edited just before the question (and quoted as it is now) is not flagged.
+    Attributes:
+        moved: The paragraph is still in its file word for word, at another place (``now``);
+            otherwise its text changed or its file went.
+        now: Where the paragraph is now (``¶7 (lines 9-10)``), for a moved one.
+
+    """
+
+    moved: bool = False
+    now: str = ""
+
+
+def stale_quotes(
+    turns: Sequence[Turn], index: Index, passages_of: Callable[[str], Sequence[Passage]] | None = None
+) -> dict[tuple[int, str], Notice]:
+    """The quotes of earlier answers whose paragraph changed, went or moved since, by ``(turn id, quote key)``.
+
+    Only files whose bytes the index holds differently now than when the answer was given
+    are looked at (a file edited just before the question, and quoted as it is now, is not
+    flagged); in them, a quote whose paragraph is still there, word for word at its place,
+    is not flagged either: an edit elsewhere in the file leaves it as it was.
+
+    Args:
+        turns: The conversation's turns.
+        index: The index state of now.
+        passages_of: A file's paragraphs now (default: read from ``index``; a caller may cache).
+
     """
     files = index.manifest.files
-    stale = set()
+    read = passages_of or index.passages_of
+    now: dict[str, Sequence[Passage]] = {}
+    stale: dict[tuple[int, str], Notice] = {}
     for turn in turns:
         if turn.answer is None:
             continue
@@ -227,9 +322,26 @@ def stale_quotes(turns: Sequence[Turn], index: Index) -> frozenset[tuple[int, st
             continue
         for group, prefix in ((turn.answer.quotes, "q"), (turn.answer.more, "m")):
             for quote in group:
-                if any(p.source in changed for p in (quote.passage, *quote.duplicates)):
-                    stale.add((turn.id, quote_key(prefix, quote)))
-    return frozenset(stale)
+                if quote.source not in changed:
+                    continue
+                if quote.source not in now:
+                    now[quote.source] = read(quote.source) if quote.source in files else ()
+                notice = _freshness(quote.passage, now[quote.source])
+                if notice is not None:
+                    stale[(turn.id, quote_key(prefix, quote))] = notice
+    return stale
+
+
+def _freshness(passage: Passage, current: Sequence[Passage]) -> Notice | None:
+    """How ``passage`` stands among its file's ``current`` paragraphs: ``None`` if word for word at its place."""
+    same = [p for p in current if p.sha256 == passage.sha256]
+    at_place = (passage.paragraph, passage.start_line, passage.end_line, passage.start_char)
+    if any((p.paragraph, p.start_line, p.end_line, p.start_char) == at_place for p in same):
+        return None
+    if same:
+        moved = min(same, key=lambda p: (abs(p.paragraph - passage.paragraph), p.paragraph))
+        return Notice(moved=True, now=moved.place)
+    return Notice()
 
 
 def quote_text(quote: Quote) -> str:
@@ -238,16 +350,38 @@ def quote_text(quote: Quote) -> str:
     return f"“{quote.text}”\n— {title}{quote.citation}"
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&=])")
+#: Characters that mean something to Markdown wherever they stand: escaped everywhere. An underscore
+#: means something only at the edge of a word, ``&`` only before what reads as an entity.
+_INLINE = re.compile(r"[\\`*\[\]<>~|]|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)")
+#: What starts a block at the start of a line (after up to three spaces): a heading, a list item,
+#: an ordered item's number, a line of ``=`` or ``-`` (a heading's underline, or a break).
+_BLOCK = re.compile(
+    r"^(?P<lead>[ \t]*)(?:#|[-+](?=[ \t]|$)|(?P<number>\d{1,9})(?P<end>[.)])(?=[ \t]|$)|[=-]+[ \t]*\r?$)"
+)
 #: The spaces and tabs that open a line.
 _INDENT = re.compile(r"(?:^|(?<=[\r\n]))[ \t]+")
 
 
 def markdown_text(text: str) -> str:
-    """``text`` with Markdown's and HTML's special characters escaped, so that it renders as written."""
-    escaped = _MARKDOWN.sub(r"\\\1", text)
+    """``text`` escaped so that it renders as written, and still reads as written.
+
+    Only what Markdown would take for markup is escaped (``C. (1952) file_name.txt`` is left
+    as it is): inline marks everywhere, and block marks where they start a line.
+    """
+    escaped = "\n".join(_escape_line(line) for line in text.split("\n"))
     # Spaces and tabs opening a line would make an indented code block, or be dropped: keep them as written.
     return _INDENT.sub(lambda lead: lead[0].replace(" ", "&#32;").replace("\t", "&#9;"), escaped)
+
+
+def _escape_line(line: str) -> str:
+    """One line with its inline marks escaped, and the block mark it starts with."""
+    escaped = _INLINE.sub(lambda mark: "\\" + mark[0], line)
+    block = _BLOCK.match(escaped)
+    if block is None:
+        return escaped
+    if block["number"] is not None:
+        return f"{block['lead']}{block['number']}\\{block['end']}{escaped[block.end() :]}"
+    return f"{block['lead']}\\{escaped[len(block['lead']) :]}"
 
 
 def _markdown_quote(quote: Quote) -> list[str]:

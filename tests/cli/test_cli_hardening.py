@@ -15,10 +15,11 @@ from fakes import FakeEmbedder
 import qa.cli.commands
 import qa.index
 import qa.update
-import qa.web.app
+import qa.web.server
 from qa.cli import auth as _auth
 from qa.cli import format_answer, main, printable
 from qa.config import ServerSettings
+from qa.web.access import Access
 
 #: An article that tries to drive the terminal: clear screen, window title (OSC), bell,
 #: backspace, carriage return, a C1 CSI and DEL.
@@ -293,13 +294,13 @@ def test_auth_splits_at_the_first_colon() -> None:
 
 @pytest.fixture
 def served(project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The keyword arguments of each ``qa.web.app.serve`` call, which launches nothing."""
+    """The keyword arguments of each ``qa.web.server.serve`` call, which launches nothing."""
     calls: list[dict[str, Any]] = []
 
     def fake_serve(live: object, **kwargs: Any) -> None:
         calls.append(kwargs)
 
-    monkeypatch.setattr(qa.web.app, "serve", fake_serve)
+    monkeypatch.setattr(qa.web.server, "serve", fake_serve)
     # Nothing is bound: any host may be named.
     monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
     return calls
@@ -312,11 +313,45 @@ def test_serve_passes_auth_from_the_option_or_qa_auth(
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--auth", "ann:s3:cret"]) == 0
     monkeypatch.setenv("QA_AUTH", "bob:pw")
     assert main(["serve", "--host", "0.0.0.0"]) == 0
+    # Under --auth, the page may add documents even beyond this machine.
+    access = Access()
     assert served == [
-        {"host": "0.0.0.0", "port": 8123, "auth": ("ann", "s3:cret"), "server": ServerSettings()},
-        {"host": "0.0.0.0", "port": 7860, "auth": ("bob", "pw"), "server": ServerSettings()},
+        {"host": "0.0.0.0", "port": 8123, "auth": ("ann", "s3:cret"), "server": ServerSettings(), "access": access},
+        {"host": "0.0.0.0", "port": 7860, "auth": ("bob", "pw"), "server": ServerSettings(), "access": access},
     ]
     assert "warning" not in capsys.readouterr().err
+
+
+def test_read_only_from_the_option_or_qa_read_only_and_the_upload_settings(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["serve", "--read-only"]) == 0
+    monkeypatch.setenv("QA_READ_ONLY", "1")
+    assert main(["serve"]) == 0
+    assert [call["access"].changes for call in served] == [False, False]
+    assert all("read-only" in call["access"].why_not for call in served)
+    monkeypatch.delenv("QA_READ_ONLY")
+    monkeypatch.setenv("QA_UPLOAD_FILES", "3")
+    monkeypatch.setenv("QA_MAX_FILE_MB", "2")
+    monkeypatch.setenv("QA_UPLOAD_FOLDER", "inbox/new")
+    assert main(["serve"]) == 0
+    access = served[-1]["access"]
+    assert (access.changes, access.limits.max_files, access.limits.max_file_mb, access.folder) == (
+        True,
+        3,
+        2.0,
+        "inbox/new",
+    )
+
+
+def test_a_bad_upload_folder_is_one_line(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QA_UPLOAD_FOLDER", "../outside")
+    capsys.readouterr()
+    assert main(["serve"]) == 1
+    assert "QA_UPLOAD_FOLDER must be a folder inside the corpus" in _one_error_line(capsys.readouterr().err)
+    assert served == []
 
 
 def test_a_bad_auth_is_refused_without_echoing_it(
@@ -345,9 +380,15 @@ def test_serving_beyond_loopback_without_auth_warns(
 ) -> None:
     capsys.readouterr()
     assert main(["serve", "--host", host]) == 0
-    warning = f"qa: warning: serving on {host} without --auth: anyone who can reach this machine can read the articles"
+    warning = (
+        f"qa: warning: serving on {host} without --auth: anyone who can reach this machine can read the articles "
+        "(adding documents from the page is off)"
+    )
     assert (warning in capsys.readouterr().err.splitlines()) is warned
-    assert served == [{"host": host, "port": 7860, "auth": None, "server": ServerSettings()}]
+    # Open to the network without a password: nobody may change the corpus from the page.
+    access = Access.decide(read_only=False, open_network=warned)
+    assert served == [{"host": host, "port": 7860, "auth": None, "server": ServerSettings(), "access": access}]
+    assert access.changes is not warned
 
 
 def test_a_busy_port_or_a_foreign_host_is_one_line_before_any_index_is_built(
@@ -376,7 +417,7 @@ def test_a_server_that_fails_to_start_is_one_line(
     def refused(live: object, **_: object) -> None:
         raise OSError(98, "Address already in use")
 
-    monkeypatch.setattr(qa.web.app, "serve", refused)
+    monkeypatch.setattr(qa.web.server, "serve", refused)
     monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
     capsys.readouterr()
     assert main(["serve"]) == 1
@@ -391,7 +432,7 @@ def test_a_server_error_that_is_not_the_address_s_is_not_blamed_on_the_port(
     def full(live: object, **_: object) -> None:
         raise OSError(28, "No space left on device", "/tmp/gradio")
 
-    monkeypatch.setattr(qa.web.app, "serve", full)
+    monkeypatch.setattr(qa.web.server, "serve", full)
     monkeypatch.setattr(qa.cli.commands, "check_address", lambda host, port: None)
     capsys.readouterr()
     assert main(["serve"]) == 1

@@ -101,7 +101,7 @@ def test_vote_for_hit_takes_the_passage_and_citation(fake_index: qa.Index) -> No
 
 
 def test_record_refuses_a_bad_vote_and_an_unwritable_place(tmp_path: Path) -> None:
-    with pytest.raises(qa.QueryError, match="'up' or 'down'"):
+    with pytest.raises(qa.QueryError, match="'up', 'down' or 'none'"):
         record_vote(tmp_path / FEEDBACK_FILE, replace(sample(1), vote="maybe"))  # type: ignore[arg-type]
     assert not (tmp_path / FEEDBACK_FILE).exists()
     blocker = tmp_path / "not-a-folder"
@@ -172,6 +172,21 @@ def test_up_votes_become_relevant_keys_and_the_last_vote_wins(fake_index: qa.Ind
     assert [(q.text, q.relevant) for q in questions] == [("Who measures gas at Etna?", {"volcano.txt#2": 1.0})]
     assert questions[0].id.startswith("feedback-")
     assert summary == FeedbackSummary(votes=6, questions=1, up=1, down=2, gone=0, unanswered=1)
+
+
+def test_a_vote_taken_back_counts_for_nothing(fake_index: qa.Index) -> None:
+    votes = [
+        vote_on(fake_index, "volcano.txt#2", "up"),
+        vote_on(fake_index, "volcano.txt#1", "up"),
+        vote_on(fake_index, "volcano.txt#1", "none"),
+        vote_on(fake_index, "bakery.md#2", "down", searched="Who owns the bakery?"),
+        vote_on(fake_index, "bakery.md#2", "none", searched="Who owns the bakery?"),
+    ]
+    questions, summary = votes_to_questions(votes, fake_index)
+    assert [(q.text, q.relevant) for q in questions] == [("Who measures gas at Etna?", {"volcano.txt#2": 1.0})]
+    # The query whose only vote was taken back is not an unanswered one either.
+    assert summary == FeedbackSummary(votes=5, questions=1, up=1, down=0, gone=0, unanswered=0)
+    assert down_vote_metrics(fake_index, votes)["down_questions"] == 0
 
 
 def test_a_moved_paragraph_is_found_at_its_new_place(fake_index: qa.Index, corpus: Path) -> None:

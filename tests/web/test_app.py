@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port
+from conftest import serving
 from gradio_client import Client
 
 import qa
-from qa.web.app import build_app, close_app, launch_options
 from qa.web.conversation import Turn
 from qa.web.render import conversation_html
 
@@ -18,13 +17,8 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def client(seeds_index: qa.Index) -> Iterator[Client]:
-    demo = build_app(seeds_index)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        close_app(demo)
+    with serving(seeds_index) as base:
+        yield Client(f"{base}/", verbose=False)
 
 
 def test_ask_endpoint_returns_the_cli_json(client: Client, seeds_index: qa.Index) -> None:

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 
 import qa
 from qa.web import backend as web
-from qa.web.conversation import Conversation, Turn
+from qa.web.conversation import Conversation, Notice, Turn
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def ask(backend: web.ChatBackend, question: str, conversation: Conversation | No
     conversation = conversation or Conversation()
     page, box = backend.start(question, conversation, [])
     assert box == "" and "qa-searching" in page and html.escape(question) in page
-    page, _export = backend.finish(conversation)
+    page, _export, _listing = backend.finish(conversation)
     assert isinstance(page, str) and "qa-searching" not in page
     return conversation, page
 
@@ -89,8 +89,8 @@ def test_citation_click_opens_the_source_pane(backend: web.ChatBackend, corpus: 
     assert pane is not None
     quote = turn.quote("q1")
     assert quote is not None and quote.title
-    assert 'class="qa-para"' in pane and html.escape(quote.title) in pane
-    assert pane.count("<tr ") == (corpus / quote.source).read_text(encoding="utf-8").count("\n") + 1
+    assert 'class="qa-para"' in pane.html and html.escape(quote.title) in pane.html
+    assert pane.html.count("<tr ") == (corpus / quote.source).read_text(encoding="utf-8").count("\n") + 1
 
 
 def test_citation_of_a_further_passage_opens_that_passage(backend: web.ChatBackend) -> None:
@@ -100,8 +100,8 @@ def test_citation_of_a_further_passage_opens_that_passage(backend: web.ChatBacke
     last = turn.answer.more[-1]
     assert f'data-quote="m{last.rank}"' in page
     _, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": f"m{last.rank}"})
-    assert pane is not None and html.escape(last.text.split("\n")[0]) in pane
-    assert f"cited as <code>{html.escape(last.citation)}</code>" in pane
+    assert pane is not None and html.escape(last.text.split("\n")[0]) in pane.html
+    assert f"cited as <code>{html.escape(last.citation)}</code>" in pane.html
 
 
 def test_vote_is_recorded_beside_the_index(backend: web.ChatBackend) -> None:
@@ -229,23 +229,26 @@ def test_abstaining_answer_is_marked_and_not_highlighted(backend: web.ChatBacken
 def test_badge_appears_when_a_quoted_file_changes(backend: web.ChatBackend, corpus: Path) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     assert "Changed since this answer" not in page
-    status, drawn, _, seen, same = backend.tick(conversation, web.Seen(), [])
+    status, drawn, _, seen, same, _docs = backend.tick(conversation, web.Seen(), [])
     assert same is conversation
     assert "Up to date" in status
     turn = turns_of(conversation)[0]
     quote = turn.quote("q1")
     assert quote is not None
     path = corpus / quote.source
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph.", encoding="utf-8")
+    # The quoted paragraph itself is edited (an edit elsewhere in the file leaves its quote alone).
+    text = path.read_text(encoding="utf-8")
+    assert quote.text in text
+    path.write_text(text.replace(quote.text, quote.text.replace("apprentices", "students")), encoding="utf-8")
     # Not before the index has taken the edit up: the answer quoted the file as it was indexed.
-    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
-    assert (turn.id, "q1") not in seen.stale
+    _, drawn, _, seen, _, _ = backend.tick(conversation, seen, [])
+    assert (turn.id, "q1") not in dict(seen.stale)
     backend.live.check()
-    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
+    _, drawn, _, seen, _, _ = backend.tick(conversation, seen, [])
     assert isinstance(drawn, str) and "Changed since this answer" in drawn and 'data-action="reask"' in drawn
-    assert (turn.id, "q1") in seen.stale
+    assert dict(seen.stale)[(turn.id, "q1")] == Notice(moved=False, now="")
     # Unchanged since: the next tick leaves the page alone.
-    _, again, _, _, _ = backend.tick(conversation, seen, [])
+    _, again, _, _, _, _ = backend.tick(conversation, seen, [])
     assert not isinstance(again, str)
 
 
@@ -331,7 +334,7 @@ def test_source_pane_refuses_links_out_of_the_corpus(backend: web.ChatBackend, c
     (corpus / quote.source).unlink()
     (corpus / quote.source).symlink_to(secret)
     _, pane = backend.act(conversation, {"action": "cite", "turn": turn.id, "quote": "q1"})
-    assert pane is not None and "SECRET" not in pane and "outside the corpus" in pane
+    assert pane is not None and "SECRET" not in pane.html and "outside the corpus" in pane.html
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1e3", "65"])

@@ -10,18 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, write_corpus
+from conftest import write_corpus
 from fakes import FakeEmbedder
 from markdown_it import MarkdownIt
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
+from support.browser import CHROMIUM, FLAGS, ask
 from workers import SlowEmbedder, article
 
 import qa
 from qa.text.titles import readable_title
-from qa.web.app import build_app, close_app, launch_options
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
+from qa.web.server import start
 
 
 @pytest.fixture
@@ -40,11 +38,9 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
     index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), settings=qa.Settings(threshold=0.2))
     # A slow model, so that the update is still running when the page looks at it.
     live = qa.LiveIndex(tmp_path / "index", corpus, embedder=SlowEmbedder(0.05), index=index, interval=0.2)
-    demo = build_app(live)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    running = start(live)
     try:
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(f"{running.url}/")
         expect(page.get_by_text("Up to date: 6 paragraphs.")).to_be_visible(timeout=30_000)
         for number in range(12):
             (corpus / f"town_{number}.txt").write_text(article(number, 0), encoding="utf-8")
@@ -58,7 +54,7 @@ def test_page_shows_a_background_update_then_answers_from_it(tmp_path: Path, pag
         page.screenshot(path=str(tmp_path / "chat-after-update.png"), full_page=True)
     finally:
         live.stop()
-        close_app(demo)
+        running.stop()
 
 
 # -- the chat on the seed articles, with the real model ---------------------------------------
@@ -84,26 +80,12 @@ def seeds_server(tmp_path_factory: pytest.TempPathFactory, real_embedder: object
     index = qa.build_index(corpus, root / "embeddings", embedder=real_embedder, label="seeds")  # type: ignore[arg-type]
     live = qa.LiveIndex(root / "embeddings", corpus, index=index, embedder=real_embedder, interval=0.2)  # type: ignore[arg-type]
     live.start()
-    demo = build_app(live)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    running = start(live)
     try:
-        yield f"http://127.0.0.1:{port}/", corpus
+        yield f"{running.url}/", corpus
     finally:
         live.stop()
-        close_app(demo)
-
-
-def ask(page: Page, question: str) -> Locator:
-    """Type a question, send it, and return the new turn once it is answered."""
-    turns = page.locator(".qa-turn").count()
-    page.get_by_label("Your question").fill(question)
-    page.get_by_role("button", name="Ask").click()
-    turn = page.locator(".qa-turn").nth(turns)
-    # The question shows at once, before its answer.
-    expect(turn.locator(".qa-question p")).to_have_text(question, timeout=10_000)
-    expect(turn.locator(".qa-message")).to_be_visible(timeout=60_000)
-    return turn
+        running.stop()
 
 
 def line_of(corpus: Path, source: str, number: int) -> str:
@@ -168,9 +150,16 @@ def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path
     url, corpus = seeds_server
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
     page.goto(url)
-    # Clicking an example asks it.
-    page.get_by_role("button", name="Who directs the Basra Cultural Center?").click()
-    turn = page.locator(".qa-turn").first
+    # The examples come from the articles served: the name each article repeats most, and
+    # only questions the index answers. Clicking one asks it.
+    examples = page.locator("#qa-examples button")
+    expect(examples).to_have_count(3)
+    expect(examples.first).to_have_text("What do the articles say about Mosul?")
+    examples.first.click()
+    first = page.locator(".qa-turn").first
+    expect(first.locator(".qa-cite").first).to_contain_text(MOSUL, timeout=60_000)
+    expect(first.locator(".qa-not-found")).to_have_count(0)
+    turn = ask(page, "Who directs the Basra Cultural Center?")
     expect(turn.locator(".qa-cite").first).to_contain_text(f"{BASRA} ¶3 (line 3)", timeout=60_000)
     # Only the answering sentence is marked, and it is the director's.
     shown = turn.locator(".qa-answer-block > .qa-quote").first
@@ -277,11 +266,9 @@ def test_pdf_citation_shows_the_page_with_the_quoted_lines_marked(
 
     corpus = Path(shutil.copytree(ROOT / "tests" / "data" / "mixed", tmp_path / "mixed"))
     index = qa.build_index(corpus, tmp_path / "embeddings", embedder=real_embedder, label="mixed")  # type: ignore[arg-type]
-    demo = build_app(index)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    running = start(index)
     try:
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(f"{running.url}/")
         turn = ask(page, "How many volunteers cleaned the Fresnel lens?")
         expect(turn.locator(".qa-cite").first).to_contain_text("mixed/report.pdf p. 2 ¶2")
         turn.locator(".qa-cite").first.click()
@@ -321,4 +308,4 @@ def test_pdf_citation_shows_the_page_with_the_quoted_lines_marked(
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "screenshot-pdf.png"))
     finally:
-        close_app(demo)
+        running.stop()

@@ -7,23 +7,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import serving
 
 import qa
-from qa.web.app import build_app, close_app, launch_options
+from qa.web.access import Access
+from qa.web.app import mount_options
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
 def base(seeds_index: qa.Index) -> Iterator[str]:
-    demo = build_app(seeds_index)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        close_app(demo)
+    with serving(seeds_index) as url:
+        yield url
 
 
 def call(base: str, raw: str) -> tuple[str, object]:
@@ -81,10 +77,16 @@ def test_requests_gradio_refuses_get_a_message_not_null(base: str) -> None:
     assert call(base, '{"data": "nope"}') == ("http", 422)
 
 
-def test_no_monitoring_and_no_big_uploads(base: str) -> None:
+def test_no_monitoring_and_no_big_uploads(base: str, seeds_index: qa.Index) -> None:
     assert httpx.get(f"{base}/monitoring/summary").status_code in (403, 404)
-    upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("a.txt", b"x" * 200_000)})
+    # One byte over the largest document the index takes: refused before it is stored.
+    over = int(seeds_index.settings.max_file_mb * 1024 * 1024) + 1
+    upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("a.txt", b"x" * over)}, timeout=60)
     assert upload.status_code == 413
+    # A server whose page adds no documents takes no upload larger than 64 KB.
+    with serving(seeds_index, access=Access.decide(read_only=True, open_network=False)) as closed:
+        upload = httpx.post(f"{closed}/gradio_api/upload", files={"files": ("a.txt", b"x" * 200_000)})
+        assert upload.status_code == 413
 
 
 def test_corpus_files_are_not_served_by_path(base: str, seeds_index: qa.Index) -> None:
@@ -95,25 +97,12 @@ def test_corpus_files_are_not_served_by_path(base: str, seeds_index: qa.Index) -
 
 
 def test_auth_keeps_out_who_does_not_log_in(seeds_index: qa.Index) -> None:
-    demo = build_app(seeds_index)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        auth=("reader", "s3cret"),
-        **launch_options(),
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with serving(seeds_index, auth=("reader", "s3cret")) as base:
         assert httpx.post(f"{base}/gradio_api/call/ask", json={"data": ["q", 5, None]}).status_code == 401
         with httpx.Client() as session:
             assert session.post(f"{base}/login", data={"username": "reader", "password": "wrong"}).status_code >= 400
             assert session.post(f"{base}/login", data={"username": "reader", "password": "s3cret"}).status_code == 200
             assert session.post(f"{base}/gradio_api/call/ask", json={"data": ["q", 5, None]}).status_code == 200
-    finally:
-        close_app(demo)
 
 
 def test_concurrent_requests_all_get_their_own_answer(base: str, seeds_index: qa.Index) -> None:
@@ -135,6 +124,9 @@ def test_concurrent_requests_all_get_their_own_answer(base: str, seeds_index: qa
 def test_limits_can_be_changed() -> None:
     from qa.config import read_environment
 
-    assert launch_options()["max_file_size"] == "64kb" and launch_options()["enable_monitoring"] is False
+    closed = Access.decide(read_only=True, open_network=False)
+    assert mount_options(access=closed)["max_file_size"] == "64kb" and mount_options()["enable_monitoring"] is False
+    # Where the page adds documents, an upload may be as large as one document the index takes.
+    assert mount_options()["max_file_size"] == "10240kb"
     server = read_environment({"QA_MAX_UPLOAD": "1mb", "QA_MONITORING": "1"}).server
-    assert launch_options(server)["max_file_size"] == "1mb" and launch_options(server)["enable_monitoring"] is True
+    assert mount_options(server)["max_file_size"] == "1mb" and mount_options(server)["enable_monitoring"] is True

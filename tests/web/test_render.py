@@ -11,8 +11,9 @@ from qa.answer.highlight import highlight_spans
 from qa.answer.quotes import Quote
 from qa.text.passages import Passage
 from qa.text.titles import readable_title as article_title
-from qa.web.conversation import Turn, quote_text
-from qa.web.render import conversation_html, source_html
+from qa.web.conversation import Notice, Turn, quote_text
+from qa.web.pane import source_html
+from qa.web.render import conversation_html
 from qa.web.sourceview import SourceView
 
 HOSTILE = 'we`ird "<img src=x onerror=alert(1)>" & *x*.txt'
@@ -66,8 +67,10 @@ def test_not_found_answers_mark_nothing_and_show_no_score() -> None:
 
 def test_stale_quotes_get_a_badge_with_a_reask_button() -> None:
     answer = Answer("q", True, (quote(),), "Quoting 1 passage.")
-    page = conversation_html([Turn(5, "q", answer=answer)], frozenset({(5, "q1")}))
+    page = conversation_html([Turn(5, "q", answer=answer)], {(5, "q1"): Notice(moved=False, now="")})
     assert page.count("Changed since this answer") == 1 and 'data-action="reask" data-turn="5"' in page
+    moved = conversation_html([Turn(5, "q", answer=answer)], {(5, "q1"): Notice(moved=True, now="a.txt ¶4 (line 9)")})
+    assert "Moved since this answer: the same paragraph is now at a.txt ¶4 (line 9)" in moved
 
 
 def test_source_pane_numbers_lines_and_marks_the_paragraph() -> None:

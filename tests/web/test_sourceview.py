@@ -8,7 +8,8 @@ from fakes import FakeEmbedder
 
 import qa
 from qa.answer.quotes import Quote
-from qa.web import render
+from qa.ingest.readers.pdfpage import PAGE_WIDTH
+from qa.web import pane as render
 from qa.web import sourceview as chat
 
 
@@ -21,7 +22,7 @@ def test_pdf_source_pane_shows_the_page_with_the_quoted_lines_boxed(
     view = chat.source_view(index, quote)
     assert view.kind == "pdf" and [p.page for p in view.pages] == [2]
     page = view.pages[0]
-    assert page.png.startswith(b"\x89PNG") and abs(page.width - 900) <= 1 and not page.rotated
+    assert page.png.startswith(b"\x89PNG") and abs(page.width - PAGE_WIDTH) <= 1 and not page.rotated
     lines = [b for b in page.boxes if b.kind == "quote"]
     # One box per line of the paragraph, from the top of page 2, inside the page.
     assert len(lines) == 6

@@ -11,8 +11,9 @@ from typing import Any
 from .base import Run
 from .pdf import PDFIUM_LOCK
 
-#: Width of a rendered page in pixels.
-PAGE_WIDTH = 900
+#: Width of a rendered page in pixels: sharp in a pane of 700 CSS pixels on a screen of twice the
+#: density, or zoomed to twice the width of a pane half that size.
+PAGE_WIDTH = 1400
 #: A page is never rendered taller than this many times its width (a hostile page size stays small).
 MAX_ASPECT = 4.0
 #: Most pixels in one rendered page, whatever its size and boxes say (a hostile page stays small).
@@ -97,6 +98,26 @@ def render_pages(
         image.save(out, format="PNG")
         images.append(PageImage(number, out.getvalue(), image.width, image.height, boxes, rotated))
     return tuple(images)
+
+
+def page_count(raw: bytes) -> int:
+    """How many pages the PDF in ``raw`` has.
+
+    Raises:
+        ValueError: The PDF cannot be opened.
+
+    """
+    import pypdfium2
+
+    with PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(raw)
+        except Exception as exc:
+            raise ValueError(f"the PDF cannot be opened ({_reason(exc)})") from None
+        try:
+            return len(document)
+        finally:
+            document.close()
 
 
 def _reason(exc: BaseException) -> str:

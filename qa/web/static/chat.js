@@ -34,6 +34,8 @@ element.addEventListener('click', async (event) => {
   }
   const turn = Number(button.dataset.turn);
   const data = {action, turn, quote: button.dataset.quote || '', vote: button.dataset.vote || ''};
+  // Where the focus goes back when the source pane is closed.
+  if (action === 'cite') window.qaOpener = {turn, quote: data.quote};
   if (action === 'rerun') {
     const input = element.querySelector('#qa-searched-' + turn);
     data.query = input ? input.value : '';
@@ -58,8 +60,21 @@ const redrawn = () => {
   const log = element.querySelector('.qa-log');
   if (!log) return;
   // Follow the newest turn when one is added or answered, not on every redraw.
-  const now = log.dataset.turns + '/' + log.querySelectorAll('.qa-searching').length;
-  if (now !== seen) { seen = now; log.scrollTop = log.scrollHeight; }
+  const searching = log.querySelectorAll('.qa-searching').length;
+  const now = log.dataset.turns + '/' + searching;
+  if (now === seen) return;
+  seen = now;
+  const turns = log.querySelectorAll('.qa-turn');
+  const last = turns[turns.length - 1];
+  if (!last || searching) { log.scrollTop = log.scrollHeight; return; }
+  // An answer: its question at the top of the list if its first quote still shows, else the quote itself.
+  const first = last.querySelector('.qa-quote') || last.querySelector('.qa-answer-block') || last;
+  const top = (node) => node.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+  const fits = top(first) + Math.min(first.offsetHeight, 160) - top(last) <= log.clientHeight;
+  log.scrollTop = fits ? top(last) : top(first);
+  // And the list itself in the window (a phone shows little of the page at once).
+  const box = first.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) window.scrollBy({top: box.top - window.innerHeight * 0.12});
 };
 watch('value', redrawn);
 redrawn();

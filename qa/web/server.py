@@ -1,0 +1,211 @@
+"""The web server: one ASGI application (FastAPI under uvicorn) with the chat mounted at ``/``.
+
+Gradio's own ``launch()`` is not used: it checks that its page answers within seconds of
+starting and fails on a busy machine. Here the address is bound first (a port in use is
+an error at once), the model is warmed, and only then is the URL printed. Every page gets
+a ``qa_browser`` cookie: a random id under which its conversations are kept (under
+``--auth``, conversations belong to the signed-in user instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import SimpleCookie
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from ..config import ServerSettings
+from ..index import Index
+from ..live import LiveIndex
+from .access import Access
+from .app import build_app, close_app, mount
+from .sessions import BROWSER_COOKIE, browser_id
+
+#: How long the browser keeps its id: a year.
+_COOKIE_AGE = 365 * 24 * 3600
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _cookie_browser(cookie_header: str) -> str:
+    """The browser id a ``Cookie`` header carries, or ``""`` if it carries none that is well formed."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except Exception:
+        return ""
+    return browser_id(jar[BROWSER_COOKIE].value) if BROWSER_COOKIE in jar else ""
+
+
+class BrowserCookie:
+    """ASGI middleware: a response to a request without a browser id sets one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add ``Set-Cookie`` to an HTTP response if the request had no id."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        if _cookie_browser(headers.get(b"cookie", b"").decode("latin-1")):
+            await self.app(scope, receive, send)
+            return
+        cookie = (
+            f"{BROWSER_COOKIE}={secrets.token_hex(16)}; Path=/; Max-Age={_COOKIE_AGE}; SameSite=Lax; HttpOnly"
+        ).encode("latin-1")
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+def create_app(
+    index: LiveIndex | Index,
+    *,
+    server: ServerSettings = ServerSettings(),
+    access: Access = Access(),
+    auth: tuple[str, str] | None = None,
+) -> FastAPI:
+    """The ASGI application: the chat at ``/`` (Gradio's ``/ask`` endpoint included).
+
+    Args:
+        index: The live index served.
+        server: Limits of the HTTP layer.
+        access: What people on the page may change (documents) and the upload limits.
+        auth: ``(user, password)`` every visitor must give, or ``None``.
+
+    """
+    blocks = build_app(index, server, access)
+    app = FastAPI(title="Citation QA", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BrowserCookie)
+    app = mount(app, blocks, auth=auth, server=server, access=access)
+    # Kept on the application, so that stopping it can remove what the chat wrote.
+    app.state.qa_blocks = blocks
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, as a server binds it.
+
+    Raises:
+        OSError: The address cannot be bound (in use, not this machine's).
+
+    """
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As servers do: an address in TIME_WAIT from a last run is free to take.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class Running:
+    """A server running in a background thread (for tests and embedding); :meth:`stop` ends it."""
+
+    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
+        """Serve ``app`` on the bound ``sock`` until :meth:`stop`."""
+        self.app = app
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        # Started means the lifespan ran (Gradio's queue is up) and the socket is served.
+        for _ in range(600):
+            if self._server.started or not self._thread.is_alive():
+                break
+            self._thread.join(0.05)
+        if not self._server.started:
+            raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        """Stop serving and remove what the chat wrote (exports)."""
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+        close_app(self.app.state.qa_blocks)
+
+
+def start(
+    index: LiveIndex | Index,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    server: ServerSettings = ServerSettings(),
+    access: Access = Access(),
+    auth: tuple[str, str] | None = None,
+) -> Running:
+    """Serve the chat in a background thread (port 0: any free port); returns once it answers."""
+    sock = bind(host, port)
+    try:
+        return Running(create_app(index, server=server, access=access, auth=auth), sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def serve(
+    live: LiveIndex,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    server: ServerSettings = ServerSettings(),
+    access: Access = Access(),
+    say: Callable[[str], None] = print,
+) -> None:
+    """Bind, warm the model, print the URL, serve and watch the corpus; block until interrupted.
+
+    Raises:
+        OSError: The address cannot be bound (in use, not this machine's).
+
+    """
+    sock = bind(host, port)
+    try:
+        warm_up(live)
+        live.start()
+        app = create_app(live, server=server, access=access, auth=auth)
+        shown = f"[{host}]" if ":" in host else host
+        say(f"Serving the chat on http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops)")
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            close_app(app.state.qa_blocks)
+    finally:
+        live.stop()
+        sock.close()
+
+
+def warm_up(live: LiveIndex) -> None:
+    """Load the model and the question encoder before the URL is printed, so the first answer is quick."""
+    index = live.current()
+    if len(index):
+        index.answer("warm up")

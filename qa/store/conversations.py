@@ -338,7 +338,9 @@ class ConversationStore:
             with closing(self._connect("rwc")) as db:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
-                db.execute("BEGIN")
+                # IMMEDIATE: the write lock is taken (waiting its turn) before anything is read, so a
+                # writer never has to upgrade a read of an older state, which SQLite refuses at once.
+                db.execute("BEGIN IMMEDIATE")
                 try:
                     # The schema is made (or checked) in the same transaction as the first write.
                     if not _schema(db, self.path):

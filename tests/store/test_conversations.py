@@ -357,8 +357,11 @@ def test_threads_adding_turns_at_once_get_distinct_consecutive_ids(
     with ThreadPoolExecutor(threads + 1) as pool:
         watcher = pool.submit(reader)
         results = [pool.submit(writer, n) for n in range(threads)]
-        ids = [turn_id for result in results for turn_id in result.result()]
-        done.set()
+        try:
+            ids = [turn_id for result in results for turn_id in result.result()]
+        finally:
+            # Stopped even when a writer failed, so that the failure is reported, not a hang.
+            done.set()
         watcher.result()
     assert seen == []
     assert sorted(ids) == list(range(threads * each))

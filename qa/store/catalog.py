@@ -28,7 +28,7 @@ class DocumentInfo:
         skipped: Why it is not indexed, in the reader's or the scan's words (``None``: indexed).
         paragraphs: Paragraphs indexed.
         pages: Pages its paragraphs reach (PDF only; ``None`` for other formats).
-        size: Size in bytes when it was read.
+        size: Size in bytes when it was read (-1: never read, as for a type no reader takes).
         indexed: When it was last read (seconds since the epoch; ``None``: before that was recorded).
         lead: The start of its first paragraph (at most :data:`LEAD_CHARS` characters; ``""``: none).
 

@@ -37,19 +37,19 @@ def turn_from_json(text: str) -> Turn:
     """
     try:
         data = json.loads(text)
-        if not isinstance(data, dict) or data.get("layout") != LAYOUT:
+        if not isinstance(data, dict) or type(data.get("layout")) is not int or data["layout"] != LAYOUT:
             raise ValueError("not a turn of this version")
         answer = data["answer"]
         return Turn(
             id=_whole(data["id"]),
             question=_text(data["question"]),
             searched=_text(data["searched"]),
-            sources=tuple(_text(s) for s in data["sources"]),
-            literal=bool(data["literal"]),
+            sources=tuple(_text(s) for s in _items(data["sources"])),
+            literal=_flag(data["literal"]),
             answer=None if answer is None else _answer(answer),
             error=_text(data["error"]),
             asked=float(data["asked"]),
-            indexed=tuple((_text(s), _text(h)) for s, h in data["indexed"]),
+            indexed=tuple((_text(s), _text(h)) for s, h in map(_pair, _items(data["indexed"]))),
         )
     except (KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ValueError(f"not a saved turn ({exc!r})") from exc
@@ -59,13 +59,13 @@ def _answer(data: dict[str, Any]) -> Answer:
     """An :class:`Answer` from its saved fields."""
     return Answer(
         question=_text(data["question"]),
-        found=bool(data["found"]),
-        quotes=tuple(_quote(q) for q in data["quotes"]),
+        found=_flag(data["found"]),
+        quotes=tuple(_quote(q) for q in _items(data["quotes"])),
         message=_text(data["message"]),
-        warnings=tuple(_text(w) for w in data["warnings"]),
+        warnings=tuple(_text(w) for w in _items(data["warnings"])),
         best_score=_number(data["best_score"]),
-        confident=bool(data["confident"]),
-        more=tuple(_quote(q) for q in data["more"]),
+        confident=_flag(data["confident"]),
+        more=tuple(_quote(q) for q in _items(data["more"])),
         searched=_text(data["searched"]),
         confidence=_number(data["confidence"]),
     )
@@ -80,12 +80,12 @@ def _quote(data: dict[str, Any]) -> Quote:
         citation=_text(data["citation"]),
         dense_score=_number(data["dense_score"]),
         lexical_score=_number(data["lexical_score"]),
-        also_in=tuple(_text(c) for c in data["also_in"]),
-        duplicates=tuple(_passage(p) for p in data["duplicates"]),
+        also_in=tuple(_text(c) for c in _items(data["also_in"])),
+        duplicates=tuple(_passage(p) for p in _items(data["duplicates"])),
         passage_id=_whole(data["passage_id"]),
-        duplicate_ids=tuple(_whole(i) for i in data["duplicate_ids"]),
-        highlights=tuple((_whole(s), _whole(e)) for s, e in data["highlights"]),
-        relocated=bool(data["relocated"]),
+        duplicate_ids=tuple(_whole(i) for i in _items(data["duplicate_ids"])),
+        highlights=tuple((_whole(s), _whole(e)) for s, e in map(_pair, _items(data["highlights"]))),
+        relocated=_flag(data["relocated"]),
         title=_text(data["title"]),
         file_sha256=_text(data["file_sha256"]),
     )
@@ -115,6 +115,28 @@ def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, got {type(value).__name__}")
     return value
+
+
+def _flag(value: object) -> bool:
+    """``value`` if it is ``true`` or ``false``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _items(value: object) -> list[Any]:
+    """``value`` if it is a list."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _pair(value: object) -> tuple[Any, Any]:
+    """``value`` if it is a list of two."""
+    items = _items(value)
+    if len(items) != 2:
+        raise TypeError(f"expected a pair, got {len(items)} values")
+    return items[0], items[1]
 
 
 def _whole(value: object) -> int:

@@ -163,6 +163,14 @@ def test_turn_of_another_layout_is_refused(fake_index: qa.Index) -> None:
         (("answer", "quotes", 0, "highlights"), [["0", 5]]),
         (("answer", "best_score"), "high"),
         (("answer", "best_score"), False),
+        # Text is no list, and "false" is no flag: neither is read as something else.
+        (("sources",), "ab"),
+        (("literal",), "false"),
+        (("indexed",), ["ab"]),
+        (("answer", "found"), 1),
+        (("answer", "quotes", 0, "also_in"), "x"),
+        (("answer", "quotes", 0, "highlights"), [[0, 5, 9]]),
+        (("layout",), True),
     ],
 )
 def test_fields_of_the_wrong_type_are_a_value_error(fake_index: qa.Index, path: tuple[Any, ...], value: object) -> None:

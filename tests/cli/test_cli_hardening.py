@@ -437,3 +437,20 @@ def test_a_server_error_that_is_not_the_address_s_is_not_blamed_on_the_port(
     capsys.readouterr()
     assert main(["serve"]) == 1
     assert capsys.readouterr().err == "qa: error: No space left on device (/tmp/gradio)\n"
+
+
+def test_ask_and_serve_with_a_corpus_and_no_index_use_one_inside_that_corpus(
+    project: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (project / "embeddings" / "index.db").read_bytes()
+    write_corpus(project / "other", {"tea.txt": "Darjeeling tea is picked by hand in the spring.\n"})
+    capsys.readouterr()
+    assert main(["ask", "Who picks the tea?", "--corpus", "other", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert {q["source"] for q in answer["quotes"] + answer["more"]} == {"tea.txt"}
+    # Built inside the corpus named; the default index (of another corpus) is untouched.
+    assert (project / "other" / ".qa-index" / "index.db").is_file()
+    assert (project / "embeddings" / "index.db").read_bytes() == before
+    assert main(["serve", "--corpus", "other"]) == 0
+    assert len(served) == 1
+    assert (project / "embeddings" / "index.db").read_bytes() == before

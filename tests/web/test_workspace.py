@@ -5,14 +5,15 @@ conversations kept across reloads, the PDF viewer, citation previews, the phone 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from support.browser import CHROMIUM, FLAGS, ask
 from support.samples import MIXED, lines_pdf
@@ -71,6 +72,13 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
+def shots() -> Path:
+    """Where screenshots go: ``$QA_SCREENSHOTS`` (``docs`` for the README's), else a temporary folder."""
+    folder = Path(os.environ.get("QA_SCREENSHOTS") or tempfile.mkdtemp(prefix="qa-shots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def upload(page: Page, *files: Path) -> Locator:
     """Add files through the page's file input; the panel's report of them."""
     page.locator("#qa-upload input[type=file]").set_input_files([str(f) for f in files])
@@ -105,6 +113,11 @@ def test_uploaded_text_and_pdf_are_answered_with_citations(
     expect(page.locator(".qa-turn")).to_have_count(2, timeout=30_000)
     expect(page.locator(".qa-turn .qa-question").first).to_contain_text("Quarlton ferry")
     expect(page.locator(".qa-turn .qa-cite").first).to_contain_text("quarlton ferry.txt ¶2")
+    page.get_by_placeholder("Search documents by name or title").fill("uploads")
+    expect(page.locator("#qa-documents li.qa-doc")).to_have_count(2)
+    upload(page, text)
+    expect(page.locator("#qa-added")).to_contain_text("already in the corpus as uploads/quarlton ferry.txt", timeout=30_000)
+    page.locator("#qa-sidebar").screenshot(path=str(shots() / "screenshot-documents.png"))
 
 
 def test_refused_uploads_say_why(served: tuple[Running, Path, Path], page: Page, tmp_path: Path) -> None:
@@ -190,6 +203,7 @@ def test_the_sidebar_reopens_renames_and_deletes_conversations(served: tuple[Run
     page.once("dialog", lambda dialog: dialog.accept("Lighthouse questions"))
     listed.filter(has_text="Fresnel").locator('button[data-action="rename"]').click()
     expect(listed.filter(has_text="Lighthouse questions")).to_have_count(1)
+    page.screenshot(path=str(shots() / "screenshot-conversations.png"))
     # A reload opens the conversation that was open, and lists both.
     page.reload()
     expect(page.locator(".qa-turn .qa-question")).to_contain_text("Fresnel lens", timeout=30_000)
@@ -255,6 +269,7 @@ def test_pdf_viewer_pages_zoom_and_download(served: tuple[Running, Path, Path], 
     expect(pane.locator(".qa-zoom-level")).to_have_text("150%")
     pane.get_by_role("button", name="Fit the width").click()
     expect(pane.locator(".qa-zoom-level")).to_have_text("100%")
+    page.screenshot(path=str(shots() / "screenshot-viewer.png"))
     # "Download original" gives the file's own bytes.
     with page.expect_download() as download:
         page.locator("#qa-download").click()
@@ -362,9 +377,9 @@ def test_phone_viewport(served: tuple[Running, Path, Path], browser: Browser) ->
         page.keyboard.press("Escape")
         expect(pane).to_be_hidden()
         expect(turn.locator(".qa-cite").first).to_be_focused()
-        shots = ROOT / "docs" / "screenshots"
-        if shots.is_dir():
-            page.screenshot(path=str(shots / "phone.png"))
+        turn.locator(".qa-cite").first.click()
+        expect(pane.locator("img.qa-page-image")).to_be_visible(timeout=10_000)
+        page.screenshot(path=str(shots() / "screenshot-phone.png"))
     finally:
         context.close()
 

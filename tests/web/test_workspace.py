@@ -116,7 +116,10 @@ def test_uploaded_text_and_pdf_are_answered_with_citations(
     page.get_by_placeholder("Search documents by name or title").fill("uploads")
     expect(page.locator("#qa-documents li.qa-doc")).to_have_count(2)
     upload(page, text)
-    expect(page.locator("#qa-added")).to_contain_text("already in the corpus as uploads/quarlton ferry.txt", timeout=30_000)
+    # The same bytes again: a duplicate, named, not a second copy.
+    duplicate = "already in the corpus as uploads/quarlton ferry.txt"
+    expect(page.locator("#qa-added")).to_contain_text(duplicate, timeout=30_000)
+    assert not (corpus / "uploads" / "quarlton ferry (2).txt").exists()
     page.locator("#qa-sidebar").screenshot(path=str(shots() / "screenshot-documents.png"))
 
 

@@ -45,7 +45,8 @@ def owner_of(username: str | None, browser: str) -> str:
 class SavedConversation(Conversation):
     """A conversation kept in the store: changes are written through, others' changes read back.
 
-    A failure of the store never loses the conversation on the page: it goes on in memory,
+    A failure of the store never loses the conversation on the page: from then on it goes
+    on in memory only (numbered, answered and voted on here, as an unsaved conversation),
     and :attr:`problem` says what happened (shown once to the person).
     """
 
@@ -56,6 +57,8 @@ class SavedConversation(Conversation):
         self.owner = owner
         self.id = conversation_id
         self.problem = ""
+        # Set by a failure of the store: the conversation goes on in memory only.
+        self.detached = False
         self._token = uuid.uuid4().hex
         self._stored = -1
         self._sync = threading.Lock()
@@ -65,13 +68,17 @@ class SavedConversation(Conversation):
         return SavedConversation(self.store, self.owner, self.id)
 
     def _failed(self, what: str, exc: QAError) -> None:
-        """Note a store failure; the conversation goes on in memory."""
+        """Note a store failure; the conversation goes on in memory only from now on."""
         log.warning("conversation %s: %s: %s", self.id, what, exc)
+        # Its turns are numbered here from now: mixing them with the store's would reuse ids.
+        self.detached = True
         self.problem = f"This conversation could not be saved ({exc}); it goes on in this page only."
 
     def _refresh(self) -> None:
         """Read the stored conversation again if another session changed it since."""
         with self._sync:
+            if self.detached:
+                return
             try:
                 version = self.store.version(self.owner, self.id)
                 if version is None or version == self._stored:
@@ -99,6 +106,8 @@ class SavedConversation(Conversation):
 
     def _added(self, make: Callable[[int], Turn]) -> Turn | None:
         """Number and keep the turn in the store (in memory if the store fails)."""
+        if self.detached:
+            return None
         made: list[Turn] = []
 
         def data(turn_id: int) -> str:
@@ -115,6 +124,8 @@ class SavedConversation(Conversation):
 
     def _answered(self, turn: Turn) -> None:
         """Write the answer over the pending turn."""
+        if self.detached:
+            return
         try:
             self.store.put_turn(self.owner, self.id, turn.id, turn_to_json(turn))
         except QAError as exc:
@@ -122,25 +133,49 @@ class SavedConversation(Conversation):
 
     def _voted(self, turn_id: int, key: str, vote: VoteValue | None) -> None:
         """Keep the vote (or take it back)."""
+        if self.detached:
+            return
         try:
             self.store.set_vote(self.owner, self.id, turn_id, key, vote)
         except QAError as exc:
             self._failed("saving a vote", exc)
 
     def _claim(self, turn_id: int) -> bool:
-        """Whether this session may answer the turn: no other tab or server process is answering it."""
+        """Whether this session may answer the turn: nobody else is answering it, and nobody answered it yet."""
+        if self.detached:
+            return True
         try:
-            return self.store.claim(self.owner, self.id, turn_id, self._token, now=time.time())
+            if not self.store.claim(self.owner, self.id, turn_id, self._token, now=time.time()):
+                return False
+            # Another tab may have answered it while this one still showed it pending.
+            saved = self.store.load(self.owner, self.id)
+            stored = dict(saved.turns).get(turn_id) if saved is not None else None
+            if stored is not None and _pending(stored):
+                return True
+            self.store.release(self.owner, self.id, turn_id, self._token)
         except QAError as exc:
             self._failed("claiming a question", exc)
             return True
+        # Its answer (or its removal) comes in with the next read of the store.
+        self._stored = -1
+        return False
 
     def _release(self, turn_id: int) -> None:
         """Let the turn go (answered or failed)."""
+        if self.detached:
+            return
         try:
             self.store.release(self.owner, self.id, turn_id, self._token)
         except QAError as exc:
             self._failed("releasing a question", exc)
+
+
+def _pending(text: str) -> bool:
+    """Whether a stored turn still waits for its answer (one that cannot be read does not)."""
+    try:
+        return turn_from_json(text).pending
+    except ValueError:
+        return False
 
 
 class Sessions:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_corpus
+from conftest import free_port, write_corpus
 from fakes import FakeEmbedder
 
 import qa.cli.commands
@@ -137,7 +137,8 @@ def test_a_missing_explicit_index_is_an_error_and_creates_nothing(
 
 def test_a_file_as_index_is_an_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["serve", "--index", "articles/harbour.txt"]) == 1
+    # A free port: the check of the index must be what fails, whatever else this machine serves.
+    assert main(["serve", "--index", "articles/harbour.txt", "--port", str(free_port())]) == 1
     assert "is a file, not an index folder" in _one_error_line(capsys.readouterr().err)
 
 

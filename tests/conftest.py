@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +22,10 @@ from fakes import FakeEmbedder
 import qa
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
+#: The bundled articles, copied once per run without what the demo's page added (``seeds/uploads/``).
+SEEDS = Path(tempfile.mkdtemp(prefix="qa-seeds-")) / "seeds"
+shutil.copytree(ROOT / "seeds", SEEDS, ignore=shutil.ignore_patterns("uploads"))
+atexit.register(shutil.rmtree, SEEDS.parent, ignore_errors=True)
 DEV_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 
 ARTICLES = {

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import gradio as gr
+from gradio.utils import get_upload_folder as gradio_uploads
 
 from ..config import ServerSettings
 from ..index import Index
@@ -29,6 +30,7 @@ from .access import Access
 from .backend import ChatBackend
 from .conversation import Conversation
 from .outputs import KEEP, Choices, Opened, PaneState, Seen
+from .panels import message_html
 from .sessions import BROWSER_COOKIE, browser_id
 
 #: Seconds between refreshes of the index status, the "changed since" notices and the documents.
@@ -112,7 +114,8 @@ def build_app(
         # The question box opens once the person's conversation is in place (a question asked
         # before would be lost under it).
         box_ = gr.update(interactive=True, placeholder=ASK_PLACEHOLDER)
-        return (conversation, page, export, listing, box_, *buttons)
+        # The status and the documents as they are now, not as they were when the server started.
+        return (conversation, page, export, listing, box_, backend.status_html(), backend.documents_html(), *buttons)
 
     def start(message: str, conversation: Conversation, sources: list[str] | None) -> tuple[Any, ...]:
         return _gradio(*backend.start(message, conversation, sources))
@@ -139,7 +142,13 @@ def build_app(
         return _gradio(*backend.conversation_action(conversation, getattr(event, "_data", None)))
 
     def add(files: list[str] | None, search: str) -> tuple[Any, ...]:
-        received = [(Path(path).name, Path(path)) for path in files or []]
+        # Gradio has checked these are uploads; checked again here, the one place files enter the corpus.
+        uploads = Path(gradio_uploads()).resolve()
+        received = [
+            (Path(path).name, Path(path)) for path in files or [] if Path(path).resolve().is_relative_to(uploads)
+        ]
+        if len(received) != len(files or []):
+            return (message_html("only files uploaded from this page can be added"), gr.skip(), None)
         said, documents = backend.upload(received, search)
         return (*_gradio(said, documents), None)
 
@@ -160,11 +169,12 @@ def build_app(
             conversations = gr.HTML(render.e(""), elem_id="qa-conversations", js_on_load=_static("panels.js"))
             gr.Markdown("### Documents")
             if access.changes:
+                # No file_types: a file of another type is refused by the panel with the reason,
+                # where Gradio's own check would leave a bare "Error" on the drop zone.
                 upload = gr.File(
                     label=f"Add documents ({', '.join(SUFFIXES)}; up to {access.limits.max_files} files of "
                     f"{access.limits.max_file_mb:g} MB)",
                     file_count="multiple",
-                    file_types=list(SUFFIXES),
                     elem_id="qa-upload",
                     height=120,
                 )
@@ -177,8 +187,9 @@ def build_app(
             )
             documents = gr.HTML(backend.documents_html(), elem_id="qa-documents", js_on_load=_static("panels.js"))
         gr.Markdown(
-            "## Ask the articles\nEvery answer is a verbatim quote with its article, file, paragraph and lines; "
-            "the sentence that best answers is marked. Click a citation to read it in its article."
+            elem_id="qa-title",
+            value="## Ask the articles\nEvery answer is a verbatim quote with its article, file, paragraph and lines; "
+            "the sentence that best answers is marked. Click a citation to read it in its article.",
         )
         status = gr.HTML(backend.status_html(), elem_id="qa-status")
         with gr.Row(equal_height=False):
@@ -202,7 +213,7 @@ def build_app(
                         scale=3,
                     )
                     export = gr.DownloadButton(
-                        "Export conversation (Markdown)", value=None, elem_id="qa-export", scale=1
+                        "Export conversation (Markdown)", value=None, elem_id="qa-export", scale=1, size="md"
                     )
                 gr.Markdown("**Try one:**")
                 with gr.Row(elem_id="qa-examples"):
@@ -222,7 +233,7 @@ def build_app(
         timer.tick(
             tick,
             [conversation, seen, filters, search],
-            [status, page, filters, seen, conversation, documents],
+            [status, page, filters, seen, documents],
             api_visibility="private",
             show_progress="hidden",
             concurrency_limit=None,
@@ -240,7 +251,8 @@ def build_app(
         # Showing a question or opening a citation takes milliseconds: no queue for those.
         instant: dict[str, Any] = {"concurrency_limit": None, **quiet}
         pane_outputs = [source, pane_column, pane_state, download]
-        demo.load(restore, None, [conversation, page, export, conversations, box, *examples], **instant).then(**finish)
+        restored = [conversation, page, export, conversations, box, status, documents, *examples]
+        demo.load(restore, None, restored, **instant).then(**finish)
         box.submit(start, [box, conversation, filters], [page, box], **instant).then(**finish)
         for button in examples:
             button.click(start, [button, conversation, filters], [page, box], **instant).then(**finish)
@@ -294,7 +306,12 @@ def mount(
     access: Access = Access(),
 ) -> App:
     """Mount the page ``demo`` at ``/`` of the ASGI application ``app``, behind ``auth`` if given."""
-    return cast(App, gr.mount_gradio_app(app, demo, path="/", auth=auth, **mount_options(server, access)))
+    mounted = cast(App, gr.mount_gradio_app(app, demo, path="/", auth=auth, **mount_options(server, access)))
+    # Gradio checks that a file an event names was uploaded by a browser only once the page
+    # counts as launched, which mounting alone does not mark: without this, one crafted event
+    # could name any file of the server (read into the corpus) or /dev/zero (the server hangs).
+    demo.has_launched = True
+    return mounted
 
 
 def close_app(demo: gr.Blocks) -> None:

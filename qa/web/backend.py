@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ from . import pane, panels, render
 from .access import Access
 from .conversation import Conversation, Notice, Turn, export_markdown, quote_key, stale_quotes
 from .documents import Documents
-from .examples import example_questions
+from .examples import CONFIDENT, NOT_ANSWERED, WEAK, example_questions
 from .outputs import KEEP, Choices, Opened, PaneState, Seen
 from .sessions import SavedConversation, Sessions, owner_of
 from .sourceview import document_view, original, source_view
@@ -134,11 +135,12 @@ class ChatBackend:
         key = (index.snapshot.meta.epoch, index.generation)
         if self._examples[0] != key:
 
-            def answered(question: str) -> bool:
+            def answered(question: str) -> int:
                 try:
-                    return index.answer(question).found
+                    answer = index.answer(question)
                 except QAError:
-                    return False
+                    return NOT_ANSWERED
+                return CONFIDENT if answer.found and answer.confident else WEAK if answer.found else NOT_ANSWERED
 
             def text_of(source: str) -> str:
                 return "\n\n".join(passage.text for passage in index.passages_of(source))
@@ -304,8 +306,8 @@ class ChatBackend:
     ) -> tuple[Any, ...]:
         """Every second: the status; the conversation if it or its notices changed; the filter choices; the documents.
 
-        The conversation goes back out unchanged: that keeps Gradio counting the session
-        as alive, and lets it drop the conversation (and its export) once the page is gone.
+        The conversation itself is never given back: a tick still running when the person
+        opened another conversation would put the old one back under the page.
         """
         page: Any = KEEP
         turns, votes, version = conversation.view()
@@ -323,7 +325,7 @@ class ChatBackend:
         index = self.index
         state = (index.snapshot.meta.epoch, index.generation, search or "")
         documents: Any = self.documents_html(search) if state != seen.documents else KEEP
-        return self.status_html(), page, filters, Seen(shown, version, choices, state), conversation, documents
+        return self.status_html(), page, filters, Seen(shown, version, choices, state), documents
 
     # -- the source pane ----------------------------------------------------------------------
 
@@ -352,7 +354,9 @@ class ChatBackend:
         except QAError:
             return None
         name = re.sub(r"[^\w.\- ]", "_", source.rsplit("/", 1)[-1]) or "original"
-        return self._write(conversation.id, f"original/{name}", raw)
+        # A folder per file: a/report.pdf and b/report.pdf never share a download.
+        folder = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return self._write(conversation.id, f"original/{folder}/{name}", raw)
 
     def turn_page(self, conversation: Conversation, state: PaneState, event: object) -> Opened | None:
         """A click in the source pane: another page of the PDF shown (``None``: nothing to do)."""
@@ -372,6 +376,9 @@ class ChatBackend:
 
     def new_conversation(self, conversation: Conversation) -> tuple[Conversation, str, str | None, str]:
         """Start a new conversation (kept like the others); the page, export and list for it."""
+        # An empty conversation is new already: no second empty one is made.
+        if not conversation.view()[0]:
+            return conversation, self.page(conversation)[0], None, self.conversations(conversation)
         owner = conversation.owner if isinstance(conversation, SavedConversation) else ""
         try:
             fresh = self.sessions.new(owner)

@@ -159,8 +159,10 @@ class Conversation:
         with self._lock:
             # Numbered and added under one hold of the lock, unless a store numbered it.
             turn = stored if stored is not None else make(self._next)
-            # In id order, whichever of two questions asked at once got its id first.
-            bisect.insort(self._turns, turn, key=lambda t: t.id)
+            # In id order, whichever of two questions asked at once got its id first; once only,
+            # though a read of the store may have brought the stored turn in already.
+            if all(t.id != turn.id for t in self._turns):
+                bisect.insort(self._turns, turn, key=lambda t: t.id)
             self._next = max(self._next, turn.id + 1)
             # Votes on turns that drop off go with them.
             for old in self._turns[:-MAX_TURNS]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import QAError, QueryError
+from ..errors import IndexBusyError, QAError, QueryError
 from ..live import LiveIndex
 from ..store.catalog import DocumentInfo
 from .access import Access
@@ -78,7 +78,10 @@ class Documents:
         error = ""
         if any(item.outcome == "added" for item in added):
             try:
-                index = self.live.refresh()
+                # Not waiting for another process's update (a `qa index` may run for minutes).
+                index = self.live.refresh(wait=False)
+            except IndexBusyError:
+                error = "another update of the index is running: the files are indexed as soon as it ends"
             except QAError as exc:
                 # The files are in the corpus: the background watcher indexes them once it can.
                 error = f"the files were added but could not be indexed yet ({exc})"
@@ -95,12 +98,18 @@ class Documents:
         self._refuse_changes()
         if not isinstance(source, str) or not source:
             raise QueryError("choose a document to remove")
+        # Only what the panel lists: a file the index never recorded is not a document here.
+        if source not in {document.source for document in self.listing()}:
+            raise QueryError(f"{source} is not a document of this index")
         moved = remove_file(self.live.corpus, self.live.folder, source)
+        kept = f"the trash of the index folder as {moved.name}"
         try:
-            self.live.refresh()
+            self.live.refresh(wait=False)
+        except IndexBusyError:
+            return f"{source} was removed (kept in {kept}); it leaves the index when the running update ends"
         except QAError as exc:
-            return f"{source} was moved to {moved}, but the index could not be updated yet ({exc})"
-        return f"{source} was removed: it is kept in {moved} until you delete it"
+            return f"{source} was moved to {kept}, but the index could not be updated yet ({exc})"
+        return f"{source} was removed: it is kept in {kept} until you delete it"
 
 
 def _read(path: Path, limit_mb: float) -> bytes:

@@ -1,9 +1,9 @@
 """Example questions made from the documents served, kept only where the index answers them.
 
-A document's subjects are its title, then the names its text repeats most (a run of
-capitalised words not at a sentence's start: "Basra Cultural Center"). A question about a
-subject is offered only if the index answers it with a quote: an example the bot refuses
-would teach a new user nothing.
+A document's subjects are its title, then the names of several words its text gives
+("Basra Cultural Center": specific, so well answered), then single names, most repeated
+first. A question about a subject is offered only if the index answers it with a quote,
+confidently where any is: an example the bot refuses would teach a new user nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ _NAME = re.compile(r"^[A-Z][\w'’\-]*$")
 #: Words of a title shown at most in a question.
 TITLE_WORDS = 8
 
-#: Subjects tried per document, and documents looked at, at most.
-SUBJECTS_PER_DOCUMENT = 3
-DOCUMENTS_TRIED = 12
+#: Subjects tried per document, and documents looked at, at most (each try is one answer).
+SUBJECTS_PER_DOCUMENT = 4
+DOCUMENTS_TRIED = 8
+
+#: How well the index answers a question: not at all, with a weak match, confidently.
+NOT_ANSWERED, WEAK, CONFIDENT = 0, 1, 2
 
 #: Characters of a document read for its names.
 NAME_CHARS = 20_000
@@ -68,41 +71,58 @@ def _count(run: list[str], counted: Counter[str], first_seen: dict[str, int]) ->
 
 
 def subjects(document: DocumentInfo, text: str) -> list[str]:
-    """What a document is about, best first: its title, then the names its ``text`` repeats most."""
+    """What a document is about, best first: its title, names of several words, then single names."""
     found: list[str] = []
     if document.title:
         words = document.title.split()
         found.append(" ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else ""))
-    found.extend(name for name in names(text) if name not in found)
+    given = names(text)
+    # A name of several words says more than one word ("Basra Cultural Center" over "Basra").
+    ordered = [name for name in given if " " in name] + [name for name in given if " " not in name]
+    found.extend(name for name in ordered if name not in found)
     return found[:SUBJECTS_PER_DOCUMENT]
 
 
 def example_questions(
     documents: Iterable[DocumentInfo],
     text_of: Callable[[str], str],
-    answered: Callable[[str], bool],
+    answered: Callable[[str], int],
     count: int,
 ) -> list[str]:
     """Up to ``count`` different questions the index answers, at most one per document, in the documents' order.
 
+    A document's first confidently answered question is taken; where a document has none,
+    its first weakly answered one fills a place left over.
+
     Args:
         documents: The documents served (skipped ones are passed over).
         text_of: A document's indexed text, by its source.
-        answered: Whether the index answers a question with a quote.
+        answered: How well the index answers a question (:data:`NOT_ANSWERED`, :data:`WEAK`, :data:`CONFIDENT`).
         count: Questions wanted.
 
     """
-    found: list[str] = []
+    found: list[tuple[int, int, str]] = []
     tried = 0
     for document in documents:
-        if len(found) == count or tried == DOCUMENTS_TRIED:
+        if sum(level == CONFIDENT for level, _, _ in found) == count or tried == DOCUMENTS_TRIED:
             break
         if document.skipped is not None:
             continue
         tried += 1
+        weak = ""
         for subject in subjects(document, text_of(document.source)):
             question = question_about(subject)
-            if question not in found and answered(question):
-                found.append(question)
+            if any(question == known for _, _, known in found):
+                continue
+            level = answered(question)
+            if level == CONFIDENT:
+                found.append((CONFIDENT, tried, question))
                 break
-    return found
+            if level == WEAK and not weak:
+                weak = question
+        else:
+            if weak:
+                found.append((WEAK, tried, weak))
+    # Confident ones first in choosing, shown in the documents' order.
+    chosen = sorted(found, key=lambda item: (-item[0], item[1]))[:count]
+    return [question for _, _, question in sorted(chosen, key=lambda item: item[1])]

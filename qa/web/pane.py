@@ -127,7 +127,7 @@ def _line(view: SourceView, line: str, start: int, end: int) -> str:
     """One line of the source, with the quoted paragraph and its answering sentences marked."""
     lo, hi = max(view.start_char, start), min(view.end_char, end)
     if view.start_char < 0 or lo >= hi:
-        return e(line) if line else "&#8203;"
+        return e(line)
     inner = [(max(s, lo) - lo, min(en, hi) - lo) for s, en in view.highlights if s < hi and en > lo]
     quoted = marked(line[lo - start : hi - start], inner)
     return f'{e(line[: lo - start])}<span class="qa-para">{quoted}</span>{e(line[hi - start :])}'

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..store.catalog import DocumentInfo
 from ..store.conversations import Summary
+from ..text.titles import readable_title
 from .render import e
 from .uploads import Added
 
@@ -24,8 +25,15 @@ def _when(seconds: float | None) -> str:
     return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M") if seconds else "–"
 
 
+def _title(doc: DocumentInfo) -> str:
+    """A document's title as its quotes give it: its own, else from its name or first lines."""
+    return readable_title(doc.source, doc.lead, doc.title) or doc.source.rsplit("/", 1)[-1]
+
+
 def conversations_html(summaries: Sequence[Summary], open_id: str) -> str:
-    """The list of a person's conversations, latest first, the open one marked."""
+    """The list of a person's conversations, latest first, the open one marked (empty ones are not listed)."""
+    # A conversation with no question yet is listed only while it is open.
+    summaries = [s for s in summaries if s.turns or s.id == open_id]
     if not summaries:
         return '<div class="qa-convs"><p class="qa-empty">No saved conversations yet.</p></div>'
     items = []
@@ -50,7 +58,7 @@ def conversations_html(summaries: Sequence[Summary], open_id: str) -> str:
 def documents_html(documents: Sequence[DocumentInfo], query: str = "", *, changes: bool = True) -> str:
     """The documents of the corpus (those whose name or title holds ``query``), skipped ones with their reason."""
     wanted = query.strip().casefold()
-    shown = [d for d in documents if not wanted or wanted in d.source.casefold() or wanted in d.title.casefold()]
+    shown = [d for d in documents if not wanted or wanted in d.source.casefold() or wanted in _title(d).casefold()]
     if not shown:
         said = "No document matches." if wanted else "No documents yet: add some above."
         return f'<div class="qa-docs" data-count="0"><p class="qa-empty">{said}</p></div>'
@@ -74,7 +82,7 @@ def _document(doc: DocumentInfo, *, changes: bool) -> str:
         if doc.pages:
             facts.append(f"{doc.pages} page{'' if doc.pages == 1 else 's'}")
     facts.append(f"indexed {_when(doc.indexed)}")
-    title = doc.title or doc.source.rsplit("/", 1)[-1]
+    title = _title(doc)
     source = e(doc.source)
     opener = (
         f'<button type="button" class="qa-doc-open" data-action="view" data-source="{source}" '

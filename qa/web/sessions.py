@@ -146,7 +146,12 @@ class SavedConversation(Conversation):
             return True
         try:
             if not self.store.claim(self.owner, self.id, turn_id, self._token, now=time.time()):
-                return False
+                if self.store.version(self.owner, self.id) is not None:
+                    return False
+                # Deleted in another tab meanwhile: the question is answered here, in this page only.
+                self.detached = True
+                self.problem = "This conversation was deleted in another tab; it goes on in this page only."
+                return True
             # Another tab may have answered it while this one still showed it pending.
             saved = self.store.load(self.owner, self.id)
             stored = dict(saved.turns).get(turn_id) if saved is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,16 +186,13 @@ def test_a_vector_id_removed_twice_keeps_the_later_generation(connection: sqlite
 def test_files_are_recorded_replaced_counted_and_forgotten(connection: sqlite3.Connection) -> None:
     rows.write_file(connection, "a.txt", Signature(10, 111), "sha-a", "Title A", None)
     rows.write_file(connection, "b.pdf", Signature(20, 222), "sha-b", "", "encrypted PDF")
+    before = time.time()
     rows.write_file(connection, "a.txt", Signature(11, 333), "sha-a2", "Title A2", None)
     assert rows.file_count(connection) == 2
-    assert connection.execute("SELECT * FROM files WHERE source = 'a.txt'").fetchone() == (
-        "a.txt",
-        11,
-        333,
-        "sha-a2",
-        "Title A2",
-        None,
-    )
+    *fields, indexed = connection.execute("SELECT * FROM files WHERE source = 'a.txt'").fetchone()
+    assert fields == ["a.txt", 11, 333, "sha-a2", "Title A2", None]
+    # When it was read, for the documents list ("last indexed").
+    assert before <= indexed <= time.time()
     rows.delete_file(connection, "a.txt")
     rows.delete_file(connection, "never.txt")
     assert rows.file_count(connection) == 1

@@ -229,8 +229,7 @@ def test_abstaining_answer_is_marked_and_not_highlighted(backend: web.ChatBacken
 def test_badge_appears_when_a_quoted_file_changes(backend: web.ChatBackend, corpus: Path) -> None:
     conversation, page = ask(backend, "Who trains apprentices in slow fermentation?")
     assert "Changed since this answer" not in page
-    status, drawn, _, seen, same, _docs = backend.tick(conversation, web.Seen(), [])
-    assert same is conversation
+    status, drawn, _, seen, _docs = backend.tick(conversation, web.Seen(), [])
     assert "Up to date" in status
     turn = turns_of(conversation)[0]
     quote = turn.quote("q1")
@@ -241,14 +240,14 @@ def test_badge_appears_when_a_quoted_file_changes(backend: web.ChatBackend, corp
     assert quote.text in text
     path.write_text(text.replace(quote.text, quote.text.replace("apprentices", "students")), encoding="utf-8")
     # Not before the index has taken the edit up: the answer quoted the file as it was indexed.
-    _, drawn, _, seen, _, _ = backend.tick(conversation, seen, [])
+    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
     assert (turn.id, "q1") not in dict(seen.stale)
     backend.live.check()
-    _, drawn, _, seen, _, _ = backend.tick(conversation, seen, [])
+    _, drawn, _, seen, _ = backend.tick(conversation, seen, [])
     assert isinstance(drawn, str) and "Changed since this answer" in drawn and 'data-action="reask"' in drawn
     assert dict(seen.stale)[(turn.id, "q1")] == Notice(moved=False, now="")
     # Unchanged since: the next tick leaves the page alone.
-    _, again, _, _, _, _ = backend.tick(conversation, seen, [])
+    _, again, _, _, _ = backend.tick(conversation, seen, [])
     assert not isinstance(again, str)
 
 

@@ -154,7 +154,7 @@ def test_copy_export_examples_and_accessible_names(seeds_server: tuple[str, Path
     # only questions the index answers. Clicking one asks it.
     examples = page.locator("#qa-examples button")
     expect(examples).to_have_count(3)
-    expect(examples.first).to_have_text("What do the articles say about Mosul?")
+    expect(examples.first).to_have_text("What do the articles say about Mosul-Palestine Cultural Bridge?")
     examples.first.click()
     first = page.locator(".qa-turn").first
     expect(first.locator(".qa-cite").first).to_contain_text(MOSUL, timeout=60_000)

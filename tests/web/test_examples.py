@@ -6,9 +6,12 @@ import pytest
 
 from qa.store.catalog import DocumentInfo
 from qa.web.examples import (
+    CONFIDENT,
     DOCUMENTS_TRIED,
+    NOT_ANSWERED,
     SUBJECTS_PER_DOCUMENT,
     TITLE_WORDS,
+    WEAK,
     example_questions,
     names,
     question_about,
@@ -78,7 +81,12 @@ def test_names_read_only_the_start_of_a_long_text() -> None:
 
 def test_subjects_put_the_title_first_then_repeated_names() -> None:
     text = "We met Omar there. Then Omar left and Layla came. The Tigris flows past."
-    assert subjects(doc("a.txt", "The Old Market"), text) == ["The Old Market", "Omar", "Layla"]
+    assert subjects(doc("a.txt", "The Old Market"), text) == ["The Old Market", "Omar", "Layla", "Tigris"]
+
+
+def test_subjects_put_names_of_several_words_before_single_ones() -> None:
+    text = "We met Omar there. Then Omar left. The Basra Cultural Center opened. Omar came back."
+    assert subjects(doc("a.txt"), text) == ["Basra Cultural Center", "Omar"]
 
 
 def test_subjects_without_a_title_are_the_names() -> None:
@@ -100,7 +108,7 @@ def test_subjects_keep_a_title_of_exactly_title_words() -> None:
 def test_subjects_do_not_repeat_the_title_and_stop_at_the_limit() -> None:
     text = "We saw Granada. Then Granada again and Seville and Cordoba and Malaga and Ronda."
     found = subjects(doc("a.txt", "Granada"), text)
-    assert found == ["Granada", "Seville", "Cordoba"]
+    assert found == ["Granada", "Seville", "Cordoba", "Malaga", "Ronda"][:SUBJECTS_PER_DOCUMENT]
     assert len(found) == SUBJECTS_PER_DOCUMENT
 
 
@@ -159,9 +167,22 @@ def test_example_questions_stop_at_count() -> None:
         read.append(source)
         return ""
 
-    found = example_questions(docs, text_of, lambda question: True, count=2)
+    found = example_questions(docs, text_of, lambda question: CONFIDENT, count=2)
     assert found == [question_about("Subject Number0"), question_about("Subject Number1")]
     assert read == ["0.txt", "1.txt"]
+
+
+def test_confident_questions_are_chosen_before_weak_ones_and_shown_in_order() -> None:
+    docs = [doc(f"{n}.txt", f"Subject Number{n}") for n in range(4)]
+    levels = {question_about("Subject Number0"): WEAK, question_about("Subject Number2"): CONFIDENT}
+
+    def answered(question: str) -> int:
+        return levels.get(question, NOT_ANSWERED)
+
+    # Number2 is answered confidently; Number0 only weakly, so it fills the place left.
+    found = example_questions(docs, lambda source: "", answered, count=2)
+    assert found == [question_about("Subject Number0"), question_about("Subject Number2")]
+    assert example_questions(docs, lambda source: "", answered, count=1) == [question_about("Subject Number2")]
 
 
 def test_example_questions_of_zero_count_are_empty() -> None:

@@ -125,9 +125,16 @@ def test_hostile_conversation_titles_are_escaped_everywhere() -> None:
 
 
 def test_conversation_dates_are_shown_to_the_minute() -> None:
-    html = conversations_html([Summary(id="a" * 32, title="T", created=0.0, updated=0.0, turns=0)], "")
+    html = conversations_html([Summary(id="a" * 32, title="T", created=0.0, updated=0.0, turns=0)], "a" * 32)
     assert "–" in Tags(html).all_text
     assert "0 questions" in html
+
+
+def test_empty_conversations_are_listed_only_while_open() -> None:
+    empty = Summary(id="a" * 32, title="", created=0.0, updated=0.0, turns=0)
+    asked = Summary(id="b" * 32, title="Asked", created=0.0, updated=0.0, turns=2)
+    assert "a" * 32 not in conversations_html([empty, asked], "b" * 32)
+    assert "a" * 32 in conversations_html([empty, asked], "a" * 32)
 
 
 # -- documents_html ----------------------------------------------------------------------------------------------

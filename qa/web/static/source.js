@@ -7,11 +7,16 @@ const applyZoom = () => {
   element.querySelectorAll('.qa-page-frame').forEach((frame) => { frame.style.width = (zoom * 100) + '%'; });
   element.querySelectorAll('.qa-zoom-level').forEach((level) => { level.textContent = Math.round(zoom * 100) + '%'; });
 };
-const turnTo = (page) => {
+const turnTo = (wanted) => {
   const view = element.querySelector('.qa-source-view');
-  const count = Number((element.querySelector('.qa-page-input') || {}).max || 0);
-  if (!Number.isInteger(page) || page < 1 || (count && page > count) || (view && Number(view.dataset.page) === page)) return;
-  trigger('click', {action: 'page', page});
+  const input = element.querySelector('.qa-page-input');
+  const count = Number((input || {}).max || 0);
+  const now = view ? Number(view.dataset.page) : 0;
+  if (!Number.isFinite(wanted)) { if (input) input.value = now; return; }
+  // A page out of range goes to the first or the last, and the box says which.
+  const page = Math.max(1, Math.min(count || 1, Math.round(wanted)));
+  if (input) input.value = page;
+  if (page !== now) trigger('click', {action: 'page', page});
 };
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action], button[data-zoom]');

@@ -365,3 +365,21 @@ def test_the_question_limit_follows_the_settings(corpus: Path, tmp_path: Path) -
         assert "error" not in backend.ask("Etna volcano")
     finally:
         backend.close()
+
+
+def test_conversations_belong_to_the_browser_or_to_the_signed_in_user(backend: web.ChatBackend) -> None:
+    first, second = "a" * 32, "b" * 32
+    mine, _, _, _ = backend.restore(None, first)
+    mine.ask("Where is Mount Etna?", (), limit=2000)
+    # Another browser does not see it; the same browser after a reload does.
+    theirs, page, _, listing = backend.restore(None, second)
+    assert theirs.id != mine.id and "Mount Etna" not in page and "Mount Etna" not in listing
+    again, page, _, _ = backend.restore(None, first)
+    assert again.id == mine.id and "Where is Mount Etna?" in page
+    # Under --auth a user's conversations follow them from browser to browser, and no one else's.
+    ann, _, _, _ = backend.restore("ann", first)
+    ann.ask("Who owns the Corner Bakery?", (), limit=2000)
+    elsewhere, page, _, _ = backend.restore("ann", second)
+    assert elsewhere.id == ann.id and "Who owns the Corner Bakery?" in page
+    bob, page, _, _ = backend.restore("bob", first)
+    assert bob.id != ann.id and "Corner Bakery" not in page and "Mount Etna" not in page

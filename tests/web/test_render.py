@@ -133,3 +133,15 @@ def test_citations_stay_one_line() -> None:
     cited = citation("seeds", passage)
     assert cited == "seeds/a\\x0ab\\x1b[31m\\x07.txt ¶2 (line 3)"
     assert all(ord(c) >= 32 for c in cited)
+
+
+def test_an_abstention_shows_its_closest_passages_collapsed_and_no_more_than_an_answer_would() -> None:
+    closest = (quote(1, 0.3), quote(2, 0.2))
+    further = (quote(3, 0.1), quote(4, 0.05), quote(5, 0.01))
+    answer = Answer("q", False, closest, "No passage answers this question.", more=further)
+    page = conversation_html([Turn(0, "q", answer=answer)])
+    # One collapsed list of the quotes an answer would show; the further passages are not shown.
+    assert page.count("<details") == 1 and '<details class="qa-more qa-closest" data-turn="0">' in page
+    assert "The 2 closest passages (probably not an answer)" in page
+    assert page.count('<figure class="qa-quote"') == 2
+    assert 'data-quote="q1"' in page and 'data-quote="q2"' in page and 'data-quote="m3"' not in page

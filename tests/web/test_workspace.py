@@ -169,6 +169,10 @@ def test_removing_a_document_marks_the_answers_that_quoted_it(
     # The earlier answer now says its quote changed, and offers to ask again.
     expect(turn.locator(".qa-stale-turn")).to_contain_text("changed since this answer", timeout=30_000)
     expect(turn.locator(".qa-quote .qa-stale").first).to_contain_text("Changed since this answer")
+    # Reopened later (a reload), the old answer keeps its notice.
+    page.reload()
+    reopened = page.locator(".qa-turn").first
+    expect(reopened.locator(".qa-stale-turn")).to_contain_text("changed since this answer", timeout=30_000)
 
 
 def test_a_declined_removal_keeps_the_document(served: tuple[Running, Path, Path], browser: Browser) -> None:

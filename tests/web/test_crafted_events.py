@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,49 @@ def test_a_remove_event_for_a_file_the_index_never_recorded_is_refused(fake_inde
             assert outcome["success"] is True
             assert "not a document of this index" in outcome["output"]["data"][0]
     assert script.exists()
+
+
+def test_hostile_names_through_the_http_upload_land_under_uploads_with_safe_names(fake_index: qa.Index) -> None:
+    names = ["../../escape.txt", "nul\x00byte.txt", "two\nlines.txt", "x" * 300 + ".txt"]
+    access = Access.decide(read_only=False, open_network=False)
+    with serving(fake_index, access=access) as base, httpx.Client(timeout=30) as client:
+        config = client.get(f"{base}/config").json()
+        files = [
+            ("files", (name, f"Note {n}: the ferry left at {n} o'clock.\n".encode())) for n, name in enumerate(names)
+        ]
+        stored = client.post(f"{base}/gradio_api/upload", files=files).json()
+        assert len(stored) == len(names)
+        sent = [{"path": path, "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}} for path in stored]
+        outcome = call(client, base, event(config, "upload", "qa-upload"), [sent, ""])
+        assert outcome["success"] is True, outcome
+    uploads = fake_index.corpus / "uploads"
+    landed = sorted(path.name for path in uploads.iterdir())
+    # Every file is in uploads/, none outside it, each name one plain part of at most 255 bytes.
+    assert len(landed) == len(names)
+    assert all(name.isprintable() and "/" not in name and len(name.encode()) <= 255 for name in landed)
+    assert not (fake_index.corpus / "escape.txt").exists() and not (fake_index.corpus.parent / "escape.txt").exists()
+    assert {path.read_text(encoding="utf-8") for path in uploads.iterdir()} == {
+        f"Note {n}: the ferry left at {n} o'clock.\n" for n in range(len(names))
+    }
+
+
+def test_a_declared_size_of_a_gigabyte_is_refused_at_once(fake_index: qa.Index) -> None:
+    with serving(fake_index) as base:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        head = (
+            b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+            b'Content-Length: 1073741824\r\n\r\n--B\r\nContent-Disposition: form-data; name="files"; '
+            b'filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        )
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(head)
+            reply = b""
+            try:
+                # Sent until the server answers and stops reading: it does not wait for the gigabyte.
+                for _ in range(4096):
+                    sock.sendall(b"x" * 65536)
+            except OSError:
+                pass
+            reply = sock.recv(200)
+        assert reply.startswith(b"HTTP/1.1 413")
+        assert httpx.get(f"{base}/config", timeout=5).status_code == 200

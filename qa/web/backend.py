@@ -220,8 +220,8 @@ class ChatBackend:
 
     def conversations(self, conversation: Conversation) -> str:
         """The sidebar's list of the person's conversations."""
-        if not isinstance(conversation, SavedConversation):
-            return panels.conversations_html([], "")
+        if not isinstance(conversation, SavedConversation) or conversation.detached:
+            return panels.message_html("This conversation is kept in this page only: it is not saved.")
         try:
             return panels.conversations_html(self.sessions.summaries(conversation.owner), conversation.id)
         except QAError as exc:

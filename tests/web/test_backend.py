@@ -383,3 +383,10 @@ def test_conversations_belong_to_the_browser_or_to_the_signed_in_user(backend: w
     assert elsewhere.id == ann.id and "Who owns the Corner Bakery?" in page
     bob, page, _, _ = backend.restore("bob", first)
     assert bob.id != ann.id and "Corner Bakery" not in page and "Mount Etna" not in page
+
+
+def test_a_page_whose_conversation_is_not_saved_says_so_in_the_sidebar(backend: web.ChatBackend) -> None:
+    # No browser id (no cookie): the conversation lives in the page only, and the list says it.
+    conversation, _, _, listing = backend.restore(None, "")
+    assert not isinstance(conversation, web.SavedConversation)
+    assert "kept in this page only: it is not saved" in listing

@@ -75,6 +75,9 @@ def subjects(document: DocumentInfo, text: str) -> list[str]:
     found: list[str] = []
     if document.title:
         words = document.title.split()
+        # A title made from a file name is all lower case ("zorblat lighthouse"): written as a name.
+        if not any(character.isupper() for character in document.title):
+            words = [word[:1].upper() + word[1:] for word in words]
         found.append(" ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else ""))
     given = names(text)
     # A name of several words says more than one word ("Basra Cultural Center" over "Basra").

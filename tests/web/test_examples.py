@@ -223,3 +223,8 @@ def test_example_questions_are_never_repeated() -> None:
 def test_example_questions_never_exceed_count(count: int) -> None:
     docs = [doc(f"{n}.txt", f"Title{n}") for n in range(10)]
     assert len(example_questions(docs, lambda s: "", lambda q: True, count=count)) == count
+
+
+def test_a_title_all_in_lower_case_is_written_as_a_name() -> None:
+    assert subjects(doc("zorblat_lighthouse.txt", "zorblat lighthouse"), "")[0] == "Zorblat Lighthouse"
+    assert subjects(doc("a.txt", "The iPhone story"), "")[0] == "The iPhone story"

@@ -101,7 +101,7 @@ def test_subjects_cut_a_long_title_with_an_ellipsis() -> None:
 
 
 def test_subjects_keep_a_title_of_exactly_title_words() -> None:
-    title = " ".join(f"word{n}" for n in range(TITLE_WORDS))
+    title = " ".join(f"Word{n}" for n in range(TITLE_WORDS))
     assert subjects(doc("a.txt", title), "") == [title]
 
 

@@ -245,6 +245,8 @@ class ServerSettings:
         read_only: Whether the page may not add or remove documents (``qa serve --read-only``).
         upload_files: Files one upload may add (1 to 1000).
         upload_folder: The folder inside the corpus that receives uploads (``""``: the corpus itself).
+        token: A bearer token the JSON API takes instead of the ``--auth`` pair (``None``: none).
+        cors_origins: Web origins allowed to call the API from a browser (none: CORS off).
 
     """
 
@@ -254,6 +256,8 @@ class ServerSettings:
     read_only: bool = False
     upload_files: int = UPLOAD_FILES
     upload_folder: str = UPLOAD_FOLDER
+    token: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,12 +337,14 @@ class Environment:
         """How ``qa serve`` serves.
 
         Read from ``$QA_CONCURRENCY``, ``$QA_MAX_UPLOAD``, ``$QA_MONITORING``, ``$QA_READ_ONLY``
-        (``1``: no documents added or removed from the page), ``$QA_UPLOAD_FILES`` and
-        ``$QA_UPLOAD_FOLDER`` (relative to the corpus; ``.`` for the corpus itself).
+        (``1``: no documents added or removed from the page), ``$QA_UPLOAD_FILES``,
+        ``$QA_UPLOAD_FOLDER`` (relative to the corpus; ``.`` for the corpus itself),
+        ``$QA_TOKEN`` (the API's bearer token) and ``$QA_CORS_ORIGINS`` (comma-separated).
 
         Raises:
             SettingsError: ``$QA_CONCURRENCY`` is not a whole number from 1 to 64,
-                ``$QA_UPLOAD_FILES`` one from 1 to 1000, or ``$QA_UPLOAD_FOLDER`` leaves the corpus.
+                ``$QA_UPLOAD_FILES`` one from 1 to 1000, ``$QA_UPLOAD_FOLDER`` leaves the corpus,
+                or ``$QA_TOKEN`` is not 16 to 512 printable characters.
 
         """
         concurrency = self.text("QA_CONCURRENCY", "").strip()
@@ -350,6 +356,8 @@ class Environment:
             read_only=self.text("QA_READ_ONLY", "").strip() == "1",
             upload_files=parse_whole("QA_UPLOAD_FILES", files, 1, 1000) if files else UPLOAD_FILES,
             upload_folder=parse_folder("QA_UPLOAD_FOLDER", self.text("QA_UPLOAD_FOLDER", "").strip() or UPLOAD_FOLDER),
+            token=parse_token("QA_TOKEN", self.text("QA_TOKEN", "")) if self.text("QA_TOKEN", "") else None,
+            cors_origins=tuple(o.strip() for o in self.text("QA_CORS_ORIGINS", "").split(",") if o.strip()),
         )
 
 
@@ -357,6 +365,13 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
     """The ``QA_*`` variables of ``environ`` (default: this process's environment), as set; nothing is checked yet."""
     env = os.environ if environ is None else environ
     return Environment({name: value for name, value in env.items() if name.startswith("QA_")})
+
+
+def parse_token(name: str, text: str) -> str:
+    """``text`` as a bearer token: 16 to 512 printable ASCII characters without spaces (not echoed)."""
+    if not 16 <= len(text) <= 512 or not all("!" <= character <= "~" for character in text):
+        raise SettingsError(f"{name} must be 16 to 512 printable characters without spaces")
+    return text
 
 
 def parse_folder(name: str, text: str) -> str:

@@ -37,7 +37,8 @@ SUBPACKAGES = ("text", "ingest", "embed", "build", "store", "search", "answer", 
 #: Libraries imported in one module each.
 LIBRARY_HOMES = {
     "gradio": {"qa.web.app"},
-    "fastapi": {"qa.web.server"},
+    "fastapi": {"qa.web.server", "qa.web.api"},
+    "pydantic": {"qa.web.schema"},
     "uvicorn": {"qa.web.server"},
     "faiss": {"qa.store.vectors"},
     "sentence_transformers": {"qa.embed.embedder"},

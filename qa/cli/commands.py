@@ -7,10 +7,11 @@ import errno
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ..build.backend import BuildBackend
-from ..config import Environment, Settings
+from ..config import Environment, Settings, parse_token
 from ..errors import EvalDataError, QAError
 from ..eval.feedback import FeedbackSummary, down_vote_metrics, feedback_path, read_votes, votes_to_questions
 from ..eval.metrics import Report, decision_rule, evaluate
@@ -237,6 +238,8 @@ def serve_command(args: argparse.Namespace) -> int:
     env: Environment = args.env
     # Said before any index is built: malformed server variables, a busy port or a wrong host.
     server = env.server
+    if args.token is not None:
+        server = replace(server, token=parse_token("--token", args.token))
     limits = UploadLimits(max_file_mb=env.max_file_mb, max_files=server.upload_files)
     check_address(args.host, args.port)
     # The first state is referenced only by the live index, so it can be let go when replaced.

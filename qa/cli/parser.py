@@ -192,6 +192,13 @@ def build_parser(env: Environment) -> Parser:
         "(default: the one the index was built from, else seeds or $QA_CORPUS)",
     )
     serve.add_argument(
+        "--token",
+        default=None,
+        metavar="TOKEN",
+        help="a bearer token the JSON API takes (default: $QA_TOKEN, which keeps it out of the process list); "
+        "16 to 512 printable characters",
+    )
+    serve.add_argument(
         "--read-only",
         action="store_true",
         help="no documents added or removed from the page (default: $QA_READ_ONLY=1 says the same)",

@@ -19,11 +19,13 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from ..config import ServerSettings
 from ..index import Index
 from ..live import LiveIndex
 from .access import Access
+from .api import ApiAccess, BodyLimit, add_api
 from .app import build_app, close_app, mount
 from .sessions import BROWSER_COOKIE, browser_id
 
@@ -83,22 +85,45 @@ def create_app(
     server: ServerSettings = ServerSettings(),
     access: Access = Access(),
     auth: tuple[str, str] | None = None,
+    ready: threading.Event | None = None,
 ) -> FastAPI:
-    """The ASGI application: the chat at ``/`` (Gradio's ``/ask`` endpoint included).
+    """The ASGI application: the JSON API under ``/api/v1``, and the chat at ``/`` (Gradio's ``/ask`` included).
 
     Args:
-        index: The live index served.
-        server: Limits of the HTTP layer.
+        index: The index served (a plain state is wrapped in a live index).
+        server: Limits of the HTTP layer, the API's token and CORS origins.
         access: What people on the page may change (documents) and the upload limits.
         auth: ``(user, password)`` every visitor must give, or ``None``.
+        ready: Set once the model is warm (``None``: ready now); until then the API says 503.
 
     """
-    blocks = build_app(index, server, access)
-    app = FastAPI(title="Citation QA", docs_url=None, redoc_url=None, openapi_url=None)
+    live = index if isinstance(index, LiveIndex) else LiveIndex(index.folder, index.corpus, index=index)
+    if ready is None:
+        ready = threading.Event()
+        ready.set()
+    blocks = build_app(live, server, access)
+    app = FastAPI(
+        title="Citation QA",
+        summary="Answers quoted verbatim from the articles, each with its citation.",
+        version="1",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    add_api(app, live, ready=ready, concurrency=server.concurrency, access=ApiAccess(auth, server.token))
+    if server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(server.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit)
     app.add_middleware(BrowserCookie)
     app = mount(app, blocks, auth=auth, server=server, access=access)
     # Kept on the application, so that stopping it can remove what the chat wrote.
     app.state.qa_blocks = blocks
+    app.state.qa_ready = ready
     return app
 
 
@@ -161,11 +186,12 @@ def start(
     server: ServerSettings = ServerSettings(),
     access: Access = Access(),
     auth: tuple[str, str] | None = None,
+    ready: threading.Event | None = None,
 ) -> Running:
-    """Serve the chat in a background thread (port 0: any free port); returns once it answers."""
+    """Serve the chat and the API in a background thread (port 0: any free port); returns once it answers."""
     sock = bind(host, port)
     try:
-        return Running(create_app(index, server=server, access=access, auth=auth), sock)
+        return Running(create_app(index, server=server, access=access, auth=auth, ready=ready), sock)
     except BaseException:
         sock.close()
         raise
@@ -188,12 +214,23 @@ def serve(
 
     """
     sock = bind(host, port)
-    try:
-        warm_up(live)
+    ready = threading.Event()
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+
+    def warm() -> None:
+        # Served at once (/health says 503 meanwhile); the URL is printed once answers are quick.
+        try:
+            warm_up(live)
+        except Exception:
+            log.exception("warming up the model failed; the first answer will load it")
+        ready.set()
         live.start()
-        app = create_app(live, server=server, access=access, auth=auth)
-        shown = f"[{host}]" if ":" in host else host
-        say(f"Serving the chat on http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops)")
+        say(f"Serving the chat on {url} (Ctrl+C stops); the JSON API on {url}api/v1 (docs: {url}docs)")
+
+    try:
+        app = create_app(live, server=server, access=access, auth=auth, ready=ready)
+        threading.Thread(target=warm, name="qa-warm-up", daemon=True).start()
         config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,223 @@
+"""The JSON API beside the chat: ``/api/v1/answer``, ``/search``, ``/documents``, ``/status`` and ``/health``.
+
+Answers are computed in a thread pool of ``$QA_CONCURRENCY`` threads, off the event loop
+and outside Gradio's queue. Bad input is a JSON error with an HTTP status: 400 with the
+message of the Python validation layer, 422 for a body of the wrong shape, 401 without
+credentials where the server asks for them (HTTP Basic with the ``--auth`` pair, or the
+``--token`` as a bearer token), 413 for a body over :data:`MAX_BODY`, 503 until the model
+is warm. No traceback is ever sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..config import MAX_ANSWER_K
+from ..errors import IndexBusyError, IndexNotFoundError, QAError, QueryError, SettingsError
+from ..index import Index
+from ..live import LiveIndex
+from .schema import AnswerOut, AskIn, DocumentsOut, ErrorOut, HealthOut, HitOut, SearchIn, SearchOut, StatusOut
+
+log = logging.getLogger(__name__)
+
+#: Largest request body the API reads (a question of 2,000 characters and its filters fit many times over).
+MAX_BODY = 256 * 1024
+
+#: Where the API lives.
+PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Who may call the API: anyone, or callers with the ``--auth`` pair (HTTP Basic) or the bearer token."""
+
+    auth: tuple[str, str] | None = None
+    token: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether no credentials are asked for."""
+        return self.auth is None and not self.token
+
+    def allows(self, header: str) -> bool:
+        """Whether an ``Authorization`` header carries the right credentials."""
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and self.token:
+            return secrets.compare_digest(value.encode(), self.token.encode())
+        if scheme.lower() == "basic" and self.auth is not None:
+            try:
+                user, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            # Both compared, whatever the first gives: no timing tells which was wrong.
+            same_user = secrets.compare_digest(user.encode(), self.auth[0].encode())
+            same_password = secrets.compare_digest(password.encode(), self.auth[1].encode())
+            return bool(colon) and same_user and same_password
+        return False
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON error: ``{"error": message}``."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """ASGI middleware: a request to the API with a body over ``limit`` bytes gets 413 (declared or sent)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int = MAX_BODY) -> None:
+        """Wrap ``app``."""
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        """Refuse a declared length over the limit at once; count the bytes of one without a length."""
+        if scope["type"] != "http" or not scope.get("path", "").startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        too_large = _error(413, f"the request body is over the {self.limit // 1024} KB this API reads")
+        if declared.isdigit() and int(declared) > self.limit:
+            await too_large(scope, receive, send)
+            return
+        # Read whole (it is small) before the app sees it: a body without a length is counted as it comes.
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(bytes(body), message), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body)), send)
+
+
+def _replay(body: bytes, then: Any = None) -> Callable[[], Awaitable[Any]]:
+    """A ``receive`` that gives ``body`` in one message, then ``then`` (a disconnect) or waits for none."""
+    sent = False
+
+    async def receive() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return then or {"type": "http.disconnect"}
+
+    return receive
+
+
+def add_api(
+    app: FastAPI,
+    live: LiveIndex,
+    *,
+    ready: threading.Event,
+    concurrency: int,
+    access: ApiAccess = ApiAccess(),
+) -> None:
+    """Add the JSON API to ``app`` (before the chat is mounted at ``/``)."""
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def in_pool(work: Callable[[], Any]) -> Any:
+        """Run ``work`` in the answer threads: the event loop stays free for other requests."""
+        return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+    def checked(request: Request) -> Index:
+        """The state to answer from, once the caller may ask and the server is ready."""
+        if not access.open and not access.allows(request.headers.get("authorization", "")):
+            raise HTTPException(401, "credentials required: HTTP Basic (--auth) or a bearer token (--token)")
+        if not ready.is_set():
+            raise HTTPException(503, "the server is starting: the model is loading")
+        return live.current()
+
+    router = APIRouter(prefix=PREFIX, responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}})
+
+    @router.post("/answer", response_model=AnswerOut, summary="Answer a question with verbatim quotes")
+    async def answer(body: AskIn, index: Index = Depends(checked)) -> dict[str, Any]:
+        """The answer, exactly as ``qa ask --json`` prints it (``Answer.to_dict()``)."""
+        _check_k(body.k)
+        result = await in_pool(
+            lambda: index.answer(body.question, body.k, sources=body.sources, history=tuple(body.history))
+        )
+        return result.to_dict()  # type: ignore[no-any-return]
+
+    @router.post("/search", response_model=SearchOut, summary="The passages that best match a question")
+    async def search(body: SearchIn, index: Index = Depends(checked)) -> SearchOut:
+        """Ranked passages with their citations and scores (no relevance cut, no abstention)."""
+        _check_k(body.k)
+        hits = await in_pool(lambda: index.search(body.question, body.k, sources=body.sources))
+        return SearchOut(question=body.question, hits=[HitOut.of(hit) for hit in hits])
+
+    @router.get("/documents", response_model=DocumentsOut, summary="What the index holds and what it skipped")
+    async def documents(index: Index = Depends(checked)) -> DocumentsOut:
+        """Every file the index records, with its reason where it was skipped."""
+        listed = await in_pool(index.documents)
+        indexed = sum(document.skipped is None for document in listed)
+        return DocumentsOut(indexed=indexed, skipped=len(listed) - indexed, documents=listed)
+
+    @router.get("/status", response_model=StatusOut, summary="What the live index is doing")
+    async def status(_: Index = Depends(checked)) -> StatusOut:
+        """The live index's status: ready, updating (with progress) or failed (with the error)."""
+        now = live.status()
+        return StatusOut(status=now, line=now.describe())
+
+    app.include_router(router)
+
+    @app.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, summary="Ready or not")
+    async def health() -> JSONResponse:
+        """200 once the model is warm and the index open; 503 before."""
+        return JSONResponse({"ready": ready.is_set()}, status_code=200 if ready.is_set() else 503)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Basic realm="qa", Bearer'} if exc.status_code == 401 else None
+        return _error(exc.status_code, str(exc.detail), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_shape(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The first problem in words, with where it is; the rest as FastAPI lists them.
+        problems = exc.errors()
+        first = problems[0] if problems else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{where}: {first.get('msg', 'malformed request')}" if where else str(first.get("msg", "malformed"))
+        return JSONResponse(
+            {"error": message, "detail": [{"loc": p.get("loc"), "msg": p.get("msg")} for p in problems]},
+            status_code=422,
+        )
+
+    @app.exception_handler(QAError)
+    async def refused(request: Request, exc: QAError) -> JSONResponse:
+        if isinstance(exc, (QueryError, SettingsError)):
+            return _error(400, str(exc))
+        if isinstance(exc, (IndexBusyError, IndexNotFoundError)):
+            return _error(503, str(exc))
+        log.warning("API request failed: %s", exc)
+        return _error(500, str(exc))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("API request failed")
+        return _error(500, "the server failed to answer this request; see its log")
+
+
+def _check_k(k: int | None) -> None:
+    """The HTTP edge's own limit on ``k`` (the Python API takes larger ones)."""
+    if k is not None and not 1 <= k <= MAX_ANSWER_K:
+        raise QueryError(f"k must be a whole number from 1 to {MAX_ANSWER_K}, got {k}")

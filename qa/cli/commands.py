@@ -240,6 +240,9 @@ def serve_command(args: argparse.Namespace) -> int:
     server = env.server
     if args.token is not None:
         server = replace(server, token=parse_token("--token", args.token))
+    # A token is a second way into what --auth protects: alone, the chat's own /ask would stay open.
+    if server.token and args.auth is None:
+        raise QAError("--token (or $QA_TOKEN) needs --auth USER:PASS too: without it the chat and its /ask are open")
     limits = UploadLimits(max_file_mb=env.max_file_mb, max_files=server.upload_files)
     check_address(args.host, args.port)
     # The first state is referenced only by the live index, so it can be let go when replaced.

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 #: Largest request body the API reads (a question of 2,000 characters and its filters fit many times over).
 MAX_BODY = 256 * 1024
 
+#: Requests waiting for an answer thread before new ones get 503.
+WAITING = 256
+
 #: Where the API lives.
 PREFIX = "/api/v1"
 
@@ -75,23 +78,49 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-class BodyLimit:
-    """ASGI middleware: a request to the API with a body over ``limit`` bytes gets 413 (declared or sent)."""
+class ApiGate:
+    """ASGI middleware in front of everything: credentials and body size, checked before a body is read.
 
-    def __init__(self, app: Callable[..., Awaitable[None]], limit: int = MAX_BODY) -> None:
+    For the API (``/api/v1``): a caller without the credentials :class:`ApiAccess` asks for gets
+    401, a body over ``api_limit`` 413 (declared, or counted as it comes, then handed on whole).
+    Elsewhere (the chat, Gradio's routes): a declared body over ``other_limit`` gets 413 at
+    once, and one sent without a length is cut off there.
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        access: ApiAccess = ApiAccess(),
+        api_limit: int = MAX_BODY,
+        other_limit: int = 16 * 1024 * 1024,
+    ) -> None:
         """Wrap ``app``."""
         self.app = app
-        self.limit = limit
+        self.access = access
+        self.api_limit = api_limit
+        self.other_limit = other_limit
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
-        """Refuse a declared length over the limit at once; count the bytes of one without a length."""
-        if scope["type"] != "http" or not scope.get("path", "").startswith(PREFIX):
+        """Let the request through, or answer 401 or 413 without reading its body."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        too_large = _error(413, f"the request body is over the {self.limit // 1024} KB this API reads")
-        if declared.isdigit() and int(declared) > self.limit:
+        declared_text = headers.get(b"content-length", b"").decode("latin-1")
+        declared = int(declared_text) if declared_text.isdigit() else None
+        if not scope.get("path", "").startswith(PREFIX):
+            if declared is not None and declared > self.other_limit:
+                await _error(413, f"the request body is over the {self.other_limit // 1024} KB this server reads")(
+                    scope, receive, send
+                )
+                return
+            await self.app(scope, _capped(receive, self.other_limit), send)
+            return
+        if not self.access.open and not self.access.allows(headers.get(b"authorization", b"").decode("latin-1")):
+            await _error(401, UNAUTHORISED, {"WWW-Authenticate": CHALLENGE})(scope, receive, send)
+            return
+        too_large = _error(413, f"the request body is over the {self.api_limit // 1024} KB this API reads")
+        if declared is not None and declared > self.api_limit:
             await too_large(scope, receive, send)
             return
         # Read whole (it is small) before the app sees it: a body without a length is counted as it comes.
@@ -99,29 +128,50 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay(bytes(body), message), send)
+                await self.app(scope, _replay(bytes(body), receive), send)
                 return
             body += message.get("body", b"")
-            if len(body) > self.limit:
+            if len(body) > self.api_limit:
                 await too_large(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(bytes(body)), send)
+        await self.app(scope, _replay(bytes(body), receive), send)
 
 
-def _replay(body: bytes, then: Any = None) -> Callable[[], Awaitable[Any]]:
-    """A ``receive`` that gives ``body`` in one message, then ``then`` (a disconnect) or waits for none."""
+#: What a caller without credentials is told, and how they may give them.
+UNAUTHORISED = "credentials required: HTTP Basic (--auth) or a bearer token (--token)"
+CHALLENGE = 'Basic realm="qa", Bearer'
+
+
+def _capped(receive: Callable[[], Awaitable[Any]], limit: int) -> Callable[[], Awaitable[Any]]:
+    """A ``receive`` that ends the request (as a client gone) once more than ``limit`` bytes came."""
+    seen = 0
+
+    async def capped() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return capped
+
+
+def _replay(body: bytes, receive: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    """A ``receive`` that gives ``body`` in one message, then what the client sends (a disconnect)."""
     sent = False
 
-    async def receive() -> Any:
+    async def replay() -> Any:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return then or {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 def add_api(
@@ -135,14 +185,18 @@ def add_api(
     """Add the JSON API to ``app`` (before the chat is mounted at ``/``)."""
     limiter = anyio.CapacityLimiter(concurrency)
 
-    async def in_pool(work: Callable[[], Any]) -> Any:
+    async def in_pool(request: Request, work: Callable[[], Any]) -> Any:
         """Run ``work`` in the answer threads: the event loop stays free for other requests."""
-        return await anyio.to_thread.run_sync(work, limiter=limiter)
+        # A full waiting line is said at once; a caller gone while waiting costs no answer.
+        if limiter.statistics().tasks_waiting >= WAITING:
+            raise HTTPException(503, "too many requests are waiting: try again in a moment")
+        async with limiter:
+            if await request.is_disconnected():
+                raise HTTPException(499, "the caller went away")
+            return await anyio.to_thread.run_sync(work)
 
     def checked(request: Request) -> Index:
-        """The state to answer from, once the caller may ask and the server is ready."""
-        if not access.open and not access.allows(request.headers.get("authorization", "")):
-            raise HTTPException(401, "credentials required: HTTP Basic (--auth) or a bearer token (--token)")
+        """The state to answer from, once the server is ready (credentials were checked on the way in)."""
         if not ready.is_set():
             raise HTTPException(503, "the server is starting: the model is loading")
         return live.current()
@@ -150,25 +204,25 @@ def add_api(
     router = APIRouter(prefix=PREFIX, responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}})
 
     @router.post("/answer", response_model=AnswerOut, summary="Answer a question with verbatim quotes")
-    async def answer(body: AskIn, index: Index = Depends(checked)) -> dict[str, Any]:
+    async def answer(body: AskIn, request: Request, index: Index = Depends(checked)) -> dict[str, Any]:
         """The answer, exactly as ``qa ask --json`` prints it (``Answer.to_dict()``)."""
         _check_k(body.k)
         result = await in_pool(
-            lambda: index.answer(body.question, body.k, sources=body.sources, history=tuple(body.history))
+            request, lambda: index.answer(body.question, body.k, sources=body.sources, history=tuple(body.history))
         )
         return result.to_dict()  # type: ignore[no-any-return]
 
     @router.post("/search", response_model=SearchOut, summary="The passages that best match a question")
-    async def search(body: SearchIn, index: Index = Depends(checked)) -> SearchOut:
+    async def search(body: SearchIn, request: Request, index: Index = Depends(checked)) -> SearchOut:
         """Ranked passages with their citations and scores (no relevance cut, no abstention)."""
         _check_k(body.k)
-        hits = await in_pool(lambda: index.search(body.question, body.k, sources=body.sources))
+        hits = await in_pool(request, lambda: index.search(body.question, body.k, sources=body.sources))
         return SearchOut(question=body.question, hits=[HitOut.of(hit) for hit in hits])
 
     @router.get("/documents", response_model=DocumentsOut, summary="What the index holds and what it skipped")
-    async def documents(index: Index = Depends(checked)) -> DocumentsOut:
+    async def documents(request: Request, index: Index = Depends(checked)) -> DocumentsOut:
         """Every file the index records, with its reason where it was skipped."""
-        listed = await in_pool(index.documents)
+        listed = await in_pool(request, index.documents)
         indexed = sum(document.skipped is None for document in listed)
         return DocumentsOut(indexed=indexed, skipped=len(listed) - indexed, documents=listed)
 
@@ -187,7 +241,7 @@ def add_api(
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Basic realm="qa", Bearer'} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": CHALLENGE} if exc.status_code == 401 else None
         return _error(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
@@ -208,8 +262,9 @@ def add_api(
             return _error(400, str(exc))
         if isinstance(exc, (IndexBusyError, IndexNotFoundError)):
             return _error(503, str(exc))
+        # A damaged or unreadable index: the details (with the server's paths) go to the log only.
         log.warning("API request failed: %s", exc)
-        return _error(500, str(exc))
+        return _error(500, f"the index could not answer ({type(exc).__name__}); see the server's log")
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:

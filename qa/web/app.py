@@ -13,6 +13,7 @@ The page's style and scripts are the files under ``qa/web/static/``. Served by
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,9 @@ from .sessions import BROWSER_COOKIE, browser_id
 
 #: Seconds between refreshes of the index status, the "changed since" notices and the documents.
 STATUS_INTERVAL = 1.0
+
+#: Pages whose open conversation is remembered (the oldest forgotten first).
+SESSIONS_KEPT = 10_000
 
 #: Requests waiting in the queue before new ones are turned away.
 QUEUE_SIZE = 256
@@ -104,8 +108,25 @@ def build_app(
         """Answer a question with verbatim quotes; same JSON as `qa ask --json`."""
         return backend.ask(question, k, sources)
 
+    # The conversation each page shows now, by Gradio session: an event that began with an
+    # earlier one (a tick, an answer) must not draw it over the one opened since.
+    showing: OrderedDict[str, str] = OrderedDict()
+
+    def shown(request: gr.Request | None, conversation: Conversation) -> None:
+        session = getattr(request, "session_hash", None)
+        if session:
+            showing[session] = conversation.id
+            showing.move_to_end(session)
+            while len(showing) > SESSIONS_KEPT:
+                showing.popitem(last=False)
+
+    def replaced(request: gr.Request | None, conversation: Conversation) -> bool:
+        session = getattr(request, "session_hash", None)
+        return isinstance(session, str) and showing.get(session, conversation.id) != conversation.id
+
     def restore(request: gr.Request) -> tuple[Any, ...]:
         conversation, page, export, listing = backend.restore(*_who(request))
+        shown(request, conversation)
         examples = backend.examples()
         buttons = [
             gr.update(value=examples[n], visible=True) if n < len(examples) else gr.update(visible=False)
@@ -120,26 +141,38 @@ def build_app(
     def start(message: str, conversation: Conversation, sources: list[str] | None) -> tuple[Any, ...]:
         return _gradio(*backend.start(message, conversation, sources))
 
-    def answer(conversation: Conversation) -> tuple[Any, ...]:
-        return _gradio(*backend.finish(conversation))
+    def answer(conversation: Conversation, request: gr.Request) -> tuple[Any, ...]:
+        done = _gradio(*backend.finish(conversation))
+        # Answered after the person opened another conversation: kept, but not drawn over it.
+        return (gr.skip(), gr.skip(), gr.skip()) if replaced(request, conversation) else done
 
-    def act(conversation: Conversation, event: gr.EventData) -> tuple[Any, ...]:
+    def act(conversation: Conversation, request: gr.Request, event: gr.EventData) -> tuple[Any, ...]:
         page, opened = backend.act(conversation, getattr(event, "_data", None))
-        return (*_gradio(page), *_pane(opened))
+        return (*_gradio(KEEP if replaced(request, conversation) else page), *_pane(opened))
 
     def turn_page(conversation: Conversation, state: PaneState, event: gr.EventData) -> tuple[Any, ...]:
         opened = backend.turn_page(conversation, state, getattr(event, "_data", None))
         html_, _, state_, download = _pane(opened)
         return html_, state_, download
 
-    def tick(conversation: Conversation, seen: Seen, chosen: list[str] | None, search: str) -> tuple[Any, ...]:
-        return _gradio(*backend.tick(conversation, seen, chosen, search))
+    def tick(
+        conversation: Conversation, seen: Seen, chosen: list[str] | None, search: str, request: gr.Request
+    ) -> tuple[Any, ...]:
+        status_, page, filters_, seen_, documents_ = backend.tick(conversation, seen, chosen, search)
+        if replaced(request, conversation):
+            # Begun with the conversation shown before: its page and what it saw are out of date.
+            page, seen_ = KEEP, KEEP
+        return _gradio(status_, page, filters_, seen_, documents_)
 
-    def new(conversation: Conversation) -> tuple[Any, ...]:
-        return _gradio(*backend.new_conversation(conversation))
+    def new(conversation: Conversation, request: gr.Request) -> tuple[Any, ...]:
+        opened = backend.new_conversation(conversation)
+        shown(request, opened[0])
+        return _gradio(*opened)
 
-    def pick(conversation: Conversation, event: gr.EventData) -> tuple[Any, ...]:
-        return _gradio(*backend.conversation_action(conversation, getattr(event, "_data", None)))
+    def pick(conversation: Conversation, request: gr.Request, event: gr.EventData) -> tuple[Any, ...]:
+        opened = backend.conversation_action(conversation, getattr(event, "_data", None))
+        shown(request, opened[0])
+        return _gradio(*opened)
 
     def add(files: list[str] | None, search: str) -> tuple[Any, ...]:
         # Gradio has checked these are uploads; checked again here, the one place files enter the corpus.

@@ -25,7 +25,7 @@ from ..config import ServerSettings
 from ..index import Index
 from ..live import LiveIndex
 from .access import Access
-from .api import ApiAccess, BodyLimit, add_api
+from .api import ApiAccess, ApiGate, add_api
 from .app import build_app, close_app, mount
 from .sessions import BROWSER_COOKIE, browser_id
 
@@ -118,7 +118,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodyLimit)
+    # Anything else (the chat, uploads) may send a body of one document's size and a little more.
+    largest = int(access.limits.max_file_mb * 1024 * 1024) * max(1, access.limits.max_files) + 1024 * 1024
+    app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), other_limit=largest)
     app.add_middleware(BrowserCookie)
     app = mount(app, blocks, auth=auth, server=server, access=access)
     # Kept on the application, so that stopping it can remove what the chat wrote.
@@ -218,25 +220,40 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/"
 
+    stopping = threading.Event()
+    guard = threading.Lock()
+
     def warm() -> None:
         # Served at once (/health says 503 meanwhile); the URL is printed once answers are quick.
         try:
             warm_up(live)
-        except Exception:
-            log.exception("warming up the model failed; the first answer will load it")
-        ready.set()
-        live.start()
+        except Exception as exc:
+            log.exception("warming up the model failed")
+            say(f"qa: error: the model could not be loaded ({exc}); /health says 503 until a restart")
+            return
+        # Nothing more once Ctrl+C came during the warm-up: the server is going away.
+        with guard:
+            if stopping.is_set():
+                return
+            ready.set()
+            live.start()
         say(f"Serving the chat on {url} (Ctrl+C stops); the JSON API on {url}api/v1 (docs: {url}docs)")
 
+    warming = threading.Thread(target=warm, name="qa-warm-up", daemon=True)
     try:
         app = create_app(live, server=server, access=access, auth=auth, ready=ready)
-        threading.Thread(target=warm, name="qa-warm-up", daemon=True).start()
+        warming.start()
         config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
             close_app(app.state.qa_blocks)
     finally:
+        with guard:
+            stopping.set()
+        # The model load is not interrupted: it ends before the interpreter does (no abort on exit).
+        if warming.is_alive():
+            warming.join(timeout=120)
         live.stop()
         sock.close()
 

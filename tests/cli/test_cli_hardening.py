@@ -455,3 +455,19 @@ def test_ask_and_serve_with_a_corpus_and_no_index_use_one_inside_that_corpus(
     assert main(["serve", "--corpus", "other"]) == 0
     assert len(served) == 1
     assert (project / "embeddings" / "index.db").read_bytes() == before
+
+
+def test_a_token_without_auth_is_refused(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["serve", "--token", "a-long-enough-token-123"]) == 1
+    assert "--token (or $QA_TOKEN) needs --auth USER:PASS too" in _one_error_line(capsys.readouterr().err)
+    assert main(["serve", "--token", "short"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--token must be 16 to 512 printable characters" in line and "short" not in line
+    assert main(["serve", "--token", "a-long-enough-token-123", "--auth", "ann:pw"]) == 0
+    assert served[-1]["server"].token == "a-long-enough-token-123"
+    monkeypatch.setenv("QA_TOKEN", "from-the-environment-0001")
+    assert main(["serve", "--auth", "ann:pw"]) == 0
+    assert served[-1]["server"].token == "from-the-environment-0001"

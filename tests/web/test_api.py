@@ -212,3 +212,21 @@ def test_the_schema_is_the_answer_of_the_python_api_on_real_answers(seeds_index:
         reply = httpx.post(f"{base}/api/v1/answer", json={"question": "Who directs the Basra Cultural Center?"})
         assert reply.json() == seeds_index.answer("Who directs the Basra Cultural Center?").to_dict()
         assert reply.json()["quotes"][0]["citation"].startswith("seeds/001_9dcbbab14ab930fe.txt ¶3")
+
+
+def test_credentials_are_checked_before_a_body_is_read_and_other_routes_have_a_limit_too(fake_index: qa.Index) -> None:
+    import socket
+
+    with serving(fake_index, auth=("ann", "pw")) as base:
+        # Without credentials a malformed body is not even parsed: 401, not 422.
+        broken = httpx.post(f"{base}/api/v1/answer", content=b"{bad", headers={"content-type": "application/json"})
+        assert broken.status_code == 401
+        # The chat's own routes take no body larger than the uploads may be: refused by its declared size.
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(
+                b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 10737418240\r\n\r\n{"
+            )
+            assert sock.recv(200).startswith(b"HTTP/1.1 413")
+        assert httpx.get(f"{base}/health").status_code == 200

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IndexAccessError, IndexCorruptError, IndexMismatchError, QueryError, shown
+from ..text.checks import check_text
 from .database import _BUSY_TIMEOUT_MS, is_damage
 
 __all__ = ["CONVERSATIONS", "MAX_CONVERSATIONS", "MAX_TURNS", "TITLE_CHARS", "ConversationStore", "Saved", "Summary"]
@@ -98,11 +99,8 @@ def _text(name: str, value: object, limit: int) -> str:
         raise QueryError(f"{name} must be non-empty text, not {shown(value)}")
     if len(value) > limit:
         raise QueryError(f"{name} is {len(value)} characters long; at most {limit} are stored")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise QueryError(f"{name} is not valid Unicode text ({exc.reason} at {exc.start})") from exc
-    return value
+    # No lone surrogates: the one rule of what text may be.
+    return check_text(value, name)
 
 
 def _conversation_id(value: object) -> str:

@@ -67,14 +67,9 @@ def render_pages(
         ValueError: The PDF cannot be opened or rendered.
 
     """
-    import pypdfium2
-
     drawn: list[tuple[int, Any, tuple[Box, ...], bool]] = []
     with PDFIUM_LOCK:
-        try:
-            document = pypdfium2.PdfDocument(raw)
-        except Exception as exc:
-            raise ValueError(f"the PDF cannot be opened ({_reason(exc)})") from None
+        document = _open(raw)
     try:
         for number in list(pages)[:MAX_PAGES]:
             with PDFIUM_LOCK:
@@ -107,17 +102,22 @@ def page_count(raw: bytes) -> int:
         ValueError: The PDF cannot be opened.
 
     """
-    import pypdfium2
-
     with PDFIUM_LOCK:
-        try:
-            document = pypdfium2.PdfDocument(raw)
-        except Exception as exc:
-            raise ValueError(f"the PDF cannot be opened ({_reason(exc)})") from None
+        document = _open(raw)
         try:
             return len(document)
         finally:
             document.close()
+
+
+def _open(raw: bytes) -> Any:
+    """The PDF ``raw`` opened with PDFium (the caller holds :data:`PDFIUM_LOCK`), or ValueError."""
+    import pypdfium2
+
+    try:
+        return pypdfium2.PdfDocument(raw)
+    except Exception as exc:
+        raise ValueError(f"the PDF cannot be opened ({_reason(exc)})") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,7 +6,7 @@ shape ``qa ask --json`` prints), listed once here as :data:`QUOTE_FIELDS` and
 :data:`ANSWER_FIELDS`; ``extra="forbid"`` and the tests on real answers keep the two in
 step. Documents and the live status are the frozen dataclasses themselves
 (:class:`qa.store.catalog.DocumentInfo`, :class:`qa.live.LiveStatus`), which pydantic reads
-field by field: they cannot drift.
+field by field, as is a search hit's :class:`qa.text.passages.Passage`: they cannot drift.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..config import MAX_ANSWER_K
 from ..live import LiveStatus
 from ..search.hits import Hit
 from ..store.catalog import DocumentInfo
+from ..text.passages import Passage
 
 #: The keys of ``Quote.to_dict()`` and their JSON types, in its order.
 QUOTE_FIELDS: dict[str, Any] = {
@@ -92,7 +93,7 @@ class SearchIn(BaseModel):
 
 
 class HitOut(BaseModel):
-    """One ranked passage with its citation and scores."""
+    """One ranked passage: its scores and citation, and the paragraph itself (the :class:`Passage` dataclass)."""
 
     model_config = _STRICT
 
@@ -101,37 +102,24 @@ class HitOut(BaseModel):
     dense_score: float | None
     lexical_score: float | None
     citation: str
-    source: str
-    paragraph: int
-    start_line: int
-    end_line: int
-    start_char: int
-    end_char: int
-    page: int | None
-    text: str
-    passage_sha256: str
     also_in: list[str]
+    passage: Passage
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
         """The model of a :class:`~qa.search.hits.Hit`."""
-        passage = hit.passage
+
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 6)
+
         return cls(
             rank=hit.rank,
             score=round(hit.score, 6),
-            dense_score=None if hit.dense_score is None else round(hit.dense_score, 6),
-            lexical_score=None if hit.lexical_score is None else round(hit.lexical_score, 6),
+            dense_score=rounded(hit.dense_score),
+            lexical_score=rounded(hit.lexical_score),
             citation=hit.citation,
-            source=passage.source,
-            paragraph=passage.paragraph,
-            start_line=passage.start_line,
-            end_line=passage.end_line,
-            start_char=passage.start_char,
-            end_char=passage.end_char,
-            page=passage.page,
-            text=passage.text,
-            passage_sha256=passage.sha256,
             also_in=list(hit.also_in),
+            passage=hit.passage,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -50,10 +51,12 @@ def test_search_documents_status_health_and_the_openapi_description(fake_served:
     base, index = fake_served
     hits = httpx.post(f"{base}/api/v1/search", json={"question": "sourdough bread", "k": 3}).json()["hits"]
     expected = index.search("sourdough bread", 3)
-    assert [(h["source"], h["paragraph"], h["rank"], h["citation"]) for h in hits] == [
+    assert [(h["passage"]["source"], h["passage"]["paragraph"], h["rank"], h["citation"]) for h in hits] == [
         (e.passage.source, e.passage.paragraph, e.rank, e.citation) for e in expected
     ]
-    assert all(h["text"] == e.passage.text for h, e in zip(hits, expected, strict=True))
+    assert all(h["passage"]["text"] == e.passage.text for h, e in zip(hits, expected, strict=True))
+    # The paragraph is the Passage dataclass, field for field.
+    assert all(h["passage"] == dataclasses.asdict(e.passage) for h, e in zip(hits, expected, strict=True))
     listed = httpx.get(f"{base}/api/v1/documents").json()
     assert (listed["indexed"], listed["skipped"]) == (3, 0)
     assert [d["source"] for d in listed["documents"]] == ["bakery.md", "nested/rivers.txt", "volcano.txt"]

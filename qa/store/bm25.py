@@ -24,6 +24,25 @@ from .segments import Segment
 
 K1 = 0.9
 B = 0.75
+#: Most passages a term may occur in for its passages to be listed (:attr:`LexicalScores.rare`):
+#: names and rare words are; a term in more passages is too common to tell files apart.
+RARE_TERM_PASSAGES = 500
+
+
+@dataclass(frozen=True)
+class RareTerm:
+    """A question term that few passages hold, with those passages.
+
+    Attributes:
+        term: The stemmed term.
+        idf: Its BM25 inverse document frequency.
+        passage_ids: Every passage that holds it.
+
+    """
+
+    term: str
+    idf: float
+    passage_ids: np.ndarray
 
 
 def idf(df: np.ndarray, total: int) -> np.ndarray:
@@ -55,6 +74,8 @@ class LexicalScores:
         max_idf: The IDF of the question's rarest term, as a share of the largest IDF possible
             in this corpus (a term no document has): 1 means some term occurs nowhere.
         terms: The question's distinct terms.
+        rare: The question's terms that few passages hold, with those passages.
+        frequency: How many passages hold each of the question's terms.
 
     """
 
@@ -67,10 +88,18 @@ class LexicalScores:
         total_idf: float = 0.0,
         max_idf: float = 0.0,
         terms: int = 0,
+        rare: Sequence[RareTerm] = (),
+        frequency: dict[str, int] | None = None,
     ) -> None:
-        """Hold the best ``(passage_id, score)`` pairs and each segment's score and covered IDF per row."""
+        """Hold the best ``(passage_id, score)`` pairs and each segment's score and covered IDF per row.
+
+        ``rare``: the question's terms held by at most :data:`RARE_TERM_PASSAGES` passages.
+        """
         self._ordered = ordered
         self._parts = parts
+        self.rare = tuple(rare)
+
+        self.frequency = dict(frequency or {})
         self.attainable = attainable
         self.total_idf = total_idf
         self.max_idf = max_idf
@@ -215,6 +244,16 @@ class LexicalIndex:
             ordered += zip(ids.tolist(), summed[hit].tolist(), strict=True)
             parts.append((segment, summed, covered))
         ordered.sort(key=lambda pair: (-pair[1], pair[0]))
+        # The passages of each rarely used term, across segments (for what their files hold).
+        rare = []
+        for term, count, weight in zip(unique, df.tolist(), values.tolist(), strict=True):
+            if 0 < count <= RARE_TERM_PASSAGES:
+                held = [
+                    np.asarray(segment.doc_ids[found[term][0]], dtype=np.int64)
+                    for (segment, _), found in zip(live, postings, strict=True)
+                    if term in found
+                ]
+                rare.append(RareTerm(term, weight, np.concatenate(held)))
         ceiling = float(idf(np.zeros(1), self._stats.documents)[0])
         return LexicalScores(
             ordered[:limit],
@@ -223,6 +262,8 @@ class LexicalIndex:
             total_idf=float((values**2).sum()),
             max_idf=float(values.max()) / ceiling if ceiling > 0 else 0.0,
             terms=len(unique),
+            rare=rare,
+            frequency={term: int(count) for term, count in zip(unique, df.tolist(), strict=True)},
         )
 
     def top(self, question: str, limit: int, *, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

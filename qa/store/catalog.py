@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..text.passages import Passage
-from .database import columns
+from .database import chunks, columns, placeholders
 
 #: Characters of a document's first paragraph listed with it.
 LEAD_CHARS = 300
@@ -69,3 +70,24 @@ def passages_of(connection: sqlite3.Connection, source: str) -> list[Passage]:
         f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE source = ? ORDER BY paragraph", (source,)
     ).fetchall()
     return [Passage(*row) for row in rows]
+
+
+def sources_of(connection: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, str]:
+    """The file of each of ``passage_ids`` that the database holds."""
+    ids = list(dict.fromkeys(int(p) for p in passage_ids))
+    found: dict[int, str] = {}
+    for part in chunks(ids):
+        marks = placeholders(len(part))
+        found.update(connection.execute(f"SELECT id, source FROM passages WHERE id IN ({marks})", tuple(part)))
+    return found
+
+
+def sizes_of(connection: sqlite3.Connection, sources: Sequence[str]) -> dict[str, int]:
+    """How many passages each of ``sources`` has."""
+    names = list(dict.fromkeys(sources))
+    found: dict[str, int] = {}
+    for part in chunks(names):
+        marks = placeholders(len(part))
+        query = f"SELECT source, COUNT(*) FROM passages WHERE source IN ({marks}) GROUP BY source"
+        found.update(connection.execute(query, tuple(part)))
+    return found

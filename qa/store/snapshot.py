@@ -21,7 +21,7 @@ from ..errors import IndexCorruptError, QAError, shown
 from ..text.passages import Passage
 from . import database as db
 from .bm25 import LexicalIndex, Stats
-from .catalog import DocumentInfo, documents, passages_of
+from .catalog import DocumentInfo, documents, passages_of, sizes_of, sources_of
 from .changes import IndexedFile, indexed_files
 from .codec import WINDOW_BITS, checked_vectors, passage_of
 from .filters import FileList, FilterCache, SourceFilter
@@ -321,6 +321,16 @@ class Snapshot:
             if ok:
                 best[pid] = max(best.get(pid, -2.0), float(score))
         return best
+
+    def sources_of(self, passage_ids: Sequence[int]) -> dict[int, str]:
+        """The file of each of ``passage_ids`` that this state holds."""
+        with self._lock:
+            return sources_of(self._connection, passage_ids)
+
+    def sizes_of(self, sources: Sequence[str]) -> dict[str, int]:
+        """How many passages each of ``sources`` has in this state."""
+        with self._lock:
+            return sizes_of(self._connection, sources)
 
     # -- source filters -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorruptError
+from qa.store import bm25 as bm25_module
 from qa.store.bm25 import LexicalIndex, Stats, bm25, idf
 from qa.store.segments import Segment, write_segment
 from qa.text.terms import tokens
@@ -373,3 +374,21 @@ def test_a_nan_score_ranks_last_at_the_cut_instead_of_emptying_it() -> None:
     kept = _best(rows, np.array([1.0, np.nan, 2.0, np.nan]), ids=rows, limit=2)
     assert sorted(kept.tolist()) == [0, 2]
     assert len(_best(rows, np.array([np.nan, np.nan, 1.0, np.nan]), ids=rows, limit=2)) == 2
+
+
+def test_rare_terms_list_their_passages_across_base_and_delta_without_removed_ones(make: Make) -> None:
+    # Segments hold terms as the tokenizer writes them (stems): "key", not "keys".
+    base = {1: "kelso harbour", 2: "kelso mill", 3: "harbour key"}
+    index = make(base, {7: "kelso key"}, removed=[2])
+    found = index.scores("kelso keys volcano", 5)
+    rare = {term.term: sorted(term.passage_ids.tolist()) for term in found.rare}
+    assert rare == {"kelso": [1, 7], "key": [3, 7]}
+    assert found.frequency == {"kelso": 2, "key": 2, "volcano": 0}
+    assert all(term.idf > 0 for term in found.rare)
+
+
+def test_a_term_in_too_many_passages_is_not_listed_as_rare(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bm25_module, "RARE_TERM_PASSAGES", 1)
+    found = make({1: "kelso harbour", 2: "kelso mill"}, {}).scores("kelso mill", 5)
+    assert [term.term for term in found.rare] == ["mill"]
+    assert found.frequency["kelso"] == 2

@@ -255,3 +255,17 @@ def test_catalog_passages_of_are_in_paragraph_order() -> None:
 )
 def test_kind_is_the_lowercased_ending_of_the_file_name(source: str, kind: str) -> None:
     assert DocumentInfo(source, "", None, 0, None, 0, None).kind == kind
+
+
+def test_the_file_of_each_passage_and_the_passages_of_each_file(tmp_path: Path, fake: FakeEmbedder) -> None:
+    files = {"a.txt": "One.\n\nTwo.\n\nThree.", "sub/b.txt": "Only."}
+    index = qa.build_index(write_corpus(tmp_path / "c", files), tmp_path / "i", embedder=fake)
+    ids = {(p.source, p.paragraph): pid for pid, p in enumerate(index.passages, start=1)}
+    snapshot = index.snapshot
+    found = snapshot.sources_of([*ids.values(), 999, 999])
+    assert found == {pid: source for (source, _), pid in ids.items()}
+    assert snapshot.sizes_of(["a.txt", "sub/b.txt", "missing.txt", "a.txt"]) == {"a.txt": 3, "sub/b.txt": 1}
+    assert snapshot.sizes_of([]) == {} and snapshot.sources_of([]) == {}
+    # Lists longer than one SQL statement takes are read in parts.
+    many = catalog.sources_of(snapshot._connection, list(range(1, 1200)))
+    assert set(many) == set(ids.values())

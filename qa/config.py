@@ -56,6 +56,7 @@ _REAL: dict[str, tuple[float, float | None, bool]] = {
     "dense_weight": (0.0, 1.0, False),
     "sentence_share": (0.0, 1.0, False),
     "coverage_weight": (0.0, 1.0, False),
+    "marker_weight": (0.0, 1.0, False),
     "threshold": (-1.0, 1.0, True),
     "confident": (-1.0, 1.0, True),
     "min_confidence": (0.0, 1.0, True),
@@ -118,6 +119,8 @@ class Settings:
         sentence_candidates: Leading candidates of the first fusion scored by their sentences.
         coverage_weight: Weight added to the share of the question's IDF mass that a
             passage's words cover (hybrid search).
+        marker_weight: Weight added to the share of the question's time and contrast words
+            ("again", "no longer", "first": :mod:`qa.search.markers`) a passage holds (hybrid search).
         max_file_mb: Largest file indexed, in megabytes; larger files are skipped and
             reported (``$QA_MAX_FILE_MB`` for the CLI). Any value over a terabyte means no limit.
 
@@ -153,6 +156,7 @@ class Settings:
     sentence_share: float = 0.5
     sentence_candidates: int = 20
     coverage_weight: float = 0.1
+    marker_weight: float = 0.2
     max_file_mb: float = MAX_FILE_MB
 
     def __post_init__(self) -> None:

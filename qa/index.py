@@ -139,15 +139,20 @@ class Index:
         *,
         retriever: RetrieverName | None = None,
         sources: Sequence[str] | None = None,
+        history: Sequence[str] = (),
     ) -> Ranking:
         """Ranked hits plus the evidence used for abstention (see :class:`~qa.search.hits.Ranking`).
 
+        ``history`` are the earlier questions of a conversation, as for :meth:`answer`.
+
         Raises:
-            QueryError: The question, ``k``, ``retriever`` or ``sources`` is unusable.
+            QueryError: The question, ``k``, ``retriever``, ``sources`` or ``history`` is unusable.
 
         """
-        request = Request.checked(question, k, settings=self.settings, retriever=retriever, sources=sources)
-        return self._retriever.rank(request)
+        request = Request.checked(
+            question, k, settings=self.settings, retriever=retriever, sources=sources, history=history
+        )
+        return self._retriever.rank(self._retriever.resolve(request))
 
     def search(
         self,
@@ -213,6 +218,7 @@ class Index:
             sources=sources,
             history=history,
         )
+        request = self._retriever.resolve(request)
         return self.answerer.respond(request, self._retriever.rank(request))
 
     def answerability(self, retriever: RetrieverName | None = None) -> Answerability:

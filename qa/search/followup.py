@@ -4,19 +4,32 @@
 send?". A question that refers back (starts with "and", "what about"…, or leans on "that",
 "it", "else"… with few words of its own) is searched together with the previous search's
 subject terms: its content words, less the question words, less the names it replaces.
+
+With the corpus at hand (:class:`Corpus`), the conversation also knows which file it is
+about: the file of the previous answer's first passage. A follow-up that names the subject
+of another file ("and in Isfahan?", "and the tide mill?") moves there, and that file's
+passages rank first; one that does not ("what did they send?") keeps the file, whose
+passages rank first. A question with words of its own beside the new subject ("How much
+does it cost to sponsor a hive?") stands alone, pronoun or not.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..config import QUESTION_CHARS
 from ..text.sentences import sentence_spans
 from ..text.words import WRITTEN_WORD, written_words
 
 #: Openings that make a question continue the previous one.
-_CONTINUES = re.compile(r"^\s*(and|but|also|or|so|then|what about|how about|what of)\b", re.IGNORECASE)
+_CONTINUES = re.compile(
+    r"^\s*(?:(?:ok|okay|right|well|thanks|great|cool|hmm|alright)\b[\s,.!;:-]*)*"
+    r"(and|but|also|or|so|then|what about|how about|what of|same for|same question for|likewise)\b",
+    re.IGNORECASE,
+)
 
 #: Words that point back to something said before.
 _REFERS = frozenset(
@@ -132,6 +145,12 @@ _FUNCTION = frozenset(
         "what's",
         "who's",
         "tell",
+        "ok",
+        "okay",
+        "please",
+        "thanks",
+        "thank",
+        "question",
         "say",
         "said",
         "says",
@@ -163,6 +182,9 @@ def content_words(text: str) -> list[str]:
     seen: dict[str, str] = {}
     for word in written_words(text):
         folded = word.lower()
+        # "when's", "it's" are their first word.
+        if re.sub(r"['’]s$", "", folded) in _FUNCTION:
+            continue
         if folded not in _FUNCTION and not folded.isdigit() and folded not in seen:
             seen[folded] = word
     return list(seen.values())
@@ -245,14 +267,172 @@ def follow(question: str, base: str) -> tuple[str, str]:
     return (f"{question} {carried}" if carried else question), base
 
 
-def resolve(question: str, history: Sequence[str] = ()) -> str:
-    """What to search for ``question`` after the earlier questions ``history`` (oldest first).
+@dataclass(frozen=True)
+class Where:
+    """Where a word of a question occurs in the corpus.
+
+    Attributes:
+        held: The files with a passage that holds it (``None``: too many to list, a common word).
+        subject_of: The files it is a subject of (held by a good share of their passages, or
+            in their title).
+        shares: The share of each file's passages that hold it (for the files it is a subject of).
+
+    """
+
+    held: frozenset[str] | None
+    subject_of: frozenset[str] = frozenset()
+    shares: Mapping[str, float] = field(default_factory=dict)
+
+
+class Corpus(Protocol):
+    """What resolving a follow-up asks of the index."""
+
+    def where(self, words: Sequence[str]) -> dict[str, Where]:
+        """Where each of ``words`` occurs (words that are no search terms are left out)."""
+        ...
+
+    def subject(self, searched: str, focus: frozenset[str]) -> str | None:
+        """The file of the first passage found for ``searched`` (``focus``'s files first)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A question as the conversation makes it.
+
+    Attributes:
+        searched: What to search for.
+        base: What a later follow-up builds on.
+        focus: Files whose passages rank first: the subject the question moved to or stayed on.
+        subject: The file this turn is about (of its first passage), when the corpus is known.
+        ordered_by: What orders the passages when it is not ``searched`` (``""``): a follow-up
+            that stays on its file is ranked there by its own words ("when's it open?"),
+            which the carried names would drown; ``searched`` still judges whether it answers.
+
+    """
+
+    searched: str
+    base: str
+    focus: frozenset[str] = frozenset()
+    subject: str | None = None
+    ordered_by: str = ""
+
+
+#: Words of its own, beside those naming a new subject, that make a question stand alone
+#: ("How much does it cost to sponsor a hive?": cost, sponsor).
+OWN_SUBJECT_WORDS = 2
+#: Share of a file's passages holding a word above which the word is the file's own (its name,
+#: its title's words): such words stay behind when the conversation moves to another file.
+OWN_WORD_SHARE = 0.6
+#: Earlier questions a conversation reads back (the subject is the last few turns').
+HISTORY_TURNS = 12
+
+
+def _alone(question: str, corpus: Corpus | None) -> Resolved:
+    """A question that stands on its own: searched as it is, the new base."""
+    return Resolved(question, question, frozenset(), corpus.subject(question, frozenset()) if corpus else None)
+
+
+def step(question: str, base: str, subject: str | None = None, corpus: Corpus | None = None) -> Resolved:
+    """What ``question`` searches after a conversation about ``base`` (the file ``subject``).
+
+    Without ``corpus`` this is :func:`follow`. With it, a follow-up's words that are the
+    subject of another file than the conversation's, and that file does not hold, name a
+    new subject: the question moves there (the old subject's own words are not carried, its
+    names are replaced) and that file's passages rank first. Beside such words, two more
+    of its own make a question stand alone ("How much does it cost to sponsor a hive?",
+    "and what is Mosul planning next?"). A follow-up that names no new subject ranks the
+    conversation's file first, ordered by its own words.
+    """
+    question = " ".join(question.split())
+    base = " ".join(base.split())
+    if not base or not is_follow_up(question):
+        return _alone(question, corpus)
+    if corpus is None:
+        searched, carried_base = follow(question, base)
+        return Resolved(searched, carried_base)
+    own = content_words(question)
+    earlier = content_words(base)
+    where = corpus.where([*own, *earlier])
+    new = [
+        w
+        for w in own
+        if (found := where.get(w)) is not None
+        and found.subject_of
+        and found.held is not None
+        and (subject is None or subject not in found.held)
+    ]
+    if new and len(own) - len(new) >= OWN_SUBJECT_WORDS:
+        return _alone(question, corpus)
+    folded = {w.lower() for w in written_words(question)}
+    if not new:
+        searched, carried_base = follow(question, base)
+        # Someone or something *else* may live in another file: no file is preferred then.
+        keep = frozenset() if folded & {"else", "other", "others"} or subject is None else frozenset({subject})
+        # Within its file, a question with words of its own is ranked by them alone.
+        alone = question if keep and own and searched != question else ""
+        return Resolved(searched, carried_base, keep, corpus.subject(alone or searched, keep), alone)
+    # A new subject: the files it is the subject of (all its words', else any one's).
+    owners = [where[w].subject_of for w in new]
+    focus = frozenset.intersection(*owners) or frozenset.union(*owners)
+    # The old subject's own words (in most of its passages, or its title's; not held by the new
+    # files) stay behind.
+    behind = {
+        w.lower()
+        for w in earlier
+        if w not in new
+        and (found := where.get(w)) is not None
+        and found.shares.get(subject or "", 0.0) > OWN_WORD_SHARE
+        and not (found.held and found.held & focus)
+    }
+    runs = _name_runs(base)
+    names = _name_runs(question)
+    if runs:
+        # The new subject takes the place of the old subject's name (else the first name), also
+        # when written in lower case ("what about mosul?").
+        def weight(run: tuple[int, int]) -> float:
+            """How much the old subject's file is about this name (the share of its passages holding it)."""
+            words = [w for w in content_words(base[run[0] : run[1]]) if w.lower() in behind]
+            return max((where[w].shares.get(subject or "", 0.0) for w in words if w in where), default=0.0)
+
+        start, end = max(runs, key=weight)
+        name = " ".join(question[s:e] for s, e in names) if names else " ".join(new)
+        carried_base = re.sub(rf"(?<!\w){re.escape(base[start:end])}(?!\w)", lambda _: name, base)
+    else:
+        carried_base = base
+    carried_base = _without(carried_base, behind)[:BASE_MAX]
+    searched = f"{question} {carried_base[:CARRIED_MAX]}".strip()
+    return Resolved(searched, carried_base, focus, corpus.subject(searched, focus))
+
+
+#: Words that cannot end a phrase: what :func:`_without` leaves of "in Thornbury?".
+_DANGLING = "in|at|of|for|the|a|an|on|to|from|with|by|about|'s"
+
+
+def _without(text: str, words: set[str]) -> str:
+    """``text`` without the whole words ``words`` (any case), and without what they leave dangling ("in ?")."""
+    if not words:
+        return text
+    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    kept = re.sub(rf"(?<!\w)(?:{pattern})(?:['’]s)?(?!\w)", "", text, flags=re.IGNORECASE)
+    # A preposition or article left before a question mark (or the end) goes too.
+    kept = re.sub(rf"(?:\s+(?:{_DANGLING}))+\s*(?=[?.!,;:]|$)", "", " ".join(kept.split()), flags=re.IGNORECASE)
+    return " ".join(kept.split())
+
+
+def conversation(question: str, history: Sequence[str] = (), corpus: Corpus | None = None) -> Resolved:
+    """``question`` after the earlier questions ``history`` (oldest first; the last few are read).
 
     The earlier questions are followed in turn, so that a chain of follow-ups keeps the
     subject of the question that started it, with the names it changed along the way.
     """
-    base = ""
-    for earlier in history:
-        if earlier.strip():
-            base = follow(earlier, base)[1]
-    return follow(question, base)[0]
+    base, subject = "", None
+    for earlier in [q for q in history if q.strip()][-HISTORY_TURNS:]:
+        turn = step(earlier, base, subject, corpus)
+        base, subject = turn.base, turn.subject
+    return step(question, base, subject, corpus)
+
+
+def resolve(question: str, history: Sequence[str] = ()) -> str:
+    """What to search for ``question`` after the earlier questions ``history``, from the words alone."""
+    return conversation(question, history).searched

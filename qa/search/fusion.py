@@ -35,6 +35,7 @@ def fuse(
     *,
     dense_for: Callable[[Sequence[int]], dict[int, float]],
     sentence_for: Callable[[Sequence[int]], dict[int, float]],
+    markers_for: Callable[[Sequence[int]], dict[int, float]] | None = None,
 ) -> tuple[list[int], dict[int, float], dict[int, float]]:
     """Merge dense and lexical candidates into one ordering with fused scores.
 
@@ -80,5 +81,10 @@ def fuse(
             + (1 - settings.dense_weight) * lexical_part
             + settings.coverage_weight * np.array([covered[p] for p in ids])
         )
+    if markers_for is not None and settings.marker_weight > 0:
+        # Time and contrast words ("again", "no longer") weigh on their own (qa.search.markers).
+        held = markers_for(ids)
+        combined = combined + settings.marker_weight * np.array([held.get(p, 0.0) for p in ids])
+
     scores = {int(p): float(s) for p, s in zip(ids, combined.tolist(), strict=True)}
     return sorted(scores, key=lambda p: (-scores[p], -dense.get(p, -1.0), p)), scores, sentences

@@ -13,7 +13,6 @@ from numbers import Integral
 from ..config import RETRIEVERS, RetrieverName, Settings
 from ..errors import QueryError, shown
 from ..text.checks import check_text
-from .followup import resolve
 
 
 def check_question(question: object, limit: int) -> str:
@@ -66,6 +65,11 @@ class Request:
         mode: ``dense``, ``lexical`` or ``hybrid``.
         sources: Files and folders to search in (``None``: all), as given: the snapshot checks them
             against what it holds (:meth:`qa.store.filters.FileList.names`).
+        history: Earlier questions of the conversation, oldest first (resolved by the retriever,
+            which knows the corpus: :meth:`qa.search.retrieval.Retriever.resolve`).
+        focus: Files whose passages rank first (the subject a follow-up moved to or stayed on).
+        ordered_by: What orders the passages when it is not ``searched`` (a follow-up that stays
+            on its file is ranked there by its own words; ``searched`` judges whether it answers).
 
     """
 
@@ -74,6 +78,9 @@ class Request:
     k: int
     mode: RetrieverName
     sources: object = None
+    history: tuple[str, ...] = ()
+    focus: frozenset[str] = frozenset()
+    ordered_by: str = ""
 
     @classmethod
     def checked(
@@ -86,7 +93,7 @@ class Request:
         sources: object = None,
         history: object = (),
     ) -> Request:
-        """Check every part of a question; a follow-up (with ``history``) is resolved to what it searches.
+        """Check every part of a question; ``searched`` is the question until the retriever resolves ``history``.
 
         Raises:
             QueryError: The question, ``k``, ``retriever`` or ``history`` is unusable (``sources``
@@ -99,4 +106,4 @@ class Request:
         size = check_k(k)
         # A generator would be spent by the first look: the search reads a list.
         chosen = list(sources) if isinstance(sources, Iterable) and not isinstance(sources, str | bytes) else sources
-        return cls(text, resolve(text, earlier) if earlier else text, size, mode, chosen)
+        return cls(text, text, size, mode, chosen, tuple(q for q in earlier if q.strip()))

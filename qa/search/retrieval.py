@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -15,11 +17,38 @@ from ..errors import IndexMismatchError, ModelError, shown
 from ..store.bm25 import LexicalIndex
 from ..store.filters import SourceFilter
 from ..store.snapshot import Candidate
+from ..text.terms import tokens
 from .duplicates import collapse
 from .evidence import evidence_of
+from .followup import Where, conversation
 from .fusion import fuse
 from .hits import Ranking
+from .markers import markers
 from .request import Request
+
+#: Share of a file's passages that hold a word for it to be the file's subject ("Isfahan" in the
+#: Isfahan article; the title's words are in every passage's keywords).
+SUBJECT_SHARE = 0.3
+
+
+class _Conversation:
+    """The corpus as follow-up resolution asks it (:class:`qa.search.followup.Corpus`)."""
+
+    def __init__(self, retriever: Retriever, request: Request) -> None:
+        """Answer for ``retriever``, searching as ``request`` does (same retriever and files)."""
+        self._retriever = retriever
+        self._request = request
+
+    def where(self, words: Sequence[str]) -> dict[str, Where]:
+        """Where each word occurs."""
+        return self._retriever.where(words)
+
+    def subject(self, searched: str, focus: frozenset[str]) -> str | None:
+        """The file of the first passage found for ``searched``."""
+        turn = replace(self._request, question=searched, searched=searched, k=1, history=(), focus=focus, ordered_by="")
+        hits = self._retriever.rank(turn).hits
+        return hits[0].source if hits else None
+
 
 #: Passages from which hybrid search runs its two halves on two threads (benchmarks/scale.py:
 #: it pays at 10^6 paragraphs, where each half takes milliseconds, and costs at 10^5).
@@ -70,6 +99,14 @@ class Store(Protocol):
 
     def sentence_for(self, query: np.ndarray, passage_ids: Sequence[int]) -> dict[int, float]:
         """Best sentence cosine of each passage that has sentences stored."""
+        ...
+
+    def sources_of(self, passage_ids: Sequence[int]) -> dict[int, str]:
+        """The file of each passage."""
+        ...
+
+    def sizes_of(self, sources: Sequence[str]) -> dict[str, int]:
+        """How many passages each file has."""
         ...
 
 
@@ -124,7 +161,71 @@ class Retriever:
             )
         return query
 
+    def resolve(self, request: Request) -> Request:
+        """``request`` with its follow-up resolved against the earlier questions (:mod:`qa.search.followup`)."""
+        if not request.history:
+            return request
+        turn = conversation(request.question, request.history, _Conversation(self, request))
+        return replace(request, searched=turn.searched, focus=turn.focus, ordered_by=turn.ordered_by)
+
+    def where(self, words: Sequence[str]) -> dict[str, Where]:
+        """Where each of ``words`` occurs: the files holding it, and those it is a subject of."""
+        stems = {word: found[0] for word in dict.fromkeys(words) if (found := tokens(word))}
+        if not stems or not len(self._store):
+            return {}
+        scores = self._store.lexical.scores(" ".join(stems.values()), 1)
+        rare = {term.term: term for term in scores.rare}
+        held = {int(p) for term in rare.values() for p in term.passage_ids.tolist()}
+        files = self._store.sources_of(sorted(held)) if held else {}
+        sizes = self._store.sizes_of(sorted(set(files.values()))) if files else {}
+        share = SUBJECT_SHARE
+        places: dict[str, Where] = {}
+        for word, stem in stems.items():
+            term = rare.get(stem)
+            if term is None:
+                # No passage holds it (an empty set), or too many to list (``None``: everywhere).
+                places[word] = Where(None if scores.frequency.get(stem, 0) else frozenset())
+                continue
+            per_file = Counter(files[p] for p in term.passage_ids.tolist() if p in files)
+            # A subject is held by a share of its file's passages, and by two of them where it has two.
+            subject = frozenset(
+                f for f, n in per_file.items() if n >= max(share * sizes.get(f, 0), min(2, sizes.get(f, 0)))
+            )
+            shares = {f: per_file[f] / sizes[f] for f in subject if sizes.get(f)}
+            places[word] = Where(frozenset(per_file), subject, shares)
+        return places
+
+    def _markers_for(
+        self, question: str, allowed: np.ndarray | None
+    ) -> Callable[[Sequence[int]], dict[int, float]] | None:
+        """The share of the question's time and contrast words each passage holds (``None``: it has none)."""
+        marked = markers(question)
+        if not marked or self._settings.marker_weight <= 0:
+            return None
+
+        def held(passage_ids: Sequence[int]) -> dict[int, float]:
+            shares = dict.fromkeys(passage_ids, 0.0)
+            for term in marked:
+                scores = self._store.lexical.scores(term, 1, within=allowed).of(passage_ids)
+                for pid, score in scores.items():
+                    shares[pid] += (score > 0) / len(marked)
+            return shares
+
+        return held
+
     def rank(self, request: Request) -> Ranking:
+        """Rank passages for ``request.searched`` and collapse near-duplicates (see :meth:`_rank`).
+
+        A follow-up that stays on its file (``request.ordered_by``) is ordered by its own words
+        there, and judged by the evidence of what it searched with the carried subject.
+        """
+        ranking = self._rank(request)
+        if not request.ordered_by:
+            return ranking
+        ordered = self._rank(replace(request, searched=request.ordered_by))
+        return Ranking(ordered.hits, ranking.best_cosine, ranking.best_lexical, ranking.evidence)
+
+    def _rank(self, request: Request) -> Ranking:
         """Rank passages for ``request.searched`` and collapse near-duplicates.
 
         ``request.sources`` limits the search inside it: up to ``k`` hits come from them however
@@ -182,6 +283,7 @@ class Retriever:
                 lexical,
                 dense_for=lambda ids: self._store.dense_for(query[0], ids),
                 sentence_for=lambda ids: self._store.sentence_for(query[0], ids),
+                markers_for=self._markers_for(question, allowed),
             )
         elif mode == "dense":
             order = sorted(dense, key=lambda p: -dense[p])
@@ -190,6 +292,10 @@ class Retriever:
         else:
             order = sorted(lexical, key=lambda p: -lexical[p])
             fused = lexical
+        if request.focus:
+            # The files a conversation moved to (or stays on) rank first, in their own order.
+            files = self._store.sources_of(order)
+            order = sorted(order, key=lambda p: files.get(p) not in request.focus)
         hits = collapse(
             order,
             fused,

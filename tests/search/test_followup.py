@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
-from qa.search.followup import CARRIED_MAX, is_follow_up, resolve
+from qa.search.followup import CARRIED_MAX, Where, conversation, is_follow_up, resolve
 
 MOSUL_AID = "What kinds of aid have Mosul NGOs sent to the Palestinian territories?"
 
@@ -94,3 +96,101 @@ def test_long_inputs_stay_bounded_and_quick() -> None:
     base = "Xo, " * 497
     searched = resolve("and " + "Xo, " * 498, [base, "and " + "Xo, " * 498])
     assert len(searched) <= 2 * 2000 + 1
+
+
+# -- with the corpus at hand ------------------------------------------------------------------
+
+
+class FakeCorpus:
+    """Files and the words they hold; a word in most of a file's passages is its subject."""
+
+    FILES: ClassVar[dict[str, dict[str, bool]]] = {
+        "mosul.txt": {"mosul": True, "aid": False, "ngos": False, "sent": False, "palestinian": False, "own": False},
+        "isfahan.txt": {"isfahan": True, "gaza": True, "aid": False, "palestinian": False, "own": False},
+        "hives.docx": {"hive": True, "hives": True, "cost": False, "sponsor": False, "honey": False},
+        "report.pdf": {"lighthouse": True, "kettle": True, "point": True, "light": False, "switched": False},
+        "tide-mill.md": {"tide": True, "mill": True, "open": False, "miller": False},
+        "seed-library.html": {"seed": True, "library": True, "open": False, "thornbury": True},
+    }
+
+    def __init__(self) -> None:
+        self.searched: list[tuple[str, frozenset[str]]] = []
+
+    def where(self, words: list[str]) -> dict[str, Where]:
+        places = {}
+        for word in words:
+            folded = word.lower()
+            held = frozenset(f for f, w in self.FILES.items() if folded in w)
+            subject = frozenset(f for f, w in self.FILES.items() if w.get(folded))
+            # The file's own name is in all of its passages, other subjects in half.
+            places[word] = Where(held, subject, {f: 1.0 if folded in f else 0.5 for f in subject})
+        return places
+
+    def subject(self, searched: str, focus: frozenset[str]) -> str | None:
+        self.searched.append((searched, focus))
+        if focus:
+            return sorted(focus)[0]
+        words = {w.lower().strip("?,.") for w in searched.split()}
+        best = max(self.FILES, key=lambda f: sum(1 for w in words if self.FILES[f].get(w)))
+        return best if any(self.FILES[best].get(w) for w in words) else None
+
+
+def test_a_follow_up_naming_another_files_subject_moves_there_and_ranks_it_first() -> None:
+    turn = conversation("and in Isfahan?", [MOSUL_AID], FakeCorpus())
+    assert turn.focus == {"isfahan.txt"}
+    assert "Isfahan NGOs" in turn.searched and "Mosul" not in turn.searched
+    assert turn.subject == "isfahan.txt"
+
+
+def test_a_new_subject_in_lower_case_takes_the_old_ones_place() -> None:
+    turn = conversation("what about isfahan?", [MOSUL_AID], FakeCorpus())
+    assert turn.focus == {"isfahan.txt"}
+    assert "Mosul" not in turn.searched and "isfahan NGOs" in turn.searched
+
+
+def test_a_new_subject_that_is_no_name_leaves_the_old_subjects_own_words_behind() -> None:
+    turn = conversation("and the tide mill?", ["When is the seed library open?"], FakeCorpus())
+    assert turn.focus == {"tide-mill.md"}
+    assert "open" in turn.searched
+    assert "seed" not in turn.searched.lower() and "library" not in turn.searched.lower()
+
+
+def test_a_follow_up_without_a_new_subject_stays_on_the_conversations_file() -> None:
+    corpus = FakeCorpus()
+    turn = conversation("what did they send?", [MOSUL_AID], corpus)
+    assert turn.focus == {"mosul.txt"}
+    assert turn.searched.startswith("what did they send?") and "Mosul" in turn.searched
+
+
+def test_a_question_with_its_own_subject_and_verb_is_never_rewritten() -> None:
+    question = "How much does it cost to sponsor a hive?"
+    turn = conversation(question, ["When was the Kettle Point lighthouse switched off?"], FakeCorpus())
+    assert turn.searched == question and turn.focus == frozenset()
+    assert turn.subject == "hives.docx"
+    # The words alone cannot tell: three words of its own and "it" make a follow-up.
+    assert resolve(question, ["When was the Kettle Point lighthouse switched off?"]) != question
+
+
+def test_a_new_subject_with_two_words_of_its_own_stands_alone_and_one_with_fewer_follows() -> None:
+    question = "and does Isfahan send aid too?"
+    assert conversation(question, [MOSUL_AID], FakeCorpus()).searched == question
+    turn = conversation("ok, same question for Isfahan", [MOSUL_AID], FakeCorpus())
+    assert turn.focus == {"isfahan.txt"} and "Isfahan NGOs" in turn.searched
+
+
+def test_the_old_subjects_name_is_the_one_replaced() -> None:
+    turn = conversation("and for Mosul?", ["Who is behind the aid for Gaza in Isfahan?"], FakeCorpus())
+    assert turn.focus == {"mosul.txt"}
+    assert "aid for Gaza in Mosul" in turn.searched and "Isfahan" not in turn.searched
+
+
+def test_someone_else_prefers_no_file() -> None:
+    turn = conversation("who else said that?", ["What did the Mosul historian say?"], FakeCorpus())
+    assert turn.focus == frozenset()
+
+
+def test_a_chain_follows_the_subject_from_file_to_file() -> None:
+    corpus = FakeCorpus()
+    turn = conversation("and the tide mill?", ["When is the seed library open?", "what about the hives?"], corpus)
+    assert turn.focus == {"tide-mill.md"}
+    assert "hive" not in turn.searched.lower()

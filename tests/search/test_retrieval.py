@@ -80,3 +80,51 @@ def test_paraphrases_are_not_collapsed(tmp_path: Path, fake: FakeEmbedder) -> No
     }
     index = qa.build_index(write_corpus(tmp_path / "c", files), tmp_path / "i", embedder=fake)
     assert len(index.search("organise Palestine", k=2)) == 2
+
+
+# -- follow-ups against the corpus, focus, time words ------------------------------------------
+
+TOWNS = {
+    "harbour.txt": (
+        "Kelso harbour opened in 1850.\n\nKelso harbour was closed in 1990 and opened again in 2020.\n\n"
+        "The Kelso harbour master keeps the keys."
+    ),
+    "mill.txt": "Dunmore mill grinds oats.\n\nDunmore mill is open on Sundays.\n\nThe Dunmore mill pond froze once.",
+}
+
+
+@pytest.fixture
+def towns(tmp_path: Path, fake: FakeEmbedder) -> qa.Index:
+    return qa.build_index(write_corpus(tmp_path / "towns", TOWNS), tmp_path / "towns-index", embedder=fake)
+
+
+def test_where_tells_the_files_holding_a_word_from_those_it_is_the_subject_of(towns: qa.Index) -> None:
+    places = towns._retriever.where(["Kelso", "Dunmore", "opened", "keys", "volcano", "the"])
+    assert places["Kelso"].held == {"harbour.txt"} and places["Kelso"].subject_of == {"harbour.txt"}
+    assert places["Kelso"].shares == {"harbour.txt": 1.0}
+    assert places["Dunmore"].subject_of == {"mill.txt"}
+    # In one passage of three: held, but not the file's subject.
+    assert places["keys"].held == {"harbour.txt"} and places["keys"].subject_of == frozenset()
+    assert places["volcano"].held == frozenset()
+    # A stop word is no search term at all.
+    assert "the" not in places
+
+
+def test_a_follow_up_to_another_files_subject_ranks_that_file_first(towns: qa.Index) -> None:
+    answer = towns.answer("and Dunmore?", k=6, history=["When did Kelso harbour open?"])
+    ranked = [q.source for q in (*answer.quotes, *answer.more)]
+    assert ranked[:3] == ["mill.txt"] * 3 and set(ranked[3:]) == {"harbour.txt"}
+    staying = towns.answer("who keeps its keys?", k=6, history=["When did Kelso harbour open?"])
+    assert [q.source for q in (*staying.quotes, *staying.more)][:3] == ["harbour.txt"] * 3
+
+
+def test_a_time_word_lifts_the_passage_that_holds_it(towns: qa.Index) -> None:
+    question = "When did Kelso harbour open again?"
+    with_markers = towns.search(question, k=3)
+    assert with_markers[0].paragraph == 2
+    plain = qa.load_index(towns.folder, settings=qa.Settings(marker_weight=0.0), embedder=FakeEmbedder())
+    scores = {h.paragraph: h.score for h in plain.search(question, k=3)}
+    lifted = {h.paragraph: h.score for h in with_markers}
+    # Only the passage saying "again" gains, by the weight.
+    assert lifted[2] - scores[2] == pytest.approx(0.2)
+    assert lifted[1] == pytest.approx(scores[1]) and lifted[3] == pytest.approx(scores[3])

@@ -55,26 +55,37 @@ SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 OUT_OF_CORPUS = ROOT / "tests" / "data" / "out_of_corpus.jsonl"
 #: L2 penalty of the logistic regression (on standardised features).
 L2 = 1.0
-#: Probability above which an answer carries no weak-match caveat.
+#: Least probability above which an answer carries no weak-match caveat.
 CONFIDENT = 0.5
+#: Share of SQuAD's questions above the confident level that must have an answer: a model fitted
+#: on paraphrases too gives same-topic questions without an answer high probabilities, so
+#: "confident" asks for more than "more likely than not".
+CONFIDENT_PRECISION = 0.975
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Logistic regression by Newton's method on standardised features.
+def fit(
+    x: np.ndarray, y: np.ndarray, l2: float = L2, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Weighted logistic regression by Newton's method on standardised features.
+
+    ``weights`` (mean 1; ``None``: all 1) let a few hundred written questions count as much
+    as a share of SQuAD's ten thousand.
 
     Returns:
         ``(coefficients, intercept, mean, scale)``.
 
     """
-    mean, scale = x.mean(0), x.std(0)
+    weight = np.ones(len(x)) if weights is None else weights
+    mean = np.average(x, axis=0, weights=weight)
+    scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=weight))
     scale[scale == 0] = 1.0
     z = np.c_[np.ones(len(x)), (x - mean) / scale]
     w = np.zeros(z.shape[1])
     penalty = np.diag([0.0] + [l2] * (z.shape[1] - 1))
     for _ in range(50):
         p = 1 / (1 + np.exp(-z @ w))
-        gradient = z.T @ (p - y) + penalty @ w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        gradient = z.T @ (weight * (p - y)) + penalty @ w
+        hessian = (z * (weight * p * (1 - p))[:, None]).T @ z + penalty
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-9:
@@ -95,6 +106,14 @@ def operating_point(p: np.ndarray, y: np.ndarray, budget: float) -> float:
     return float(answerable[min(k, len(answerable) - 1)])
 
 
+def confident_level(p: np.ndarray, y: np.ndarray, precision: float) -> float:
+    """The lowest probability at and above which at least ``precision`` of the questions have an answer."""
+    order = np.argsort(-p, kind="stable")
+    shares = np.cumsum(y[order]) / np.arange(1, len(p) + 1)
+    good = np.flatnonzero(shares >= precision)
+    return float(p[order][good[-1]]) if len(good) else 1.0
+
+
 def rates(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
     """Abstention on unanswerable questions and false abstention on answerable ones."""
     return {
@@ -113,15 +132,35 @@ def auc(p: np.ndarray, y: np.ndarray) -> float:
 
 
 def model_of(
-    name: str, names: tuple[str, ...], x: np.ndarray, y: np.ndarray, budget: float, fitted_on: str
+    name: str,
+    names: tuple[str, ...],
+    x: np.ndarray,
+    y: np.ndarray,
+    budget: float,
+    fitted_on: str,
+    *,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Answerability:
-    """Fit a calibration and choose its operating point on the same data."""
-    coefficients, intercept, mean, scale = fit(x, y)
+    """Fit a calibration and choose its operating point on the same SQuAD data.
+
+    ``extra`` are rows of other question styles ``(x, y, weights)``, fitted beside SQuAD's
+    with the weights given (SQuAD's rows share the rest); the operating point is still
+    chosen on SQuAD's rows (the highest probability whose false abstentions stay within
+    ``budget``).
+    """
+    if extra is None:
+        coefficients, intercept, mean, scale = fit(x, y)
+    else:
+        x_extra, y_extra, w_extra = extra
+        weights = np.r_[np.full(len(x), (1 - w_extra.sum()) / len(x)), w_extra]
+        coefficients, intercept, mean, scale = fit(
+            np.r_[x, x_extra], np.r_[y, y_extra], weights=weights / weights.mean()
+        )
     p = 1 / (1 + np.exp(-(intercept + ((x - mean) / scale) @ coefficients)))
     abstain = operating_point(p, y, budget)
-    # Confident where the model finds an answer more likely than not (on a split where half
-    # the questions have none).
-    confident = max(CONFIDENT, abstain)
+    # Confident where nearly every SQuAD question at or above the level has its answer (on a
+    # split where half have none), and never under an even chance.
+    confident = max(CONFIDENT, abstain, confident_level(p, y, CONFIDENT_PRECISION))
     return Answerability(
         name=name,
         features=names,
@@ -159,6 +198,65 @@ def evidence_rows(index: qa.Index, questions: list[str]) -> list[dict[str, float
     return rows
 
 
+#: Share of the fitting weight given to the written question styles (the rest is SQuAD's): chosen on
+#: the tuning share (0.10, 0.15, 0.25 tried): the largest that keeps both held-out SQuAD halves at
+#: 70 % abstentions or more.
+STYLE_SHARE = 0.15
+
+
+def style_rows(half_index: qa.Index, split: str) -> dict[str, tuple[list[dict[str, float | None]], np.ndarray]]:
+    """Feature rows and labels of the written questions of one split, by group (benchmarks/styles.py).
+
+    The rewritten SQuAD questions are asked of the half-split index (those about odd-numbered
+    articles have no answer there); the questions about the seeds and the mixed samples, the
+    follow-up chains (each turn with the turns before it) and the rare-word questions of an
+    index of both folders.
+    """
+    import styles
+
+    if not styles.SQUAD_TITLES:
+        styles.SQUAD_TITLES.extend(styles.squad_titles())
+    combined = qa.build_index(styles.combined_corpus(), styles.DATA / "index-combined")
+    groups = {
+        "SQuAD paraphrased": (half_index, [c for c in styles.squad_cases(half=True) if c.style == "SQuAD paraphrased"]),
+        "seeds and mixed": (combined, styles.style_cases()),
+        "follow-ups": (combined, styles.chain_cases()),
+        "rare words": (combined, styles.rare_cases(combined)),
+    }
+    found = {}
+    for name, (index, cases) in groups.items():
+        chosen = [c for c in cases if c.split == split]
+        rows = []
+        for case in chosen:
+            evidence = index.rank(case.question, 5, history=list(case.history)).evidence
+            assert evidence is not None
+            rows.append(features(evidence))
+        found[name] = (rows, np.array([1.0 if c.relevant else 0.0 for c in chosen]))
+    return found
+
+
+def style_matrix(
+    groups: dict[str, tuple[list[dict[str, float | None]], np.ndarray]], names: tuple[str, ...], share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The groups' rows as ``(x, y, weights)``: each group weighs ``share / groups`` in all."""
+    parts = [(matrix(rows, names), y) for rows, y in groups.values() if len(y)]
+    weights = np.concatenate([np.full(len(y), share / len(parts) / len(y)) for _, y in parts])
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]), weights
+
+
+def style_rates(
+    model: Answerability, groups: dict[str, tuple[list[dict[str, float | None]], np.ndarray]]
+) -> dict[str, str]:
+    """Refused answerable and abstained unanswerable questions of each group, as ``n/N``."""
+    found = {}
+    for name, (rows, y) in groups.items():
+        p = probabilities(model, rows)
+        refused = int((p[y == 1] < model.abstain_below).sum())
+        abstained = int((p[y == 0] < model.abstain_below).sum())
+        found[name] = f"refused {refused}/{int((y == 1).sum())}, abstained {abstained}/{int((y == 0).sum())}"
+    return found
+
+
 #: Questions about the seeds named in the issue, whose probabilities the docs quote.
 NAMED = ("peace", "Who is Dr. Hisham Al-Hashimi?", "What library was established in Basra?")
 
@@ -191,9 +289,9 @@ def seed_check(
 #: Fixed evidence whose probabilities docs/benchmarks.md lists (tests/answer/test_answerability.py
 #: checks the shipped calibration gives them).
 EXAMPLES = {
-    "strong": Evidence(0.70, 0.10, 0.75, 0.50, 0.90, 0.80, 6),
-    "middling": Evidence(0.45, 0.03, 0.50, 0.25, 0.45, 0.80, 6),
-    "unrelated": Evidence(0.15, 0.01, 0.20, 0.05, 0.10, 1.00, 4),
+    "strong": Evidence(0.70, 0.10, 0.75, 0.50, 0.90, 0.80, 6, 3.0, 1.0),
+    "middling": Evidence(0.45, 0.03, 0.50, 0.25, 0.45, 0.80, 6, 1.5, 0.5),
+    "unrelated": Evidence(0.15, 0.01, 0.20, 0.05, 0.10, 1.00, 4, 0.8, 0.33),
 }
 
 
@@ -207,6 +305,9 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="store the calibrations under qa/answer/calibration/")
     parser.add_argument("--plot", type=Path, default=None, help="write the trade-off curve as a PNG")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the embedding model to calibrate")
+    parser.add_argument(
+        "--style-share", type=float, default=STYLE_SHARE, help="share of the fitting weight of the written styles"
+    )
     args = parser.parse_args()
     model_name = canonical_model_name(args.model)
     if not (SQUAD / "half.jsonl").exists():
@@ -232,15 +333,21 @@ def main() -> None:
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     kinds = {"model": FEATURES, "generic": GENERIC_FEATURES}
     budgets = {"model": args.false_budget, "generic": args.generic_budget}
+    # Written questions of other styles: their tuning share is fitted beside SQuAD (the model
+    # only: keyword features alone cannot tell a paraphrase from a miss), the held-out share measured.
+    styles = {split: style_rows(index, split) for split in ("tune", "heldout")} if default else {}
     for kind, names in kinds.items():
         x = matrix(rows, names)
+        extra = style_matrix(styles["tune"], names, args.style_share) if styles and kind == "model" else None
         for fit_half in (0, 1):
             train, test = half == fit_half, half != fit_half
-            model = model_of(kind, names, x[train], y[train], budgets[kind], f"half {fit_half}")
+            model = model_of(kind, names, x[train], y[train], budgets[kind], f"half {fit_half}", extra=extra)
             p_test = probabilities(model, [rows[i] for i in np.flatnonzero(test)])
             held = rates(p_test, y[test], model.abstain_below)
             key = f"{kind}: fit on half {fit_half}, measured on half {1 - fit_half}"
             results[key] = {"threshold": model.abstain_below, **held, "auc": round(auc(p_test, y[test]), 4)}
+            if styles and kind == "model":
+                results[key]["held-out styles"] = style_rates(model, styles["heldout"])
             print(key, results[key])
             grid = np.linspace(0, 1, 2001)
             curves[key] = (
@@ -260,6 +367,10 @@ def main() -> None:
         print(f"single cosine 0.33, half {1 - fit_half}", results[f"single cosine 0.33 (before), half {1 - fit_half}"])
 
     # The shipped calibrations: fitted on every question, same operating-point rule.
+    mixed = (
+        f"SQuAD v1.1 dev half split, all {len(rows)} questions, and the tuning share of the written question "
+        f"styles at {args.style_share:g} of the weight (benchmarks/answerability.py)"
+    )
     shipped = {
         kind: model_of(
             model_name if kind == "model" else GENERIC,
@@ -267,10 +378,16 @@ def main() -> None:
             matrix(rows, names),
             y,
             budgets[kind],
-            f"SQuAD v1.1 dev half split, all {len(rows)} questions (benchmarks/answerability.py)",
+            mixed
+            if styles and kind == "model"
+            else f"SQuAD v1.1 dev half split, all {len(rows)} questions (benchmarks/answerability.py)",
+            extra=style_matrix(styles["tune"], names, args.style_share) if styles and kind == "model" else None,
         )
         for kind, names in kinds.items()
     }
+    if styles:
+        results["shipped model on the held-out styles"] = style_rates(shipped["model"], styles["heldout"])
+        print("shipped model, held-out styles:", results["shipped model on the held-out styles"])
     # An index built without sentence vectors ranks differently and has no sentence cosine:
     # its own calibration, fitted on its own rankings of the same questions.
     lean_folder = half_folder.with_name(half_folder.name + "-no-sentences")

@@ -23,7 +23,17 @@ from ..errors import SettingsError
 from ..search.hits import Evidence
 
 #: Every feature a calibration may use, in the order :func:`features` gives them.
-FEATURES = ("best_cosine", "margin", "sentence_cosine", "lexical", "coverage", "max_idf", "terms")
+FEATURES = (
+    "best_cosine",
+    "margin",
+    "sentence_cosine",
+    "lexical",
+    "coverage",
+    "max_idf",
+    "terms",
+    "standout",
+    "agreement",
+)
 #: Features that do not depend on the embedding model (the generic calibration's).
 GENERIC_FEATURES = ("lexical", "coverage", "max_idf", "terms")
 GENERIC = "generic"
@@ -150,6 +160,8 @@ def features(evidence: Evidence) -> dict[str, float | None]:
         "max_idf": evidence.max_idf,
         # Question length on a log scale: the step from 1 to 3 words matters, from 12 to 14 not.
         "terms": math.log1p(evidence.terms),
+        "standout": evidence.standout,
+        "agreement": evidence.agreement,
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..store.bm25 import LexicalScores
 from .hits import Evidence, Hit
 
@@ -31,6 +33,15 @@ def evidence_of(
     leading = [hit.passage_id for hit in hits[:EVIDENCE_HITS]]
     scores = lexical.of(leading) if lexical.attainable > 0 else {}
     covered = lexical.coverage(leading)
+    standout = None
+    if len(cosines) >= 3:
+        spread = float(np.std(cosines))
+        standout = (cosines[0] - float(np.mean(cosines))) / spread if spread > 1e-9 else 0.0
+    agreement = None
+    if cosines and hits[0].dense_score is not None:
+        # The first hit's place among all candidates by cosine (1: it is the closest).
+        place = 1 + sum(1 for c in cosines if c > hits[0].dense_score)
+        agreement = 1.0 / place
     return Evidence(
         best_cosine=best,
         margin=margin,
@@ -39,4 +50,6 @@ def evidence_of(
         coverage=max(covered.values(), default=0.0),
         max_idf=lexical.max_idf,
         terms=lexical.terms,
+        standout=standout,
+        agreement=agreement,
     )

@@ -103,6 +103,10 @@ class Evidence:
             most) whose terms one of the leading hits holds.
         max_idf: How rare the question's rarest term is (1: it occurs nowhere).
         terms: Distinct content words (stemmed, stop words left out) in the question.
+        standout: How far the best cosine stands above the cosines of all candidates, in
+            standard deviations (``None`` without vector search or with fewer than 3 candidates).
+        agreement: 1 over the dense rank of the first hit: 1 when the best-ranked passage is
+            also the closest by cosine (``None`` without vector search).
 
     """
 
@@ -113,6 +117,8 @@ class Evidence:
     coverage: float
     max_idf: float
     terms: int
+    standout: float | None = None
+    agreement: float | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from conftest import DEV_QUESTIONS, ROOT
 from fakes import FakeEmbedder
 
 import qa
-from qa.answer.answerability import GENERIC, Answerability, calibration, features, for_model
+from qa.answer.answerability import FEATURES, GENERIC, Answerability, calibration, features, for_model
 from qa.errors import SettingsError
 from qa.eval.questions import read_questions
 from qa.search.hits import Evidence
@@ -24,13 +24,37 @@ EVERYDAY = [json.loads(line)["question"] for line in (DATA / "out_of_corpus.json
 #: Fixed evidence and the probability the shipped calibration gives it (docs/benchmarks.md,
 #: "Abstention": the same three rows). Refitting the calibration changes these on purpose.
 STRONG = Evidence(
-    best_cosine=0.70, margin=0.10, sentence_cosine=0.75, lexical=0.50, coverage=0.90, max_idf=0.80, terms=6
+    best_cosine=0.70,
+    margin=0.10,
+    sentence_cosine=0.75,
+    lexical=0.50,
+    coverage=0.90,
+    max_idf=0.80,
+    terms=6,
+    standout=3.0,
+    agreement=1.0,
 )
 MIDDLING = Evidence(
-    best_cosine=0.45, margin=0.03, sentence_cosine=0.50, lexical=0.25, coverage=0.45, max_idf=0.80, terms=6
+    best_cosine=0.45,
+    margin=0.03,
+    sentence_cosine=0.50,
+    lexical=0.25,
+    coverage=0.45,
+    max_idf=0.80,
+    terms=6,
+    standout=1.5,
+    agreement=0.5,
 )
 UNRELATED = Evidence(
-    best_cosine=0.15, margin=0.01, sentence_cosine=0.20, lexical=0.05, coverage=0.10, max_idf=1.00, terms=4
+    best_cosine=0.15,
+    margin=0.01,
+    sentence_cosine=0.20,
+    lexical=0.05,
+    coverage=0.10,
+    max_idf=1.00,
+    terms=4,
+    standout=0.8,
+    agreement=0.33,
 )
 
 
@@ -63,19 +87,13 @@ def test_a_calibration_computes_the_logistic_of_its_standardised_features() -> N
 
 def test_the_shipped_calibration_loads_from_json_and_gives_the_documented_probabilities() -> None:
     model = for_model("all-MiniLM-L6-v2")
-    assert model.name == "all-MiniLM-L6-v2" and model.features == (
-        "best_cosine",
-        "margin",
-        "sentence_cosine",
-        "lexical",
-        "coverage",
-        "max_idf",
-        "terms",
-    )
+    # Every feature there is, cosines and stand-out included.
+    assert model.name == "all-MiniLM-L6-v2" and model.features == FEATURES
+    assert {"standout", "agreement", "sentence_cosine"} <= set(model.features)
     assert 0 < model.abstain_below < model.confident_above < 1
-    assert model.probability(STRONG) == pytest.approx(0.9995, abs=5e-4)
-    assert model.probability(MIDDLING) == pytest.approx(0.2433, abs=5e-4)
-    assert model.probability(UNRELATED) == pytest.approx(0.0000, abs=5e-4)
+    assert model.probability(STRONG) == pytest.approx(0.9997, abs=5e-4)
+    assert model.probability(MIDDLING) == pytest.approx(0.6948, abs=5e-4)
+    assert model.probability(UNRELATED) == pytest.approx(0.0041, abs=5e-4)
     # The probabilities order the evidence as a person would.
     assert model.probability(STRONG) > model.probability(MIDDLING) > model.probability(UNRELATED)
     # The JSON file is what was read: no pickle, nothing computed at import.
@@ -124,7 +142,7 @@ def test_malformed_calibrations_are_refused_with_a_settings_error(change: dict[s
 @pytest.mark.model
 @pytest.mark.parametrize("question", EVERYDAY)
 def test_everyday_questions_outside_the_corpus_abstain(seeds_index: qa.Index, question: str) -> None:
-    # None of these 30 questions was used to fit the calibration (SQuAD only).
+    # None of these 30 questions was used to fit the calibration (SQuAD and benchmarks/questions/).
     answer = seeds_index.answer(question)
     assert not answer.found, (question, answer.confidence)
     assert answer.confidence is not None and answer.confidence < seeds_index.answerability().abstain_below

@@ -145,3 +145,25 @@ def test_with_one_hit_asked_for_the_margin_still_leaves_out_the_hits_folded_copy
 
     assert margin(2) == pytest.approx(0.3)
     assert margin(1) == pytest.approx(0.3)
+
+
+def test_the_standout_is_the_best_cosine_in_standard_deviations_above_the_candidates_mean() -> None:
+    dense = {1: 0.9, 2: 0.5, 3: 0.4, 4: 0.2}
+    found = evidence_of([hit(1, 0.9)], dense, {}, NO_KEYWORDS)
+    values = np.array(list(dense.values()))
+    assert found is not None and found.standout == pytest.approx((0.9 - values.mean()) / values.std())
+    # Too few candidates to speak of a spread; identical cosines stand out by nothing.
+    few = evidence_of([hit(1, 0.9)], {1: 0.9, 2: 0.5}, {}, NO_KEYWORDS)
+    assert few is not None and few.standout is None
+    flat = evidence_of([hit(1, 0.5)], {1: 0.5, 2: 0.5, 3: 0.5}, {}, NO_KEYWORDS)
+    assert flat is not None and flat.standout == 0.0
+
+
+def test_agreement_is_one_over_the_first_hits_place_by_cosine() -> None:
+    dense = {1: 0.6, 2: 0.8, 3: 0.7}
+    first_is_third = evidence_of([hit(1, 0.6), hit(2, 0.8, rank=2)], dense, {}, NO_KEYWORDS)
+    assert first_is_third is not None and first_is_third.agreement == pytest.approx(1 / 3)
+    closest = evidence_of([hit(2, 0.8)], dense, {}, NO_KEYWORDS)
+    assert closest is not None and closest.agreement == 1.0
+    lexical = evidence_of([hit(1)], {}, {}, keyword_scores({1: 4.0}))
+    assert lexical is not None and (lexical.standout, lexical.agreement) == (None, None)

@@ -33,15 +33,15 @@ def evidence_of(
     leading = [hit.passage_id for hit in hits[:EVIDENCE_HITS]]
     scores = lexical.of(leading) if lexical.attainable > 0 else {}
     covered = lexical.coverage(leading)
-    standout = None
-    if len(cosines) >= 3:
-        spread = float(np.std(cosines))
+    # How far the best cosine stands out from all candidates' (0 with fewer than three of them,
+    # or none spread), and 1 over the first hit's place among them by cosine (0: it has none).
+    standout: float | None = None
+    agreement: float | None = None
+    if cosines:
+        spread = float(np.std(cosines)) if len(cosines) >= 3 else 0.0
         standout = (cosines[0] - float(np.mean(cosines))) / spread if spread > 1e-9 else 0.0
-    agreement = None
-    if cosines and hits[0].dense_score is not None:
-        # The first hit's place among all candidates by cosine (1: it is the closest).
-        place = 1 + sum(1 for c in cosines if c > hits[0].dense_score)
-        agreement = 1.0 / place
+        own = dense.get(hits[0].passage_id, hits[0].dense_score)
+        agreement = 1.0 / (1 + sum(1 for c in cosines if c > own)) if own is not None else 0.0
     return Evidence(
         best_cosine=best,
         margin=margin,

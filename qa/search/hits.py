@@ -104,9 +104,9 @@ class Evidence:
         max_idf: How rare the question's rarest term is (1: it occurs nowhere).
         terms: Distinct content words (stemmed, stop words left out) in the question.
         standout: How far the best cosine stands above the cosines of all candidates, in
-            standard deviations (``None`` without vector search or with fewer than 3 candidates).
+            standard deviations (0 with fewer than 3 candidates; ``None`` without vector search).
         agreement: 1 over the dense rank of the first hit: 1 when the best-ranked passage is
-            also the closest by cosine (``None`` without vector search).
+            also the closest by cosine, 0 when it has no cosine (``None`` without vector search).
 
     """
 

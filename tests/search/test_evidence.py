@@ -152,9 +152,10 @@ def test_the_standout_is_the_best_cosine_in_standard_deviations_above_the_candid
     found = evidence_of([hit(1, 0.9)], dense, {}, NO_KEYWORDS)
     values = np.array(list(dense.values()))
     assert found is not None and found.standout == pytest.approx((0.9 - values.mean()) / values.std())
-    # Too few candidates to speak of a spread; identical cosines stand out by nothing.
+    # Too few candidates to speak of a spread, or identical cosines: they stand out by nothing
+    # (a number all the same: a one-paragraph corpus must still be judged).
     few = evidence_of([hit(1, 0.9)], {1: 0.9, 2: 0.5}, {}, NO_KEYWORDS)
-    assert few is not None and few.standout is None
+    assert few is not None and few.standout == 0.0
     flat = evidence_of([hit(1, 0.5)], {1: 0.5, 2: 0.5, 3: 0.5}, {}, NO_KEYWORDS)
     assert flat is not None and flat.standout == 0.0
 
@@ -165,5 +166,8 @@ def test_agreement_is_one_over_the_first_hits_place_by_cosine() -> None:
     assert first_is_third is not None and first_is_third.agreement == pytest.approx(1 / 3)
     closest = evidence_of([hit(2, 0.8)], dense, {}, NO_KEYWORDS)
     assert closest is not None and closest.agreement == 1.0
+    # A first hit found by keywords alone has no cosine: it agrees with nothing.
+    keyword_only = evidence_of([hit(9)], dense, {}, NO_KEYWORDS)
+    assert keyword_only is not None and keyword_only.agreement == 0.0
     lexical = evidence_of([hit(1)], {}, {}, keyword_scores({1: 4.0}))
     assert lexical is not None and (lexical.standout, lexical.agreement) == (None, None)

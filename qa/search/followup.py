@@ -164,6 +164,9 @@ _FUNCTION = frozenset(
     ]
 )
 
+#: Words that ask: a follow-up holding one after its opening asks a question of its own.
+_ASKING = frozenset(["who", "whom", "whose", "what", "when", "where", "which", "why", "how"])
+
 #: Most characters carried over from the previous question (a chain of follow-ups stays short).
 CARRIED_MAX = 300
 
@@ -328,42 +331,53 @@ OWN_WORD_SHARE = 0.6
 HISTORY_TURNS = 12
 
 
-def _alone(question: str, corpus: Corpus | None) -> Resolved:
-    """A question that stands on its own: searched as it is, the new base."""
-    return Resolved(question, question, frozenset(), corpus.subject(question, frozenset()) if corpus else None)
-
-
-def step(question: str, base: str, subject: str | None = None, corpus: Corpus | None = None) -> Resolved:
+def step(
+    question: str, base: str, subject: str | None = None, corpus: Corpus | None = None, *, track: bool = True
+) -> Resolved:
     """What ``question`` searches after a conversation about ``base`` (the file ``subject``).
 
-    Without ``corpus`` this is :func:`follow`. With it, a follow-up's words that are the
-    subject of another file than the conversation's, and that file does not hold, name a
-    new subject: the question moves there (the old subject's own words are not carried, its
-    names are replaced) and that file's passages rank first. Beside such words, two more
-    of its own make a question stand alone ("How much does it cost to sponsor a hive?",
-    "and what is Mosul planning next?"). A follow-up that names no new subject ranks the
-    conversation's file first, ordered by its own words.
+    Without ``corpus`` this is :func:`follow`. With it, a follow-up's words that another file
+    holds and the conversation's file does not, and that are that file's subject or a name,
+    name a new subject: the question moves there (the old subject's own words are not
+    carried, its names are replaced) and that file's passages rank first. Beside such
+    words, two more of its own make a question stand alone ("and what is Mosul planning
+    next?"); so do three or more of its own that the conversation's file does not hold, or
+    two that no file holds ("How much does it cost to sponsor a hive?", "and what is the
+    capital of France?"). A follow-up that names no new subject ranks the conversation's
+    file first, ordered by its own words. ``track``: find the file this turn is about (a
+    search; the last turn of a conversation needs none).
     """
-    question = " ".join(question.split())
-    base = " ".join(base.split())
+    question = " ".join(question.split())[:BASE_MAX]
+    base = " ".join(base.split())[:BASE_MAX]
+
+    def about(searched: str, focus: frozenset[str]) -> str | None:
+        return corpus.subject(searched, focus) if corpus is not None and track else None
+
     if not base or not is_follow_up(question):
-        return _alone(question, corpus)
+        return Resolved(question, question, frozenset(), about(question, frozenset()))
     if corpus is None:
         searched, carried_base = follow(question, base)
         return Resolved(searched, carried_base)
     own = content_words(question)
     earlier = content_words(base)
     where = corpus.where([*own, *earlier])
+    names = {w.lower() for s, e in _name_runs(question) for w in content_words(question[s:e])}
     new = [
         w
         for w in own
         if (found := where.get(w)) is not None
-        and found.subject_of
-        and found.held is not None
-        and (subject is None or subject not in found.held)
+        and found.held
+        and subject not in found.held
+        and (found.subject_of or w.lower() in names)
     ]
-    if new and len(own) - len(new) >= OWN_SUBJECT_WORDS:
-        return _alone(question, corpus)
+    known = [w for w in own if w in where]
+    ties = [w for w in known if where[w].held is None or subject in (where[w].held or ())]
+    unheld = len(known) >= OWN_SUBJECT_WORDS and all(where[w].held == frozenset() for w in known)
+    if (new and len(own) - len(new) >= OWN_SUBJECT_WORDS) or (
+        subject is not None and not ties and (len(known) > OWN_SUBJECT_WORDS or unheld)
+    ):
+        # Words of its own: nothing ties it to the conversation.
+        return Resolved(question, question, frozenset(), about(question, frozenset()))
     folded = {w.lower() for w in written_words(question)}
     if not new:
         searched, carried_base = follow(question, base)
@@ -371,9 +385,9 @@ def step(question: str, base: str, subject: str | None = None, corpus: Corpus | 
         keep = frozenset() if folded & {"else", "other", "others"} or subject is None else frozenset({subject})
         # Within its file, a question with words of its own is ranked by them alone.
         alone = question if keep and own and searched != question else ""
-        return Resolved(searched, carried_base, keep, corpus.subject(alone or searched, keep), alone)
-    # A new subject: the files it is the subject of (all its words', else any one's).
-    owners = [where[w].subject_of for w in new]
+        return Resolved(searched, carried_base, keep, about(alone or searched, keep), alone)
+    # A new subject: the files it is the subject of (or that hold the name), all its words', else any one's.
+    owners = [where[w].subject_of or where[w].held or frozenset() for w in new]
     focus = frozenset.intersection(*owners) or frozenset.union(*owners)
     # The old subject's own words (in most of its passages, or its title's; not held by the new
     # files) stay behind.
@@ -386,7 +400,6 @@ def step(question: str, base: str, subject: str | None = None, corpus: Corpus | 
         and not (found.held and found.held & focus)
     }
     runs = _name_runs(base)
-    names = _name_runs(question)
     if runs:
         # The new subject takes the place of the old subject's name (else the first name), also
         # when written in lower case ("what about mosul?").
@@ -396,41 +409,85 @@ def step(question: str, base: str, subject: str | None = None, corpus: Corpus | 
             return max((where[w].shares.get(subject or "", 0.0) for w in words if w in where), default=0.0)
 
         start, end = max(runs, key=weight)
-        name = " ".join(question[s:e] for s, e in names) if names else " ".join(new)
+        spans = _name_runs(question)
+        name = " ".join(question[s:e] for s, e in spans) if spans else " ".join(new)
         carried_base = re.sub(rf"(?<!\w){re.escape(base[start:end])}(?!\w)", lambda _: name, base)
     else:
         carried_base = base
     carried_base = _without(carried_base, behind)[:BASE_MAX]
     searched = f"{question} {carried_base[:CARRIED_MAX]}".strip()
-    return Resolved(searched, carried_base, focus, corpus.subject(searched, focus))
+    # A question of its own about the new subject ("and what did Amina say?") is ordered
+    # there by its own words; "and in Isfahan?" by the question it carries.
+    alone = question if _asks(question) else ""
+    return Resolved(searched, carried_base, focus, about(alone or searched, focus), alone)
+
+
+def _asks(question: str) -> bool:
+    """Whether ``question`` asks a question of its own after any opening ("and", "what about")."""
+    opening = _CONTINUES.match(question)
+    rest = question[opening.end() :] if opening else question
+    return bool({w.lower() for w in written_words(rest)} & _ASKING)
 
 
 #: Words that cannot end a phrase: what :func:`_without` leaves of "in Thornbury?".
-_DANGLING = "in|at|of|for|the|a|an|on|to|from|with|by|about|'s"
+_DANGLING = frozenset(["in", "at", "of", "for", "the", "a", "an", "on", "to", "from", "with", "by", "about"])
+#: Punctuation that closes a phrase.
+_CLOSING = re.compile(r"[?.!,;:]+$")
 
 
 def _without(text: str, words: set[str]) -> str:
-    """``text`` without the whole words ``words`` (any case), and without what they leave dangling ("in ?")."""
+    """``text`` without the whole words ``words`` (any case, possessive too), and without what they leave dangling.
+
+    "who looks after the seed library in Thornbury?" without seed, library and Thornbury is
+    "who looks after?": a preposition or article left before a removed word's closing
+    punctuation goes too. One pass over the words (no backtracking on long inputs).
+    """
     if not words:
         return text
-    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    kept = re.sub(rf"(?<!\w)(?:{pattern})(?:['’]s)?(?!\w)", "", text, flags=re.IGNORECASE)
-    # A preposition or article left before a question mark (or the end) goes too.
-    kept = re.sub(rf"(?:\s+(?:{_DANGLING}))+\s*(?=[?.!,;:]|$)", "", " ".join(kept.split()), flags=re.IGNORECASE)
-    return " ".join(kept.split())
+    kept: list[str] = []
+    for token in text.split():
+        closing = _CLOSING.search(token)
+        tail = closing.group(0) if closing else ""
+        core = token[: len(token) - len(tail)]
+        if re.sub(r"['’]s$", "", core).lower() not in words:
+            kept.append(token)
+            continue
+        if tail:
+            # What the removed word leaves dangling before its punctuation goes too.
+            while kept and kept[-1].lower() in _DANGLING:
+                kept.pop()
+            if kept:
+                kept[-1] += tail
+    return " ".join(kept)
 
 
 def conversation(question: str, history: Sequence[str] = (), corpus: Corpus | None = None) -> Resolved:
-    """``question`` after the earlier questions ``history`` (oldest first; the last few are read).
+    """``question`` after the earlier questions ``history`` (oldest first).
 
     The earlier questions are followed in turn, so that a chain of follow-ups keeps the
-    subject of the question that started it, with the names it changed along the way.
+    subject of the question that started it, with the names it changed along the way. The
+    reading starts at the last question that stood on its own by its words; with the corpus,
+    only the last :data:`HISTORY_TURNS` turns are searched (what each was about), those
+    before them are followed by their words alone. A question that is no follow-up reads
+    no history.
     """
+    if not is_follow_up(question):
+        return Resolved(" ".join(question.split()), " ".join(question.split()))
+    turns = [q for q in history if q.strip()]
+    openers = [n for n, q in enumerate(turns) if not is_follow_up(q)]
+    first = openers[-1] if openers else 0
+    searched_from = max(first, len(turns) - HISTORY_TURNS)
     base, subject = "", None
-    for earlier in [q for q in history if q.strip()][-HISTORY_TURNS:]:
-        turn = step(earlier, base, subject, corpus)
+    for number in range(first, len(turns)):
+        if number < searched_from:
+            base = step(turns[number], base).base
+            continue
+        if number == searched_from and number > first and corpus is not None:
+            # The words-only turns before: the file they were about, once.
+            subject = corpus.subject(base, frozenset())
+        turn = step(turns[number], base, subject, corpus)
         base, subject = turn.base, turn.subject
-    return step(question, base, subject, corpus)
+    return step(question, base, subject, corpus, track=False)
 
 
 def resolve(question: str, history: Sequence[str] = ()) -> str:

@@ -20,7 +20,7 @@ from ..store.snapshot import Candidate
 from ..text.terms import tokens
 from .duplicates import collapse
 from .evidence import evidence_of
-from .followup import Where, conversation
+from .followup import Where, conversation, is_follow_up
 from .fusion import fuse
 from .hits import Ranking
 from .markers import markers
@@ -163,33 +163,40 @@ class Retriever:
 
     def resolve(self, request: Request) -> Request:
         """``request`` with its follow-up resolved against the earlier questions (:mod:`qa.search.followup`)."""
-        if not request.history:
+        if not request.history or not is_follow_up(request.question):
             return request
         turn = conversation(request.question, request.history, _Conversation(self, request))
         return replace(request, searched=turn.searched, focus=turn.focus, ordered_by=turn.ordered_by)
 
     def where(self, words: Sequence[str]) -> dict[str, Where]:
-        """Where each of ``words`` occurs: the files holding it, and those it is a subject of."""
-        stems = {word: found[0] for word in dict.fromkeys(words) if (found := tokens(word))}
-        if not stems or not len(self._store):
+        """Where each of ``words`` occurs: the files holding it, and those it is a subject of.
+
+        A word of several terms ("Al-Tamimi") is where its rarest term is; a word that is no
+        search term (a stop word) is left out.
+        """
+        terms = {word: found for word in dict.fromkeys(words) if (found := tokens(word))}
+        if not terms or not len(self._store):
             return {}
-        scores = self._store.lexical.scores(" ".join(stems.values()), 1)
+        # The words as written: the index's tokenizer makes the same terms of them.
+        scores = self._store.lexical.scores(" ".join(terms), 1)
         rare = {term.term: term for term in scores.rare}
         held = {int(p) for term in rare.values() for p in term.passage_ids.tolist()}
         files = self._store.sources_of(sorted(held)) if held else {}
         sizes = self._store.sizes_of(sorted(set(files.values()))) if files else {}
-        share = SUBJECT_SHARE
         places: dict[str, Where] = {}
-        for word, stem in stems.items():
+        for word, stems in terms.items():
+            counts = [scores.frequency.get(stem, 0) for stem in stems]
+            # The rarest term that some passage holds speaks for the word.
+            stem = min(stems, key=lambda t: scores.frequency.get(t, 0) or len(self._store) + 1)
             term = rare.get(stem)
             if term is None:
                 # No passage holds it (an empty set), or too many to list (``None``: everywhere).
-                places[word] = Where(None if scores.frequency.get(stem, 0) else frozenset())
+                places[word] = Where(None if any(counts) else frozenset())
                 continue
             per_file = Counter(files[p] for p in term.passage_ids.tolist() if p in files)
             # A subject is held by a share of its file's passages, and by two of them where it has two.
             subject = frozenset(
-                f for f, n in per_file.items() if n >= max(share * sizes.get(f, 0), min(2, sizes.get(f, 0)))
+                f for f, n in per_file.items() if n >= max(SUBJECT_SHARE * sizes.get(f, 0), min(2, sizes.get(f, 0)))
             )
             shares = {f: per_file[f] / sizes[f] for f in subject if sizes.get(f)}
             places[word] = Where(frozenset(per_file), subject, shares)
@@ -198,7 +205,7 @@ class Retriever:
     def _markers_for(
         self, question: str, allowed: np.ndarray | None
     ) -> Callable[[Sequence[int]], dict[int, float]] | None:
-        """The share of the question's time and contrast words each passage holds (``None``: it has none)."""
+        """The share of the question's time and contrast words each passage holds, by their rarity (``None``: none)."""
         marked = markers(question)
         if not marked or self._settings.marker_weight <= 0:
             return None
@@ -206,9 +213,11 @@ class Retriever:
         def held(passage_ids: Sequence[int]) -> dict[int, float]:
             shares = dict.fromkeys(passage_ids, 0.0)
             for term in marked:
-                scores = self._store.lexical.scores(term, 1, within=allowed).of(passage_ids)
-                for pid, score in scores.items():
-                    shares[pid] += (score > 0) / len(marked)
+                scores = self._store.lexical.scores(term, 1, within=allowed)
+                # Each word by its rarity: IDF as a share of the largest possible in this corpus.
+                weight = scores.max_idf / len(marked)
+                for pid, score in scores.of(passage_ids).items():
+                    shares[pid] += weight * (score > 0)
             return shares
 
         return held

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 
-from qa.search.followup import CARRIED_MAX, Where, conversation, is_follow_up, resolve
+from qa.search.followup import CARRIED_MAX, Where, conversation, is_follow_up, resolve, step
 
 MOSUL_AID = "What kinds of aid have Mosul NGOs sent to the Palestinian territories?"
 
@@ -139,7 +139,9 @@ def test_a_follow_up_naming_another_files_subject_moves_there_and_ranks_it_first
     turn = conversation("and in Isfahan?", [MOSUL_AID], FakeCorpus())
     assert turn.focus == {"isfahan.txt"}
     assert "Isfahan NGOs" in turn.searched and "Mosul" not in turn.searched
-    assert turn.subject == "isfahan.txt"
+    # The last turn's own file is not searched for: nothing follows it yet.
+    assert turn.subject is None
+    assert step("and in Isfahan?", MOSUL_AID, "mosul.txt", FakeCorpus()).subject == "isfahan.txt"
 
 
 def test_a_new_subject_in_lower_case_takes_the_old_ones_place() -> None:
@@ -166,7 +168,6 @@ def test_a_question_with_its_own_subject_and_verb_is_never_rewritten() -> None:
     question = "How much does it cost to sponsor a hive?"
     turn = conversation(question, ["When was the Kettle Point lighthouse switched off?"], FakeCorpus())
     assert turn.searched == question and turn.focus == frozenset()
-    assert turn.subject == "hives.docx"
     # The words alone cannot tell: three words of its own and "it" make a follow-up.
     assert resolve(question, ["When was the Kettle Point lighthouse switched off?"]) != question
 
@@ -194,3 +195,42 @@ def test_a_chain_follows_the_subject_from_file_to_file() -> None:
     turn = conversation("and the tide mill?", ["When is the seed library open?", "what about the hives?"], corpus)
     assert turn.focus == {"tide-mill.md"}
     assert "hive" not in turn.searched.lower()
+
+
+def test_a_question_whose_words_the_conversations_file_lacks_stands_alone() -> None:
+    # None of "cost", "repair", "boat" is in the Mosul file: nothing ties the question to it.
+    question = "How much does it cost to repair a boat?"
+    assert conversation(question, [MOSUL_AID], FakeCorpus()).searched == question
+    # Two words are too few to tell ("what did they send to Gaza?" may still mean Mosul).
+    assert conversation("what did it cost them?", [MOSUL_AID], FakeCorpus()).focus == {"mosul.txt"}
+
+
+def test_a_name_only_another_file_holds_moves_the_conversation_there() -> None:
+    # "Amina" is no file's subject (one passage of Basra's), but a name the Mosul file lacks.
+    corpus = FakeCorpus()
+    corpus.FILES = {**FakeCorpus.FILES, "basra.txt": {"basra": True, "amina": False}}
+    turn = conversation("and what did Amina say?", [MOSUL_AID], corpus)
+    assert turn.focus == {"basra.txt"}
+
+
+def test_a_follow_up_about_what_no_file_holds_stands_alone() -> None:
+    question = "And what is the capital of France?"
+    assert conversation(question, [MOSUL_AID], FakeCorpus()).searched == question
+
+
+def test_the_history_is_read_from_the_last_question_that_stood_alone() -> None:
+    corpus = FakeCorpus()
+    history = [MOSUL_AID] + ["and in Isfahan?", "and in Mosul?"] * 15
+    turn = conversation("and in Isfahan?", history, corpus)
+    assert "aid" in turn.searched and turn.focus == {"isfahan.txt"}
+    # Only the last turns were searched (what each was about); the rest by their words.
+    assert len(corpus.searched) <= 12 + 1
+
+
+def test_long_earlier_questions_are_cut_to_the_longest_question() -> None:
+    # 150,000 characters of "in in in …": read as the first 2,000 (benchmarks time the rest).
+    history = ["What aid do Mosul NGOs send" + " in" * 50_000 + " x?"]
+    corpus = FakeCorpus()
+    turn = conversation("and in Isfahan?", history, corpus)
+    assert len(turn.searched) <= 2 * 2000 + 1
+    assert all(len(searched) <= 2000 for searched, _ in corpus.searched)

@@ -156,7 +156,7 @@ class Settings:
     sentence_share: float = 0.5
     sentence_candidates: int = 20
     coverage_weight: float = 0.1
-    marker_weight: float = 0.2
+    marker_weight: float = 0.3
     max_file_mb: float = MAX_FILE_MB
 
     def __post_init__(self) -> None:

@@ -121,7 +121,7 @@ class Answerer:
         self._files = files
         self._label = label
         #: Scores sentences for highlighting (replaceable, e.g. to count what is scored).
-        self.scorer: Scorer = SentenceScorer(embedder)
+        self.scorer: Scorer = SentenceScorer(embedder, marker_weight=settings.marker_weight)
 
     def model(self, mode: RetrieverName) -> Answerability:
         """The calibration in force for ``mode`` (see :func:`qa.answer.decision.model_for`)."""

@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from ..embed.embedder import Embedder
+from ..search.markers import markers
 from ..text.sentences import sentence_spans
 from ..text.terms import key_terms, shared, terms_of
 from .quotes import Quote, Span
@@ -33,19 +34,28 @@ class SentenceScorer:
     """How well each sentence answers: cosine with the question plus the share of its key words.
 
     A key word counts when the sentence has it or a word of the same stem family (one stem
-    starting the other, "direct" and "director").
+    starting the other, "direct" and "director"). The question's time and contrast words
+    ("again", "no longer": :mod:`qa.search.markers`) weigh on their own, as in the ranking:
+    "The light shone again" answers "when was it switched on again?", not "It was switched
+    off in 1994".
     """
 
-    def __init__(self, embedder: Callable[[], Embedder]) -> None:
+    def __init__(self, embedder: Callable[[], Embedder], *, marker_weight: float = 0.0) -> None:
         """Score with the model ``embedder`` returns (loaded on the first score)."""
         self._embedder = embedder
+        self._marker_weight = marker_weight
 
     def __call__(self, question: str, sentences: list[str]) -> np.ndarray:
         """One score per sentence."""
         vectors = self._embedder().encode([question, *sentences])
         terms = key_terms(question)
-        overlap = [shared(terms, set(words)) / len(terms) if terms else 0.0 for words in terms_of(sentences)]
+        said = [set(words) for words in terms_of(sentences)]
+        overlap = [shared(terms, words) / len(terms) if terms else 0.0 for words in said]
         scores: np.ndarray = vectors[1:] @ vectors[0] + OVERLAP_WEIGHT * np.asarray(overlap)
+        marked = markers(question)
+        if marked and self._marker_weight > 0:
+            held = np.array([sum(term in words for term in marked) / len(marked) for words in said])
+            scores = scores + self._marker_weight * held
         return scores
 
 

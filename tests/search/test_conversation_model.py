@@ -70,7 +70,11 @@ def test_a_same_subject_follow_up_is_ordered_by_its_own_words(both: qa.Index) ->
 
 def test_again_is_asked_of_the_paragraph_that_says_again(both: qa.Index) -> None:
     question = "When was the Kettle Point lighthouse light switched on again?"
-    assert first(both.answer(question)) == ("report.pdf", 8)
+    answer = both.answer(question)
+    assert first(answer) == ("report.pdf", 8)
+    # The sentence that says "again" is the one marked as answering.
+    start, end = answer.quotes[0].highlights[0]
+    assert answer.quotes[0].text[start:end] == "The light shone again on 14 March 2024."
     # Without the time words' weight the paragraph about building and switching off leads.
     plain = qa.load_index(both.folder, settings=qa.Settings(marker_weight=0.0))
     assert first(plain.answer(question)) == ("report.pdf", 2)

@@ -125,6 +125,8 @@ def test_a_time_word_lifts_the_passage_that_holds_it(towns: qa.Index) -> None:
     plain = qa.load_index(towns.folder, settings=qa.Settings(marker_weight=0.0), embedder=FakeEmbedder())
     scores = {h.paragraph: h.score for h in plain.search(question, k=3)}
     lifted = {h.paragraph: h.score for h in with_markers}
-    # Only the passage saying "again" gains, by the weight.
-    assert lifted[2] - scores[2] == pytest.approx(0.2)
+    # Only the passage saying "again" gains: the weight times how rare the word is.
+    rarity = towns.snapshot.lexical.scores("again", 1).max_idf
+    assert 0 < rarity < 1
+    assert lifted[2] - scores[2] == pytest.approx(towns.settings.marker_weight * rarity)
     assert lifted[1] == pytest.approx(scores[1]) and lifted[3] == pytest.approx(scores[3])

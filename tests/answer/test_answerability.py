@@ -284,3 +284,17 @@ def test_a_model_giving_a_non_finite_question_vector_is_an_error(corpus: Path, t
     index = qa.build_index(corpus, tmp_path / "index", embedder=NaNEmbedder())
     with pytest.raises(qa.ModelError, match="not finite"):
         index.answer("Which sea does the Danube reach?")
+
+
+@pytest.mark.model
+def test_a_one_paragraph_corpus_is_still_judged(real_embedder: object, tmp_path: Path) -> None:
+    # One candidate: no spread of cosines to stand out from; the model must still decide.
+    corpus = tmp_path / "light"
+    corpus.mkdir()
+    (corpus / "light.txt").write_text(
+        "The Kettle Point lighthouse was built in 1871 to guard the rocky channel.\n", encoding="utf-8"
+    )
+    index = qa.build_index(corpus, tmp_path / "index", embedder=real_embedder)  # type: ignore[arg-type]
+    answer = index.answer("When was the Kettle Point lighthouse built?")
+    assert answer.confidence is not None and answer.found
+    assert not index.answer("What is the capital of France?").found

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .build.backend import BuildBackend
 from .config import Settings
+from .embed.deferred import DeferredEmbedder
 from .embed.embedder import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexAccessError, SettingsError, shown
 from .ingest.sources import DocumentSource, FolderSource, Source
@@ -30,7 +31,11 @@ def display_path(path: Path) -> str:
 
 
 def load_embedder(model: str) -> Embedder:
-    """The embedding model ``model`` (a name or a local folder), loaded now (what builds and answers use)."""
+    """The embedding model ``model`` (a name or a local folder), loaded now (what builds and answers use).
+
+    Its :attr:`~qa.embed.embedder.Embedder.name` is ``canonical_model_name(model)``: an update
+    compares that with the index's before loading anything (:mod:`qa.embed.deferred`).
+    """
     return SentenceTransformerEmbedder(model)
 
 
@@ -132,7 +137,8 @@ def update_index(
     root = corpus_folder(corpus)
     settings = check_settings(settings)
     folder = index_folder(out)
-    model = embedder or load_embedder(settings.model)
+    # Loaded only if something must be embedded: an update with nothing to do needs no model.
+    model = embedder or DeferredEmbedder(settings.model, load_embedder)
     source = FolderSource(root, limit_mb=settings.max_file_mb)
     name = label if label is not None else display_path(root)
     writer = _writer(source, folder, settings=settings, embedder=model, corpus=root, label=name, options=options)

@@ -236,12 +236,16 @@ class IndexWriter:
         finally:
             lock.release()
 
-    def _wanted_meta(self) -> dict[str, object]:
-        """The build facts this update records."""
+    def _wanted_meta(self, stored: dict[str, object]) -> dict[str, object]:
+        """The build facts this update records (``stored``: those the index records now)."""
+        # A model not loaded yet (qa.embed.deferred) is not loaded to learn the length the
+        # index already records for the same model name: an update with nothing to do needs none.
+        deferred = getattr(self.embedder, "loaded", True) is False
+        same = stored.get("model") == self.embedder.name and isinstance(stored.get("dimension"), int)
         return {
             "format_version": db.FORMAT_VERSION,
             "model": self.embedder.name,
-            "dimension": self.embedder.dimension,
+            "dimension": stored["dimension"] if deferred and same else self.embedder.dimension,
             "normalized": True,
             "context": self.settings.context,
             "lexical_title": self.settings.lexical_title,
@@ -297,12 +301,12 @@ class IndexWriter:
         if self.settings.sentences is None:
             # Not chosen: an index keeps its choice of sentence vectors; a new one has them.
             self.settings = self.settings.with_(sentences=stored.get("sentences", SENTENCE_EVIDENCE) != 0)
-        wanted = self._wanted_meta()
+        wanted = self._wanted_meta(stored)
         fresh = any(stored.get(key) != wanted[key] for key in FACTS)
         if fresh and stored:
             self._hooks.notify("The index was built with other settings or model; rebuilding it from scratch.")
         if check and not fresh:
-            verify_vectors(connection, self.embedder.dimension, self._repairs)
+            verify_vectors(connection, int(wanted["dimension"]), self._repairs)  # type: ignore[call-overload]
         indexed = {} if fresh else indexed_files(connection)
         current = self.source.scan()
         if not current:

@@ -304,7 +304,8 @@ def test_damage_that_keeps_a_files_identity_is_found_by_qa_index_check(
     assert plain.repaired == () and plain.embedded == 0
     capsys.readouterr()
     # ... --check does, whatever the stamps say, and repairs it.
-    assert main(["index", str(corpus), "--out", str(folder), "--check", "--quiet"]) == 0
+    # (The CLI names the model it loads: the fake one, by the name the index records.)
+    assert main(["index", str(corpus), "--out", str(folder), "--check", "--quiet", "--model", "fake-embedder"]) == 0
     assert "repaired: 1 damaged stored vectors re-embedded" in capsys.readouterr().err
     assert len(qa.load_index(folder, embedder=FakeEmbedder())) == len(fake_index)
 

@@ -1,0 +1,69 @@
+"""An embedding model that is loaded only when something must be embedded or measured in tokens.
+
+An update with nothing to do compares the model's name with the one the index records;
+loading sentence-transformers and PyTorch for that took about 6 s of a 6.6 s no-op
+`qa index` (benchmarks/cold_start.py). The name is the canonical model name; everything
+else, the vector length included, loads the model (the writer takes the length from the
+index when the names agree and nothing must be embedded).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..config import canonical_model_name
+from .embedder import Embedder, Span
+
+
+class DeferredEmbedder:
+    """An :class:`Embedder` whose model is loaded on first use of anything but its name."""
+
+    def __init__(self, model: str, load: Callable[[str], Embedder]) -> None:
+        """Load ``model`` with ``load`` when first needed."""
+        self._model = model
+        self._load = load
+        self._loaded: Embedder | None = None
+        self._lock = threading.Lock()
+        self._name = canonical_model_name(model)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded."""
+        return self._loaded is not None
+
+    def _get(self) -> Embedder:
+        """The model, loaded now if it was not yet (raises :class:`~qa.errors.ModelError` if it cannot be)."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load(self._model)
+            return self._loaded
+
+    @property
+    def name(self) -> str:
+        """The model name recorded in the manifest (as the loaded model gives it)."""
+        return self._loaded.name if self._loaded is not None else self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector (loads the model)."""
+        return self._get().dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per input (loads the model)."""
+        return self._get().max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes (loads the model)."""
+        return self._get().count_tokens(text)
+
+    def windows(self, text: str, budget: int, overlap: int) -> list[Span]:
+        """Token windows of ``text`` (loads the model)."""
+        return self._get().windows(text, budget, overlap)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` (loads the model)."""
+        return self._get().encode(texts, batch_size=batch_size, progress=progress)

@@ -31,7 +31,6 @@ import hashlib
 import json
 import re
 import shutil
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -288,7 +287,6 @@ def squad_cases(*, half: bool) -> list[Case]:
 
 def squad_titles() -> list[str]:
     """SQuAD's article file names by article number (as benchmarks/squad.py writes them)."""
-    sys.path.insert(0, str(HERE))
     from squad import file_name
 
     data = json.loads(SQUAD_JSON.read_text(encoding="utf-8"))["data"]

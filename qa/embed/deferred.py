@@ -9,13 +9,12 @@ index when the names agree and nothing must be embedded).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ..config import canonical_model_name
-from .embedder import Embedder, Span
+from .embedder import Embedder, Lazy, Span
 
 
 class DeferredEmbedder:
@@ -23,28 +22,19 @@ class DeferredEmbedder:
 
     def __init__(self, model: str, load: Callable[[str], Embedder]) -> None:
         """Load ``model`` with ``load`` when first needed."""
-        self._model = model
-        self._load = load
-        self._loaded: Embedder | None = None
-        self._lock = threading.Lock()
+        self._get = Lazy(model, load)
         self._name = canonical_model_name(model)
 
     @property
     def loaded(self) -> bool:
         """Whether the model has been loaded."""
-        return self._loaded is not None
-
-    def _get(self) -> Embedder:
-        """The model, loaded now if it was not yet (raises :class:`~qa.errors.ModelError` if it cannot be)."""
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._load(self._model)
-            return self._loaded
+        return self._get.loaded is not None
 
     @property
     def name(self) -> str:
         """The model name recorded in the manifest (as the loaded model gives it)."""
-        return self._loaded.name if self._loaded is not None else self._name
+        loaded = self._get.loaded
+        return loaded.name if loaded is not None else self._name
 
     @property
     def dimension(self) -> int:

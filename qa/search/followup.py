@@ -232,6 +232,11 @@ def _name_runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
+def _renamed(text: str, old: str, new: str) -> str:
+    """``text`` with the name ``old`` replaced by ``new`` wherever it stands as a whole word."""
+    return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text)
+
+
 def follow(question: str, base: str) -> tuple[str, str]:
     """What to search for ``question`` after a conversation about ``base``, and the new base.
 
@@ -255,7 +260,7 @@ def follow(question: str, base: str) -> tuple[str, str]:
         # The new entity takes the place of the base's first one, wherever it occurs as a whole word.
         start, end = runs[0]
         new = " ".join(question[s:e] for s, e in names)
-        base = re.sub(rf"(?<!\w){re.escape(base[start:end])}(?!\w)", lambda _: new, base)[:BASE_MAX]
+        base = _renamed(base, base[start:end], new)[:BASE_MAX]
         carried = base
     elif names:
         # A name added to a question that had none: the question is asked about it.
@@ -411,7 +416,7 @@ def step(
         start, end = max(runs, key=weight)
         spans = _name_runs(question)
         name = " ".join(question[s:e] for s, e in spans) if spans else " ".join(new)
-        carried_base = re.sub(rf"(?<!\w){re.escape(base[start:end])}(?!\w)", lambda _: name, base)
+        carried_base = _renamed(base, base[start:end], name)
     else:
         carried_base = base
     carried_base = _without(carried_base, behind)[:BASE_MAX]

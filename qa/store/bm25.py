@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,16 +88,17 @@ class LexicalScores:
         total_idf: float = 0.0,
         max_idf: float = 0.0,
         terms: int = 0,
-        rare: Sequence[RareTerm] = (),
+        rare: Sequence[RareTerm] | Callable[[], Sequence[RareTerm]] = (),
         frequency: dict[str, int] | None = None,
     ) -> None:
         """Hold the best ``(passage_id, score)`` pairs and each segment's score and covered IDF per row.
 
-        ``rare``: the question's terms held by at most :data:`RARE_TERM_PASSAGES` passages.
+        ``rare``: the question's terms held by at most :data:`RARE_TERM_PASSAGES` passages, or
+        what lists them when first asked (only follow-ups ask: a plain search lists nothing).
         """
         self._ordered = ordered
         self._parts = parts
-        self.rare = tuple(rare)
+        self._rare = rare
 
         self.frequency = dict(frequency or {})
         self.attainable = attainable
@@ -120,6 +121,13 @@ class LexicalScores:
             for pid, row in zip(ids[inside].tolist(), rows[inside].tolist(), strict=True):
                 found[pid] = float(covered[row]) / self.total_idf
         return found
+
+    @property
+    def rare(self) -> tuple[RareTerm, ...]:
+        """The question's terms that few passages hold, with those passages (listed on first use)."""
+        if callable(self._rare):
+            self._rare = tuple(self._rare())
+        return tuple(self._rare)
 
     def top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """``(passage_ids, scores)`` of the ``limit`` best, best first."""
@@ -244,16 +252,20 @@ class LexicalIndex:
             ordered += zip(ids.tolist(), summed[hit].tolist(), strict=True)
             parts.append((segment, summed, covered))
         ordered.sort(key=lambda pair: (-pair[1], pair[0]))
-        # The passages of each rarely used term, across segments (for what their files hold).
-        rare = []
-        for term, count, weight in zip(unique, df.tolist(), values.tolist(), strict=True):
-            if 0 < count <= RARE_TERM_PASSAGES:
-                held = [
-                    np.asarray(segment.doc_ids[found[term][0]], dtype=np.int64)
-                    for (segment, _), found in zip(live, postings, strict=True)
-                    if term in found
-                ]
-                rare.append(RareTerm(term, weight, np.concatenate(held)))
+
+        def rare() -> list[RareTerm]:
+            """The passages of each rarely used term, across segments (for what their files hold)."""
+            listed = []
+            for term, count, weight in zip(unique, df.tolist(), values.tolist(), strict=True):
+                if 0 < count <= RARE_TERM_PASSAGES:
+                    held = [
+                        np.asarray(segment.doc_ids[found[term][0]], dtype=np.int64)
+                        for (segment, _), found in zip(live, postings, strict=True)
+                        if term in found
+                    ]
+                    listed.append(RareTerm(term, weight, np.concatenate(held)))
+            return listed
+
         ceiling = float(idf(np.zeros(1), self._stats.documents)[0])
         return LexicalScores(
             ordered[:limit],

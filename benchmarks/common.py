@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embed.embedder import Embedder
+from qa.embed.embedder import Embedder, documents
 from qa.eval.metrics import QuestionResult, Report, evaluate, metrics
 from qa.eval.questions import Question
 
@@ -48,6 +48,14 @@ class CachedEmbedder:
         todo = [q for q in dict.fromkeys(questions) if q not in self.cache]
         for text, vector in zip(todo, self.inner.encode(todo, batch_size=128, progress=True), strict=True):
             self.cache[text] = vector
+
+    def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Documents through the inner model's int8 twin (never cached: each is embedded once)."""
+        return documents(self.inner, "encode_int8", texts, batch_size)
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Documents in fp32 as a build embeds them (never cached)."""
+        return documents(self.inner, "encode_documents", texts, batch_size)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if len(texts) == 1 and texts[0] in self.cache:

@@ -85,6 +85,11 @@ class Settings:
             passage by its best sentence (about 1.8x the embedding work of a build; off,
             the paragraph cosine stands in for it). ``None`` (the default): as the index
             already is, with sentences for a new one.
+        int8: Embed the documents (paragraphs and sentences) through the model's int8 twin
+            (per-channel weights, one text per run): about 3x faster on 2 cores than the
+            fp32 graph, vectors at a mean cosine of 0.994 to it; questions are always
+            embedded in fp32. A model without an ONNX export embeds documents as it embeds
+            questions. ``None`` (the default): as the index already is, int8 for a new one.
         retriever: ``dense``, ``lexical`` or ``hybrid``.
         fusion: How hybrid search merges the two rankings: ``minmax`` or ``rrf``.
         dense_weight: Weight of the dense score in ``minmax`` fusion (lexical gets the rest).
@@ -136,6 +141,7 @@ class Settings:
     context: bool = False
     lexical_title: bool = True
     sentences: bool | None = None
+    int8: bool | None = None
     retriever: RetrieverName = "hybrid"
     fusion: FusionName = "minmax"
     dense_weight: float = 0.65
@@ -163,9 +169,9 @@ class Settings:
         """Check every field; whole and real numbers are stored as plain ``int`` and ``float``."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise SettingsError(f"model must be a model name or path, not {shown(self.model)}")
-        for name in ("context", "lexical_title", "sentences"):
+        for name in ("context", "lexical_title", "sentences", "int8"):
             value = getattr(self, name)
-            if not isinstance(value, bool) and not (name == "sentences" and value is None):
+            if not isinstance(value, bool) and not (name in ("sentences", "int8") and value is None):
                 raise SettingsError(f"{name} must be True or False, not {shown(value)}")
         if not isinstance(self.retriever, str) or self.retriever not in RETRIEVERS:
             raise SettingsError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {shown(self.retriever)}")

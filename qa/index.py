@@ -257,7 +257,7 @@ def build_from_documents(
 def _opened(folder: Path, settings: Settings, embedder: Embedder, report: BuildReport) -> Index:
     """The state an update just committed, with the settings it was built with."""
     snapshot = Snapshot.open(folder)
-    built = settings.with_(model=embedder.name, sentences=snapshot.manifest.sentences)
+    built = settings.with_(model=embedder.name, sentences=snapshot.manifest.sentences, int8=snapshot.manifest.int8)
     return Index(folder, snapshot, settings=built, embedder=embedder, report=report)
 
 
@@ -376,6 +376,7 @@ def load_index(
         context=snapshot.manifest.context,
         lexical_title=snapshot.manifest.lexical_title,
         sentences=snapshot.manifest.sentences,
+        int8=snapshot.manifest.int8,
     )
     return Index(path, snapshot, settings=resolved, embedder=embedder)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from .build.backend import BuildBackend
 from .config import Settings
 from .embed.deferred import DeferredEmbedder
-from .embed.embedder import Embedder, SentenceTransformerEmbedder
+from .embed.embedder import Embedder
+from .embed.loader import load_embedder as _load
 from .errors import CorpusError, IndexAccessError, SettingsError, shown
 from .ingest.sources import DocumentSource, FolderSource, Source
 from .store.writer import BuildOptions, BuildReport, IndexWriter, UpdateHooks, UpdateProgress
@@ -33,10 +34,13 @@ def display_path(path: Path) -> str:
 def load_embedder(model: str) -> Embedder:
     """The embedding model ``model`` (a name or a local folder), loaded now (what builds and answers use).
 
+    Without PyTorch once the model's ONNX export is cached; on a GPU where there is one
+    (:mod:`qa.embed.loader`).
+
     Its :attr:`~qa.embed.embedder.Embedder.name` is ``canonical_model_name(model)``: an update
     compares that with the index's before loading anything (:mod:`qa.embed.deferred`).
     """
-    return SentenceTransformerEmbedder(model)
+    return _load(model, gpu=True)
 
 
 def check_settings(settings: object) -> Settings:
@@ -138,7 +142,8 @@ def update_index(
     settings = check_settings(settings)
     folder = index_folder(out)
     # Loaded only if something must be embedded: an update with nothing to do needs no model.
-    model = embedder or DeferredEmbedder(settings.model, load_embedder)
+    # Looked up when called, so that a program (or a test) may replace load_embedder.
+    model = embedder or DeferredEmbedder(settings.model, lambda name: load_embedder(name))
     source = FolderSource(root, limit_mb=settings.max_file_mb)
     name = label if label is not None else display_path(root)
     writer = _writer(source, folder, settings=settings, embedder=model, corpus=root, label=name, options=options)

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ..config import Settings
-from ..embed.embedder import Embedder
+from ..embed.embedder import Embedder, documents
 from ..ingest.sources import IndexedFile, Loaded, Source, content_changed
 from .splitting import Split, split_document
 
@@ -50,6 +50,13 @@ class BuildBackend(Protocol):
         ...
 
 
+def embed_documents(work: Work, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of document texts as the index's settings ask: through the int8 twin, or as questions are."""
+    # Models without an int8 twin or a document path of their own embed documents as questions.
+    method = "encode_int8" if work.settings.int8 else "encode_documents"
+    return documents(work.embedder, method, list(texts), work.settings.batch_size)
+
+
 def needs_split(loaded: Loaded, previous: IndexedFile | None) -> bool:
     """Whether a file's passages must be split and stored again: it reads, and not as what is indexed."""
     return loaded.document is not None and content_changed(previous, loaded)
@@ -73,4 +80,4 @@ class LocalBackend:
     def embed(self, batches: Sequence[Sequence[str]], work: Work) -> Iterator[tuple[int, np.ndarray]]:
         """Embed each batch with the work's model, in order."""
         for number, texts in enumerate(batches):
-            yield number, work.embedder.encode(list(texts), batch_size=work.settings.batch_size)
+            yield number, embed_documents(work, texts)

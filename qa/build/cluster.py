@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.embedder import SentenceTransformerEmbedder
+from ..embed.embedder import Embedder
+from ..embed.loader import load_embedder
 from ..errors import QAError
 from ..ingest.sources import IndexedFile, Loaded, RawFile, Source, extract
-from .backend import LocalBackend, Prepared, Work, needs_split
+from .backend import LocalBackend, Prepared, Work, embed_documents, needs_split
 from .splitting import split_document
 
 #: How to get the extra, for the error shown when Ray is missing.
@@ -149,9 +150,9 @@ def connect(address: str | None = None, *, workers: int | None = None) -> RayBac
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_embedder(model: str) -> SentenceTransformerEmbedder:
+def _worker_embedder(model: str) -> Embedder:
     """The model of a worker process, loaded once however many tasks the process runs."""
-    return SentenceTransformerEmbedder(model)
+    return load_embedder(model)
 
 
 def _read_and_split(batch: dict[str, np.ndarray], *, model: str, settings: Settings) -> dict[str, np.ndarray]:
@@ -182,16 +183,19 @@ class _EmbedActor:
     def __init__(self) -> None:
         """Start without a model."""
         logging.getLogger("ray.data").setLevel(logging.CRITICAL)
-        self._embedder: SentenceTransformerEmbedder | None = None
+        self._embedder: Embedder | None = None
 
-    def __call__(self, batch: dict[str, np.ndarray], *, model: str, batch_size: int) -> dict[str, np.ndarray]:
+    def __call__(
+        self, batch: dict[str, np.ndarray], *, model: str, batch_size: int, int8: bool
+    ) -> dict[str, np.ndarray]:
         """Embed each row's texts exactly as :meth:`qa.build.backend.LocalBackend.embed` would."""
         if self._embedder is None or self._embedder.name != model:
             # Loaded once per actor (on its GPU if it was given one).
-            self._embedder = SentenceTransformerEmbedder(model)
+            self._embedder = load_embedder(model, gpu=True)
+        work = Work(self._embedder, Settings(model=model, batch_size=batch_size, int8=int8))
         blobs = []
         for texts in batch["texts"]:
-            vectors = self._embedder.encode([str(t) for t in texts], batch_size=batch_size)
+            vectors = embed_documents(work, [str(t) for t in texts])
             blobs.append(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
         return {"batch": batch["batch"], "vectors": np.array(blobs, dtype=object)}
 
@@ -282,7 +286,11 @@ class RayBackend:
             batch_size=1,
             # Ray Data restarts a dead actor and retries its batch, however often a worker dies.
             compute=ray.data.ActorPoolStrategy(size=pool),
-            fn_kwargs={"model": work.embedder.name, "batch_size": work.settings.batch_size},
+            fn_kwargs={
+                "model": work.embedder.name,
+                "batch_size": work.settings.batch_size,
+                "int8": bool(work.settings.int8),
+            },
             num_cpus=1,
             num_gpus=1 if self.cluster.gpus else 0,
         )

@@ -111,6 +111,11 @@ def vector_key(model: str, text: str) -> str:
     return text_sha256(f"{model}\0{text}")
 
 
+def vector_model(name: str, settings: Settings) -> str:
+    """What a vector key names as its model: the model, and its int8 twin where documents use it."""
+    return f"{name}|int8" if settings.int8 else name
+
+
 def split_document(document: Document, embedder: Embedder, settings: Settings) -> Split:
     """The passages of a changed document (numbered as :func:`~qa.text.passages.split_passages` does), what to embed."""
     title = document.title if settings.lexical_title else ""
@@ -119,16 +124,17 @@ def split_document(document: Document, embedder: Embedder, settings: Settings) -
     terms = terms_of([f"{title}\n{p.text}" if title else p.text for p in passages])
     rows: list[PassageRow] = []
     texts: dict[str, str] = {}
+    model = vector_model(embedder.name, settings)
     windowed = 0
     for passage, words in zip(passages, terms, strict=True):
         windows, inputs = embedding_inputs(document, passage, embedder, settings)
-        hashes = tuple(vector_key(embedder.name, t) for t in inputs)
+        hashes = tuple(vector_key(model, t) for t in inputs)
         windowed += len(windows) > 1
         texts.update(zip(hashes, inputs, strict=True))
         # Each sentence is embedded too: the best one is evidence of its own (sentence-level retrieval).
         # (A writer has settled ``None`` by the index's choice; for a new index it means yes.)
         spans, said = sentence_inputs(passage) if settings.sentences is not False else ((), ())
-        sentence_hashes = tuple(vector_key(embedder.name, t) for t in said)
+        sentence_hashes = tuple(vector_key(model, t) for t in said)
         texts.update(zip(sentence_hashes, said, strict=True))
         sketch = signature(passage.text)
         rows.append(PassageRow(passage, tuple(windows), hashes, " ".join(words), sketch, spans, sentence_hashes))

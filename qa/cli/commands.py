@@ -7,6 +7,7 @@ import errno
 import os
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def settings_of(args: argparse.Namespace) -> Settings:
             changes[name] = value
     if getattr(args, "context", None):
         changes["context"] = True
-    if getattr(args, "sentences", None) is not None:
-        changes["sentences"] = args.sentences
+    for name in ("sentences", "int8"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
     return Settings().with_(**changes)
 
 
@@ -130,10 +132,12 @@ def index_command(args: argparse.Namespace) -> int:
     for repair in report.repaired:
         say(f"repaired: {repair}")
     windowed = f", {report.windowed} long ones split into windows" if report.windowed else ""
+    # The whole command's time (process start included where known), not only the update's.
+    seconds = time.perf_counter() - getattr(args, "started", time.perf_counter())
     # Nothing changed, nothing mended: say so in words.
     done = "Checked" if report.updated_files == 0 and not report.repaired else "Indexed"
     print(
-        f"{done} {report.passages} paragraphs from {report.files} files{windowed} in {report.seconds:.1f} s "
+        f"{done} {report.passages} paragraphs from {report.files} files{windowed} in {seconds:.1f} s "
         f"({report.updated_files} files updated, {report.embedded} embedded, {report.reused} reused) "
         f"-> {args.out}/ [{report.model}]" + (": up to date, nothing changed" if done == "Checked" else "")
     )

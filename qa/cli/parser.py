@@ -124,6 +124,14 @@ def build_parser(env: Environment) -> Parser:
         "retrieves a little worse; without either, an existing index keeps its choice",
     )
     index.add_argument(
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="embed documents through the model's int8 twin (the default for a new index: about 3x faster on a "
+        "CPU, vectors at cosine 0.994 to fp32); --no-int8 embeds them in fp32 (on a GPU if there is one); "
+        "without either, an existing index keeps its choice",
+    )
+    index.add_argument(
         "--check",
         action="store_true",
         help="check the whole database and the base files for damage, even what was verified and has not changed "

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..config import canonical_model_name
-from .embedder import Embedder, Lazy, Span
+from .embedder import Embedder, Lazy, Span, documents
 
 
 class DeferredEmbedder:
@@ -57,3 +57,11 @@ class DeferredEmbedder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed ``texts`` (loads the model)."""
         return self._get().encode(texts, batch_size=batch_size, progress=progress)
+
+    def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed documents through the model's int8 twin where it has one (loads the model)."""
+        return documents(self._get(), "encode_int8", texts, batch_size)
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed documents in fp32 as the model does for a build (loads the model)."""
+        return documents(self._get(), "encode_documents", texts, batch_size)

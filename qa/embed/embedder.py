@@ -13,13 +13,17 @@ import numpy as np
 
 from ..config import DEFAULT_MODEL, canonical_model_name
 from ..errors import ModelError
+from .windows import Span, token_windows
+
+__all__ = ["GPU_BATCH", "Embedder", "Lazy", "SentenceTransformerEmbedder", "Span", "documents", "token_windows"]
 
 log = logging.getLogger(__name__)
 
-Span = tuple[int, int]
 
 #: Batches up to this size (questions) skip ``SentenceTransformer.encode``'s overhead.
 _DIRECT_MAX = 8
+#: Documents per batch on a GPU (at least): small batches leave it idle between launches.
+GPU_BATCH = 128
 
 
 class Embedder(Protocol):
@@ -51,6 +55,12 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed ``texts`` as an ``(n, dimension)`` float32 array of unit vectors."""
         ...
+
+
+def documents(model: Embedder, method: str, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    """``model``'s document method ``method`` on ``texts``, or its plain :meth:`encode` if it has none."""
+    encode = getattr(model, method, None) or model.encode
+    return np.asarray(encode(texts, batch_size=batch_size), dtype=np.float32)
 
 
 class Lazy:
@@ -153,6 +163,7 @@ class SentenceTransformerEmbedder:
         self._fast_documents = fast_documents
         self._cache_dir = cache_dir
         self._onnx: Any = None
+        self._int8: Any = None
 
     @property
     def name(self) -> str:
@@ -201,13 +212,61 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    @property
+    def model_path(self) -> str:
+        """Where the model was loaded from (the key of its ONNX export)."""
+        return self._model_path
+
+    def export(self) -> bool:
+        """Make the ONNX export now (once per machine); whether there is one to use."""
+        return self._onnx_encoder() is not None
+
+    def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed documents through the model's int8 twin (:mod:`qa.embed.fast`), else as :meth:`encode` does."""
+        fast = self._exported()
+        if fast is None:
+            return self.encode(texts, batch_size=batch_size)
+        return np.asarray(fast.encode_int8(texts, batch_size=batch_size), dtype=np.float32)
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``cpu``, ``cuda``, ``cuda:0`` and so on."""
+        return str(self._model.device)
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed documents in fp32 as a build does: on a GPU in large batches, else through the export."""
+        if self.device != "cpu":
+            return self.encode_torch(texts, batch_size=max(batch_size, GPU_BATCH))
+        fast = self._exported()
+        if fast is None:
+            return self.encode(texts, batch_size=batch_size)
+        return np.asarray(fast.encode_documents(texts, batch_size=batch_size), dtype=np.float32)
+
+    def _exported(self) -> Any:
+        """The torch-free embedder over this model's export (:mod:`qa.embed.fast`); ``None`` without one."""
+        if self._int8 is None:
+            from .fast import exported
+
+            self._int8 = (self.export() and exported(self._model_path, self._cache_dir)) or False
+        return self._int8 or None
+
     def _onnx_encoder(self) -> Any:
         """The ONNX export of the model, made on first use; ``None`` where it cannot be had."""
         if self._fast and self._onnx is None:
             from .onnx import load_or_export
 
             # Exported once and cached; False remembers that it failed.
-            self._onnx = load_or_export(self._model, self._model_path, self._max_tokens, self._cache_dir) or False
+            self._onnx = (
+                load_or_export(
+                    self._model,
+                    self._model_path,
+                    self._max_tokens,
+                    self._cache_dir,
+                    name=self._name,
+                    dimension=self._dimension,
+                )
+                or False
+            )
         return self._onnx or None
 
     def _encode_onnx(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
@@ -240,29 +299,3 @@ class SentenceTransformerEmbedder:
             vectors = self._model(features)["sentence_embedding"]
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
         return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
-
-
-def token_windows(offsets: Sequence[tuple[int, int]], length: int, budget: int, overlap: int) -> list[Span]:
-    """Group token character offsets into overlapping windows of ``budget`` tokens.
-
-    Args:
-        offsets: ``(start, end)`` character offsets of each token.
-        length: Length of the text the offsets point into.
-        budget: Most tokens in one window (at least 1).
-        overlap: Tokens repeated at the start of the next window.
-
-    Returns:
-        Character spans; one span covering the whole text when it fits.
-
-    """
-    budget = max(1, budget)
-    if len(offsets) <= budget:
-        return [(0, length)]
-    step = max(1, budget - max(0, min(overlap, budget - 1)))
-    spans: list[Span] = []
-    for first in range(0, len(offsets), step):
-        last = min(first + budget, len(offsets)) - 1
-        spans.append((offsets[first][0], offsets[last][1]))
-        if last == len(offsets) - 1:
-            break
-    return spans

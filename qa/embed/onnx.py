@@ -1,18 +1,29 @@
-"""A fast encoder: the sentence-transformers model exported once to ONNX, for questions and documents.
+"""A fast encoder: the sentence-transformers model exported once to ONNX, read without PyTorch.
 
 One short question through PyTorch costs about 20 ms on two cores, mostly framework
 overhead; the same model in onnxruntime gives identical vectors (to 1e-6) in about a
 third of the time. Only plain mean-pooling models are exported; others keep PyTorch.
+
+An export is four files side by side in the cache folder, named after the model, its
+weights and the library versions: the fp32 graph (``.onnx``), its int8 twin
+(``.int8.onnx``, per-channel weights, made on first use), the tokenizer
+(``.tokenizer.json``) and the model's facts (``.json``: name, vector length, token
+window, padding token). With all of them present, :mod:`qa.embed.fast` embeds with
+onnxruntime and ``tokenizers`` alone, never importing PyTorch (a fresh ``qa ask`` in
+under a second instead of seven, benchmarks/cold_start.py).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +32,11 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: Bumped when the exported graph changes, so old cached files are not reused.
-_EXPORT_VERSION = 1
+#: 2: attention exported in its plain ("eager") form, which onnxruntime fuses (1.3x faster
+#: than the SDPA form on 2 cores, same vectors); tokenizer and facts kept beside the graph.
+_EXPORT_VERSION = 2
+#: Weight files whose size and time stamp name a local model's export.
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
 def default_cache_dir() -> Path:
@@ -40,52 +55,149 @@ def exportable(model: Any) -> bool:
     return config.get("pooling_mode") == "mean" or bool(getattr(modules[1], "pooling_mode_mean_tokens", False))
 
 
+def _version(package: str) -> str:
+    """An installed package's version, read without importing it."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def _weights_stamp(model_id: str) -> str:
+    """Size and modification time of a local model folder's weights ("" for a hub name)."""
+    folder = Path(model_id)
+    if not folder.is_dir():
+        return ""
+    stamps = []
+    for name in _WEIGHTS:
+        path = folder / name
+        if path.is_file():
+            stat = path.stat()
+            stamps.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ",".join(stamps)
+
+
+@dataclass(frozen=True)
+class Export:
+    """The cached files of one model's export (see the module docstring)."""
+
+    stem: Path
+
+    @property
+    def graph(self) -> Path:
+        """The fp32 graph."""
+        return self.stem.with_name(self.stem.name + ".onnx")
+
+    @property
+    def int8(self) -> Path:
+        """The int8 graph (per-channel dynamic quantisation of :attr:`graph`)."""
+        return self.stem.with_name(self.stem.name + ".int8.onnx")
+
+    @property
+    def tokenizer(self) -> Path:
+        """The tokenizer, as the ``tokenizers`` library saves it."""
+        return self.stem.with_name(self.stem.name + ".tokenizer.json")
+
+    @property
+    def facts(self) -> Path:
+        """The model's name, vector length, token window and padding token."""
+        return self.stem.with_name(self.stem.name + ".json")
+
+    @property
+    def complete(self) -> bool:
+        """Whether the graph, tokenizer and facts are all there."""
+        return self.graph.is_file() and self.tokenizer.is_file() and self.facts.is_file()
+
+
+def export_for(model_id: str, cache_dir: Path | None = None) -> Export:
+    """Where ``model_id``'s export is cached, keyed by model, weights and library versions (no import)."""
+    key = "|".join(
+        (
+            model_id,
+            _weights_stamp(model_id),
+            _version("torch"),
+            _version("transformers"),
+            _version("onnxruntime"),
+            str(_EXPORT_VERSION),
+        )
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id.rsplit("/", 1)[-1])
+    return Export((cache_dir or default_cache_dir()) / f"{safe}-{digest}")
+
+
+def cached_path(model_id: str, cache_dir: Path) -> Path:
+    """The fp32 graph an export of ``model_id`` is cached in."""
+    return export_for(model_id, cache_dir).graph
+
+
+def session(path: Path, threads: int = 0, *, spinning: bool = False) -> Any:
+    """An onnxruntime CPU session on ``path`` (``threads`` 0: one per core).
+
+    Without ``spinning``, idle threads sleep: with several answers at once on a few cores,
+    spinning threads burn the time the other answers need (benchmarks/load.py). A build's
+    document session spins: between the int8 graph's short operators, waking sleeping
+    threads took more than half the time (2.3x slower, benchmarks/levers.py).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def read_tokenizer(path: Path, max_tokens: int, pad_id: int, pad_token: str) -> tuple[Any, Any]:
+    """Two tokenizers from ``path``: one that counts (no limits), one that batches (cut and padded)."""
+    from tokenizers import Tokenizer
+
+    counting = Tokenizer.from_file(str(path))
+    counting.no_truncation()
+    counting.no_padding()
+    batching = Tokenizer.from_file(str(path))
+    batching.enable_truncation(max_length=max_tokens)
+    batching.enable_padding(pad_id=pad_id, pad_token=pad_token)
+    return counting, batching
+
+
 class OnnxEncoder:
-    """Embeds short texts with onnxruntime; vectors are mean-pooled and normalised."""
+    """Embeds texts with onnxruntime; vectors are mean-pooled and normalised."""
 
-    def __init__(self, path: Path, tokenizer: Any, max_tokens: int) -> None:
-        """Open the exported graph at ``path``."""
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        # Idle threads sleep instead of spinning: with several answers at once on a few
-        # cores, spinning threads burn the time the other answers need (benchmarks/load.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, path: Path, tokenizer: Any, threads: int = 0, *, spinning: bool = False) -> None:
+        """Open the graph at ``path``; ``tokenizer`` is a padding, truncating ``tokenizers.Tokenizer``."""
+        self._session = session(path, threads, spinning=spinning)
         self._tokenizer = tokenizer
-        self._max_tokens = max_tokens
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts`` as a float32 array."""
-        features = self._tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._max_tokens, return_tensors="np"
-        )
+        encodings = self._tokenizer.encode_batch(list(texts))
         inputs = {
-            "input_ids": features["input_ids"].astype(np.int64),
-            "attention_mask": features["attention_mask"].astype(np.int64),
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
         }
         vectors = self._session.run(None, inputs)[0]
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def cached_path(model_id: str, cache_dir: Path) -> Path:
-    """The file an export of ``model_id`` is cached in, keyed by model and library versions."""
-    import onnxruntime
-    import torch
+def export(model: Any, target: Path, *, attention: str = "eager") -> None:
+    """Export ``model``'s transformer with mean pooling and normalisation to ``target`` atomically.
 
-    key = f"{model_id}|{torch.__version__}|{onnxruntime.__version__}|{_EXPORT_VERSION}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id.rsplit("/", 1)[-1])
-    return cache_dir / f"{safe}-{digest}.onnx"
-
-
-def export(model: Any, target: Path) -> None:
-    """Export ``model``'s transformer with mean pooling and normalisation to ``target`` atomically."""
+    ``attention="sdpa"`` exports PyTorch's fused attention call instead (the graph before
+    version 2, kept for benchmarks/levers.py).
+    """
     import torch
 
     # Export a copy: tracing may alter the module it runs, and the original keeps serving.
     transformer = copy.deepcopy(model[0].auto_model).eval()
+    # Plain attention (not PyTorch's fused SDPA call) traces to the pattern onnxruntime
+    # fuses into its own attention kernel: 1.3x faster on 2 cores, the same vectors.
+    setter = getattr(transformer, "set_attn_implementation", None)
+    if setter is not None:
+        setter(attention)
+    else:
+        transformer.config._attn_implementation = attention
 
     class _Pooled(torch.nn.Module):
         """Transformer + attention-masked mean pooling + L2 normalisation."""
@@ -122,16 +234,85 @@ def export(model: Any, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def load_or_export(model: Any, model_id: str, max_tokens: int, cache_dir: Path | None = None) -> OnnxEncoder | None:
+def quantize(source: Path, target: Path, *, per_channel: bool = True, reduce_range: bool = False) -> None:
+    """Write an int8 twin of the graph ``source`` to ``target`` atomically (dynamic quantisation).
+
+    Per-channel weights keep vectors at a mean cosine of 0.994 to fp32 (0.952 with one
+    scale per tensor); see benchmarks/build_rate.py --levers.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    root = logging.getLogger()
+    disabled = root.disabled
+    # The quantiser logs advice to the root logger ("consider pre-processing"), not to its own.
+    root.disabled = True
+    try:
+        quantize_dynamic(
+            str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=reduce_range
+        )
+    finally:
+        root.disabled = disabled
+    os.replace(tmp, target)
+
+
+def write_export(model: Any, files: Export, max_tokens: int, name: str, dimension: int) -> None:
+    """Export ``model`` into ``files``: graph, then tokenizer, then facts (their presence marks it complete)."""
+    if not files.graph.is_file():
+        export(model, files.graph)
+    backend = model.tokenizer.backend_tokenizer
+    tmp = files.tokenizer.with_name(f".{files.tokenizer.name}.{os.getpid()}.tmp")
+    backend.save(str(tmp))
+    os.replace(tmp, files.tokenizer)
+    facts = {
+        "name": name,
+        "dimension": dimension,
+        "max_tokens": max_tokens,
+        "pad_id": int(model.tokenizer.pad_token_id or 0),
+        "pad_token": str(model.tokenizer.pad_token or "[PAD]"),
+        "export_version": _EXPORT_VERSION,
+    }
+    tmp = files.facts.with_name(f".{files.facts.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(facts, indent=1), encoding="utf-8")
+    os.replace(tmp, files.facts)
+
+
+def _dimension_of(model: Any) -> int:
+    """A sentence-transformers model's vector length (either method name)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def read_facts(files: Export) -> dict[str, Any]:
+    """The facts an export recorded (raises ``OSError``/``ValueError`` when unreadable)."""
+    facts = json.loads(files.facts.read_text(encoding="utf-8"))
+    if not isinstance(facts, dict) or facts.get("export_version") != _EXPORT_VERSION:
+        raise ValueError(f"{files.facts} is not an export of version {_EXPORT_VERSION}")
+    return facts
+
+
+def load_or_export(
+    model: Any, model_id: str, max_tokens: int, cache_dir: Path | None = None, *, name: str = "", dimension: int = 0
+) -> OnnxEncoder | None:
     """The ONNX encoder for ``model``, exporting it on first use; ``None`` if that is not possible."""
     if not exportable(model):
         return None
-    try:
-        path = cached_path(model_id, cache_dir or default_cache_dir())
-        if not path.is_file():
-            log.info("exporting %s to %s for fast encoding (once)", model_id, path)
-            export(model, path)
-        return OnnxEncoder(path, model.tokenizer, max_tokens)
-    except Exception as exc:
-        log.warning("fast ONNX encoder unavailable (%s); using PyTorch", exc)
-        return None
+    files = export_for(model_id, cache_dir)
+    for attempt in range(2):
+        try:
+            if not files.complete:
+                log.info("exporting %s to %s for fast encoding (once)", model_id, files.graph)
+                write_export(model, files, max_tokens, name or model_id, dimension or _dimension_of(model))
+            facts = read_facts(files)
+            _, batching = read_tokenizer(files.tokenizer, max_tokens, facts["pad_id"], facts["pad_token"])
+            return OnnxEncoder(files.graph, batching)
+        except Exception as exc:
+            if attempt == 0 and files.complete:
+                # A damaged cached export (cut short, edited): removed and made again, once.
+                log.warning("cached ONNX export %s unusable (%s); exporting again", files.graph, exc)
+                for path in (files.graph, files.int8, files.tokenizer, files.facts):
+                    path.unlink(missing_ok=True)
+                continue
+            log.warning("fast ONNX encoder unavailable (%s); using PyTorch", exc)
+            return None
+    return None

@@ -242,6 +242,8 @@ class Meta:
         updated: When the searchable content last changed (seconds since the epoch; 0: unknown).
         epoch: Set anew when the index is built from scratch; generations compare within one epoch.
         sentences: The version of the sentence vectors stored (0: none).
+        vectors: How document vectors were embedded: ``int8`` (the model's int8 twin) or
+            ``fp32`` (as questions are; every index from before int8 vectors).
 
     """
 
@@ -266,6 +268,7 @@ class Meta:
     epoch: str = ""
     updated: float = 0.0
     sentences: int = 0
+    vectors: str = "fp32"
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:

@@ -32,6 +32,7 @@ class Manifest:
         context: Whether paragraphs were embedded with their article's title and lead.
         lexical_title: Whether the keyword index holds each paragraph's article title.
         sentences: Whether each paragraph's sentences were embedded on their own too.
+        int8: Whether documents were embedded through the model's int8 twin (questions never are).
         passage_count: Paragraphs indexed.
         vector_count: Vectors (one per paragraph window).
         corpus: The corpus folder relative to the index folder.
@@ -57,6 +58,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     sentences: bool = True
+    int8: bool = False
 
 
 def write_manifest(folder: Path, meta: Meta, *, passages: int, files: int) -> None:

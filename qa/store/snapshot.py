@@ -214,6 +214,7 @@ class Snapshot:
             files=files,
             skipped=skipped,
             sentences=meta.sentences != 0,
+            int8=meta.vectors == "int8",
         )
         return cls(
             folder, connection, meta, manifest, indexed, Base(base, segment), delta_ids, delta, exclude, delta_terms

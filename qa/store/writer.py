@@ -22,6 +22,7 @@ from ..build.backend import BuildBackend, LocalBackend, Work
 from ..build.splitting import PassageRow, Split
 from ..config import Settings
 from ..embed.embedder import Embedder
+from ..embed.loader import default_vectors
 from ..errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError
 from ..ingest.scan import FORMATS
 from ..ingest.sources import Loaded, Signature, Source, content_changed
@@ -43,7 +44,9 @@ SENTENCE_EVIDENCE = 1
 #: The lock file that lets one writer at a time into an index folder.
 LOCK_FILE = "writer.lock"
 #: Facts of a build: an index whose facts differ from the ones asked for is rebuilt from scratch.
-FACTS = ("format_version", "model", "dimension", "normalized", "context", "lexical_title", "sentences")
+FACTS = ("format_version", "model", "dimension", "normalized", "context", "lexical_title", "sentences", "vectors")
+#: What an index recorded before a fact existed (an index from before int8 vectors has fp32 ones).
+_FACT_DEFAULTS: dict[str, object] = {"vectors": "fp32"}
 
 
 def _ignore(_value: object) -> None:
@@ -250,6 +253,7 @@ class IndexWriter:
             "context": self.settings.context,
             "lexical_title": self.settings.lexical_title,
             "sentences": SENTENCE_EVIDENCE if self.settings.sentences else 0,
+            "vectors": "int8" if self.settings.int8 else "fp32",
             "corpus": self.corpus,
             "corpus_label": self.label,
         }
@@ -301,8 +305,12 @@ class IndexWriter:
         if self.settings.sentences is None:
             # Not chosen: an index keeps its choice of sentence vectors; a new one has them.
             self.settings = self.settings.with_(sentences=stored.get("sentences", SENTENCE_EVIDENCE) != 0)
+        if self.settings.int8 is None:
+            # The same for int8 document vectors: kept as the index has them; a new one is int8 on a CPU.
+            new = default_vectors() if not stored else "fp32"
+            self.settings = self.settings.with_(int8=stored.get("vectors", new) == "int8")
         wanted = self._wanted_meta(stored)
-        fresh = any(stored.get(key) != wanted[key] for key in FACTS)
+        fresh = any(stored.get(key, _FACT_DEFAULTS.get(key)) != wanted[key] for key in FACTS)
         if fresh and stored:
             self._hooks.notify("The index was built with other settings or model; rebuilding it from scratch.")
         if check and not fresh:

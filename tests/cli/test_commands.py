@@ -171,6 +171,42 @@ def test_second_qa_index_waits_for_the_first(project: Path, tmp_path: Path) -> N
     assert out.startswith("Checked 28 paragraphs from 3 files") and "up to date, nothing changed" in out
 
 
+def test_a_new_index_is_int8_and_no_int8_switches_it(project: Path) -> None:
+    assert qa.load_index(project / "embeddings").manifest.int8 is True
+    exact = run("index", "seeds", "--out", "exact", "--no-int8", cwd=project)
+    assert exact.returncode == 0, exact.stderr
+    assert qa.load_index(project / "exact").manifest.int8 is False
+    # Kept by a plain update; both answer the same question with the same paragraph first.
+    again = run("index", "seeds", "--out", "exact", cwd=project)
+    assert again.returncode == 0 and "rebuilding" not in again.stderr
+    assert "0 embedded" in again.stdout and qa.load_index(project / "exact").manifest.int8 is False
+    question = "Who directs the Basra Cultural Center?"
+    answers = [
+        json.loads(run("ask", question, "--json", "--index", folder, "--no-refresh", cwd=project).stdout)
+        for folder in ("embeddings", "exact")
+    ]
+    assert [(a["quotes"][0]["source"], a["quotes"][0]["paragraph"]) for a in answers] == [
+        ("001_9dcbbab14ab930fe.txt", 3)
+    ] * 2
+
+
+def test_the_reported_time_includes_starting_the_process(project: Path) -> None:
+    # A no-op update takes well under a second of its own; starting Python and importing is counted too.
+    script = "import time; time.sleep(1.0); from qa.cli import main; raise SystemExit(main())"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "index", "seeds", "--out", "embeddings"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    seconds = float(result.stdout.split(" in ", 1)[1].split(" s ", 1)[0])
+    assert seconds >= 1.0, result.stdout
+
+
 def test_no_sentences_is_kept_until_asked_otherwise(project: Path) -> None:
     lean = run("index", "seeds", "--out", "lean", "--no-sentences", cwd=project)
     assert lean.returncode == 0, lean.stderr

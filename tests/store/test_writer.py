@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import write_corpus
 from fakes import FakeEmbedder
@@ -342,3 +343,50 @@ def test_malformed_metadata_is_named_by_readers_and_mended_by_the_next_update(
     again = qa.build_index(corpus, tmp_path / "i", embedder=FakeEmbedder())
     assert again.report.updated_files == 0 and len(again) == len(mended)
     assert qa.load_index(tmp_path / "i", embedder=FakeEmbedder()).answer("Etna").quotes
+
+
+class Precise(FakeEmbedder):
+    """A fake with the document methods of the real model: int8 vectors differ from fp32 ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def encode_int8(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        self.calls.append("int8")
+        vectors = self.encode(texts) + 0.01
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+    def encode_documents(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        self.calls.append("fp32")
+        return self.encode(texts)
+
+
+def test_a_new_index_embeds_documents_in_int8_and_keeps_its_choice(corpus: Path, tmp_path: Path) -> None:
+    model = Precise()
+    index = qa.build_index(corpus, tmp_path / "index", embedder=model)
+    assert index.manifest.int8 is True and index.settings.int8 is True
+    assert set(model.calls) == {"int8"}
+    # Questions are embedded in fp32: the stored vectors are the int8 ones.
+    with sqlite3.connect(tmp_path / "index" / "index.db") as connection:
+        assert connection.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone() == ('"int8"',)
+    assert json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["vectors"] == "int8"
+    kept = qa.build_index(corpus, tmp_path / "index", embedder=Precise())
+    assert kept.manifest.int8 is True and kept.report is not None and kept.report.embedded == 0
+    # Switching re-embeds everything (the vector keys name the precision), in fp32.
+    fp32 = Precise()
+    switched = qa.build_index(corpus, tmp_path / "index", embedder=fp32, settings=qa.Settings(int8=False))
+    assert switched.manifest.int8 is False and switched.report is not None
+    assert switched.report.embedded == index.report.embedded and set(fp32.calls) == {"fp32"}  # type: ignore[union-attr]
+    assert qa.load_index(tmp_path / "index", embedder=Precise()).settings.int8 is False
+
+
+def test_an_index_from_before_int8_vectors_stays_fp32_without_a_rebuild(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    qa.build_index(corpus, folder, embedder=FakeEmbedder(), settings=qa.Settings(int8=False))
+    with sqlite3.connect(folder / "index.db") as connection:
+        connection.execute("DELETE FROM meta WHERE key = 'vectors'")
+    model = Precise()
+    again = qa.build_index(corpus, folder, embedder=model)
+    assert again.manifest.int8 is False and again.report is not None and again.report.embedded == 0
+    assert model.calls == []

@@ -49,6 +49,10 @@ class CachedEmbedder:
         for text, vector in zip(todo, self.inner.encode(todo, batch_size=128, progress=True), strict=True):
             self.cache[text] = vector
 
+    @property
+    def int8_ready(self) -> bool:
+        return bool(getattr(self.inner, "int8_ready", False))
+
     def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Documents through the inner model's int8 twin (never cached: each is embedded once)."""
         return documents(self.inner, "encode_int8", texts, batch_size)

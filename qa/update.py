@@ -15,6 +15,7 @@ from .build.backend import BuildBackend
 from .config import Settings
 from .embed.deferred import DeferredEmbedder
 from .embed.embedder import Embedder
+from .embed.loader import gpu_present
 from .embed.loader import load_embedder as _load
 from .errors import CorpusError, IndexAccessError, SettingsError, shown
 from .ingest.sources import DocumentSource, FolderSource, Source
@@ -34,13 +35,23 @@ def display_path(path: Path) -> str:
 def load_embedder(model: str) -> Embedder:
     """The embedding model ``model`` (a name or a local folder), loaded now (what builds and answers use).
 
-    Without PyTorch once the model's ONNX export is cached; on a GPU where there is one
-    (:mod:`qa.embed.loader`).
+    Without PyTorch once the model's ONNX export is cached (:mod:`qa.embed.loader`);
+    questions are always embedded this way, on the CPU.
 
     Its :attr:`~qa.embed.embedder.Embedder.name` is ``canonical_model_name(model)``: an update
     compares that with the index's before loading anything (:mod:`qa.embed.deferred`).
     """
-    return _load(model, gpu=True)
+    return _load(model)
+
+
+def _build_embedder(model: str) -> Embedder:
+    """The model an update embeds with: on a GPU where there is one, else :func:`load_embedder`'s.
+
+    ``load_embedder`` is looked up when called, so that a program (or a test) may replace it.
+    """
+    if gpu_present():
+        return _load(model, gpu=True)
+    return load_embedder(model)
 
 
 def check_settings(settings: object) -> Settings:
@@ -142,8 +153,7 @@ def update_index(
     settings = check_settings(settings)
     folder = index_folder(out)
     # Loaded only if something must be embedded: an update with nothing to do needs no model.
-    # Looked up when called, so that a program (or a test) may replace load_embedder.
-    model = embedder or DeferredEmbedder(settings.model, lambda name: load_embedder(name))
+    model = embedder or DeferredEmbedder(settings.model, _build_embedder)
     source = FolderSource(root, limit_mb=settings.max_file_mb)
     name = label if label is not None else display_path(root)
     writer = _writer(source, folder, settings=settings, embedder=model, corpus=root, label=name, options=options)

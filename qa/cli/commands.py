@@ -133,7 +133,8 @@ def index_command(args: argparse.Namespace) -> int:
         say(f"repaired: {repair}")
     windowed = f", {report.windowed} long ones split into windows" if report.windowed else ""
     # The whole command's time (process start included where known), not only the update's.
-    seconds = time.perf_counter() - getattr(args, "started", time.perf_counter())
+    started = getattr(args, "started", None)
+    seconds = report.seconds if started is None else time.perf_counter() - started
     # Nothing changed, nothing mended: say so in words.
     done = "Checked" if report.updated_files == 0 and not report.repaired else "Indexed"
     print(

@@ -58,6 +58,11 @@ class DeferredEmbedder:
         """Embed ``texts`` (loads the model)."""
         return self._get().encode(texts, batch_size=batch_size, progress=progress)
 
+    @property
+    def int8_ready(self) -> bool:
+        """Whether the model can embed documents through an int8 twin (loads the model)."""
+        return bool(getattr(self._get(), "int8_ready", False))
+
     def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Embed documents through the model's int8 twin where it has one (loads the model)."""
         return documents(self._get(), "encode_int8", texts, batch_size)

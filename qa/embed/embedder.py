@@ -58,9 +58,22 @@ class Embedder(Protocol):
 
 
 def documents(model: Embedder, method: str, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """``model``'s document method ``method`` on ``texts``, or its plain :meth:`encode` if it has none."""
-    encode = getattr(model, method, None) or model.encode
-    return np.asarray(encode(texts, batch_size=batch_size), dtype=np.float32)
+    """``model``'s document method ``method`` on ``texts`` (``encode_int8`` or ``encode_documents``).
+
+    A model without ``encode_documents`` embeds documents with its plain :meth:`encode`;
+    one without ``encode_int8`` cannot fill an int8 index.
+
+    Raises:
+        ModelError: int8 vectors were asked of a model without an int8 twin.
+
+    """
+    encode = getattr(model, method, None)
+    if encode is None and method == "encode_int8":
+        raise ModelError(
+            f"the model {model.name!r} has no int8 twin; index with --no-int8 (Settings(int8=False)) "
+            "to embed documents in fp32"
+        )
+    return np.asarray((encode or model.encode)(texts, batch_size=batch_size), dtype=np.float32)
 
 
 class Lazy:
@@ -164,6 +177,7 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir
         self._onnx: Any = None
         self._int8: Any = None
+        self._made: bool | None = None
 
     @property
     def name(self) -> str:
@@ -212,21 +226,26 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    @property
-    def model_path(self) -> str:
-        """Where the model was loaded from (the key of its ONNX export)."""
-        return self._model_path
-
-    def export(self) -> bool:
-        """Make the ONNX export now (once per machine); whether there is one to use."""
-        return self._onnx_encoder() is not None
-
     def encode_int8(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Embed documents through the model's int8 twin (:mod:`qa.embed.fast`), else as :meth:`encode` does."""
+        """Embed documents through the model's int8 twin (:mod:`qa.embed.fast`), on the CPU wherever the model runs.
+
+        Raises:
+            ModelError: The model has no ONNX export here (not mean-pooled, or it cannot be
+                written), so no int8 twin: never fp32 vectors under int8 keys.
+
+        """
         fast = self._exported()
         if fast is None:
-            return self.encode(texts, batch_size=batch_size)
+            raise ModelError(
+                f"the model {self._name!r} has no int8 twin here (its ONNX export could not be made; see the "
+                "warning above); index with --no-int8 (Settings(int8=False)) to embed documents in fp32"
+            )
         return np.asarray(fast.encode_int8(texts, batch_size=batch_size), dtype=np.float32)
+
+    @property
+    def int8_ready(self) -> bool:
+        """Whether documents can go through an int8 twin (the export can be made; made now if not yet)."""
+        return self._exported() is not None
 
     @property
     def device(self) -> str:
@@ -242,12 +261,33 @@ class SentenceTransformerEmbedder:
             return self.encode(texts, batch_size=batch_size)
         return np.asarray(fast.encode_documents(texts, batch_size=batch_size), dtype=np.float32)
 
+    @property
+    def model_path(self) -> str:
+        """Where the model was loaded from (the key of its ONNX export)."""
+        return self._model_path
+
+    def export(self) -> bool:
+        """Make the ONNX export now (once per machine), wherever the model runs; whether there is one."""
+        if self._made is None:
+            from .onnx import load_or_export
+
+            encoder = load_or_export(
+                self._model,
+                self._model_path,
+                self._max_tokens,
+                self._cache_dir,
+                name=self._name,
+                dimension=self._dimension,
+            )
+            self._made = encoder is not None
+        return self._made
+
     def _exported(self) -> Any:
         """The torch-free embedder over this model's export (:mod:`qa.embed.fast`); ``None`` without one."""
         if self._int8 is None:
             from .fast import exported
 
-            self._int8 = (self.export() and exported(self._model_path, self._cache_dir)) or False
+            self._int8 = (self.export() and exported(self._model_path, self._cache_dir, name=self._name)) or False
         return self._int8 or None
 
     def _onnx_encoder(self) -> Any:

@@ -17,14 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx import Export, OnnxEncoder, export_for, quantize, read_facts, read_tokenizer
+from ..errors import ModelError
+from .onnx import Export, OnnxEncoder, exclusive, export_for, quantize, read_facts, read_tokenizer
 from .windows import Span, token_windows
 
 log = logging.getLogger(__name__)
 
 
 def _cores() -> int:
-    """Cores this process may run on."""
+    """Cores this process may run on (``OMP_NUM_THREADS`` where set: a Ray worker's share)."""
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if limit.isdigit() and int(limit) > 0:
+        return int(limit)
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
@@ -33,11 +37,15 @@ def _cores() -> int:
 class OnnxEmbedder:
     """An :class:`~qa.embed.embedder.Embedder` over a complete export; never imports PyTorch."""
 
-    def __init__(self, files: Export, *, threads: int = 0) -> None:
-        """Open the export ``files`` (raises ``OSError``/``ValueError`` when it cannot be read)."""
+    def __init__(self, files: Export, *, threads: int = 0, name: str = "") -> None:
+        """Open the export ``files`` (raises ``OSError``/``ValueError`` when it cannot be read).
+
+        ``name``: the model's canonical name (the export's facts record whichever spelling
+        exported it first: a name or the folder it resolves to).
+        """
         facts = read_facts(files)
         self._files = files
-        self._name = str(facts["name"])
+        self._name = name or str(facts["name"])
         self._dimension = int(facts["dimension"])
         self._max_tokens = int(facts["max_tokens"])
         self._counting, self._batching = read_tokenizer(
@@ -49,6 +57,11 @@ class OnnxEmbedder:
         self._fp32 = OnnxEncoder(files.graph, self._batching, threads)
         self._single_threaded: dict[str, OnnxEncoder] = {}
         self._lock = threading.Lock()
+
+    @property
+    def int8_ready(self) -> bool:
+        """Whether documents can be embedded through an int8 twin (always, from an export)."""
+        return True
 
     @property
     def name(self) -> str:
@@ -110,20 +123,38 @@ class OnnxEmbedder:
         """A single-threaded encoder of the fp32 or int8 graph (int8 quantised once per machine), kept."""
         with self._lock:
             if precision not in self._single_threaded:
-                graph = self._files.int8 if precision == "int8" else self._files.graph
-                if precision == "int8" and not graph.is_file():
-                    quantize(self._files.graph, graph)
-                try:
-                    encoder = OnnxEncoder(graph, self._batching, 1)
-                except Exception as exc:
-                    if precision != "int8":
-                        raise
-                    # A damaged int8 twin is made again from the fp32 graph, once.
-                    log.warning("int8 graph %s unusable (%s); quantising again", graph, exc)
-                    quantize(self._files.graph, graph)
-                    encoder = OnnxEncoder(graph, self._batching, 1)
-                self._single_threaded[precision] = encoder
+                if precision == "int8":
+                    self._single_threaded[precision] = self._int8_encoder()
+                else:
+                    self._single_threaded[precision] = OnnxEncoder(self._files.graph, self._batching, 1)
             return self._single_threaded[precision]
+
+    def _int8_encoder(self) -> OnnxEncoder:
+        """The int8 twin, quantised once per machine (again if damaged), under the export's lock.
+
+        Raises:
+            ModelError: It cannot be made or read here (a read-only cache, no space).
+
+        """
+        graph = self._files.int8
+        try:
+            if graph.is_file():
+                try:
+                    return OnnxEncoder(graph, self._batching, 1)
+                except Exception as exc:
+                    log.warning("int8 graph %s unusable (%s); quantising again", graph, exc)
+            with exclusive(self._files):
+                # Another process may have made it while this one waited for the lock.
+                try:
+                    return OnnxEncoder(graph, self._batching, 1)
+                except Exception:
+                    quantize(self._files.graph, graph)
+            return OnnxEncoder(graph, self._batching, 1)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot make the int8 twin of {self._name} in {graph.parent} ({exc}); "
+                "index with --no-int8 (Settings(int8=False)) to embed documents in fp32"
+            ) from exc
 
     def _batched(self, encoder: OnnxEncoder, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         """Embed in batches of similar length (less padding), in the order given."""
@@ -142,13 +173,16 @@ class OnnxEmbedder:
         return out
 
 
-def exported(model_id: str, cache_dir: Path | None = None) -> OnnxEmbedder | None:
+def exported(model_id: str, cache_dir: Path | None = None, *, name: str = "") -> OnnxEmbedder | None:
     """The torch-free embedder for ``model_id`` if its export is cached and readable, else ``None``."""
-    files = export_for(model_id, cache_dir)
-    if not files.complete:
+    try:
+        files = export_for(model_id, cache_dir)
+        if not files.complete:
+            return None
+    except OSError:
         return None
     try:
-        return OnnxEmbedder(files)
+        return OnnxEmbedder(files, name=name)
     except Exception as exc:
         # A damaged or foreign cache entry: the caller loads PyTorch and exports again.
         log.warning("cached ONNX export %s unusable (%s); loading the model again", files.graph, exc)

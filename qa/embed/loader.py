@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..config import canonical_model_name
 from .embedder import Embedder, SentenceTransformerEmbedder, resolve_model_path
 from .fast import exported
 
@@ -42,17 +43,18 @@ def load_embedder(model: str, *, cache_dir: Path | None = None, gpu: bool = Fals
 
     """
     if gpu and gpu_present():
-        # A build with a GPU at hand: PyTorch on it (documents; an int8 index still uses the CPU twin).
+        # A build with a GPU at hand: PyTorch on it (an int8 index still embeds through the CPU twin).
         on_gpu = SentenceTransformerEmbedder(model, cache_dir=cache_dir)
         if on_gpu.device != "cpu":
             return on_gpu
         log.info("an NVIDIA driver is loaded but PyTorch sees no GPU; embedding on the CPU")
     path = resolve_model_path(model)
-    fast = exported(path, cache_dir)
+    name = canonical_model_name(model)
+    fast = exported(path, cache_dir, name=name)
     if fast is not None:
         return fast
     slow = SentenceTransformerEmbedder(model, cache_dir=cache_dir)
     # Export now, then embed through the export like any later process would.
     if slow.export():
-        return exported(path, cache_dir) or slow
+        return exported(path, cache_dir, name=name) or slow
     return slow

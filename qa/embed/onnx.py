@@ -15,19 +15,23 @@ under a second instead of seven, benchmarks/cold_start.py).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import logging
 import os
+import tempfile
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +44,43 @@ _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
 def default_cache_dir() -> Path:
-    """Where exported encoders are kept: ``$XDG_CACHE_HOME/qa`` or ``~/.cache/qa``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "qa"
+    """Where exported encoders are kept: ``$XDG_CACHE_HOME/qa`` or ``~/.cache/qa``.
+
+    A process without a home directory (a container's arbitrary user) uses the system's
+    temporary folder, one cache per user.
+    """
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base:
+        return Path(base) / "qa"
+    try:
+        return Path.home() / ".cache" / "qa"
+    except (RuntimeError, KeyError, OSError):
+        return Path(tempfile.gettempdir()) / f"qa-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
+def _tmp(target: Path) -> Path:
+    """A temporary name beside ``target``, unique to this process and thread."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+@contextlib.contextmanager
+def exclusive(files: Export) -> Iterator[None]:
+    """Hold the export's lock file while making or mending it (one process and thread at a time).
+
+    A cache folder that cannot hold a lock (read-only) is used without one: whatever must
+    be written there then fails on its own, with its own message.
+    """
+    try:
+        files.stem.parent.mkdir(parents=True, exist_ok=True)
+        lock: Any = FileLock(str(files.stem) + ".lock")
+        lock.acquire()
+    except OSError:
+        lock = None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def exportable(model: Any) -> bool:
@@ -189,8 +227,9 @@ def export(model: Any, target: Path, *, attention: str = "eager") -> None:
     """
     import torch
 
-    # Export a copy: tracing may alter the module it runs, and the original keeps serving.
-    transformer = copy.deepcopy(model[0].auto_model).eval()
+    # Export a copy on the CPU: tracing may alter the module it runs, the original keeps
+    # serving, and a model on a GPU is traced with CPU tensors.
+    transformer = copy.deepcopy(model[0].auto_model).to("cpu").eval()
     # Plain attention (not PyTorch's fused SDPA call) traces to the pattern onnxruntime
     # fuses into its own attention kernel: 1.3x faster on 2 cores, the same vectors.
     setter = getattr(transformer, "set_attn_implementation", None)
@@ -217,7 +256,7 @@ def export(model: Any, target: Path, *, attention: str = "eager") -> None:
         ["a short text", "a somewhat longer second text for padding"], return_tensors="pt", padding=True
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _tmp(target)
     # The exporter warns about every data-dependent branch it traces; the graph is checked by tests.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -240,28 +279,48 @@ def quantize(source: Path, target: Path, *, per_channel: bool = True, reduce_ran
     Per-channel weights keep vectors at a mean cosine of 0.994 to fp32 (0.952 with one
     scale per tensor); see benchmarks/build_rate.py --levers.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _tmp(target)
     root = logging.getLogger()
-    disabled = root.disabled
     # The quantiser logs advice to the root logger ("consider pre-processing"), not to its own.
-    root.disabled = True
+    quiet = _DropAdvice()
+    root.addFilter(quiet)
     try:
+        # Given the graph itself (not its path), the quantiser works in a temporary folder of
+        # its own instead of writing a side file with a fixed name beside the source.
         quantize_dynamic(
-            str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=reduce_range
+            onnx.load(str(source)),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            reduce_range=reduce_range,
         )
+        os.replace(tmp, target)
     finally:
-        root.disabled = disabled
-    os.replace(tmp, target)
+        root.removeFilter(quiet)
+        tmp.unlink(missing_ok=True)
 
 
-def write_export(model: Any, files: Export, max_tokens: int, name: str, dimension: int) -> None:
-    """Export ``model`` into ``files``: graph, then tokenizer, then facts (their presence marks it complete)."""
-    if not files.graph.is_file():
+class _DropAdvice(logging.Filter):
+    """Drops the quantiser's advice to pre-process the graph (measured: it changes nothing here)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but that advice."""
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def write_export(model: Any, files: Export, max_tokens: int, name: str, dimension: int, *, again: bool = False) -> None:
+    """Export ``model`` into ``files``: graph, then tokenizer, then facts (their presence marks it complete).
+
+    ``again``: replace a graph that is there (damaged); each file is replaced atomically,
+    so another process never finds one missing.
+    """
+    if again or not files.graph.is_file():
         export(model, files.graph)
     backend = model.tokenizer.backend_tokenizer
-    tmp = files.tokenizer.with_name(f".{files.tokenizer.name}.{os.getpid()}.tmp")
+    tmp = _tmp(files.tokenizer)
     backend.save(str(tmp))
     os.replace(tmp, files.tokenizer)
     facts = {
@@ -272,7 +331,7 @@ def write_export(model: Any, files: Export, max_tokens: int, name: str, dimensio
         "pad_token": str(model.tokenizer.pad_token or "[PAD]"),
         "export_version": _EXPORT_VERSION,
     }
-    tmp = files.facts.with_name(f".{files.facts.name}.{os.getpid()}.tmp")
+    tmp = _tmp(files.facts)
     tmp.write_text(json.dumps(facts, indent=1), encoding="utf-8")
     os.replace(tmp, files.facts)
 
@@ -297,21 +356,29 @@ def load_or_export(
     """The ONNX encoder for ``model``, exporting it on first use; ``None`` if that is not possible."""
     if not exportable(model):
         return None
-    files = export_for(model_id, cache_dir)
+    try:
+        files = export_for(model_id, cache_dir)
+    except OSError as exc:
+        log.warning("fast ONNX encoder unavailable (%s); using PyTorch", exc)
+        return None
+    again = False
     for attempt in range(2):
         try:
-            if not files.complete:
-                log.info("exporting %s to %s for fast encoding (once)", model_id, files.graph)
-                write_export(model, files, max_tokens, name or model_id, dimension or _dimension_of(model))
-            facts = read_facts(files)
-            _, batching = read_tokenizer(files.tokenizer, max_tokens, facts["pad_id"], facts["pad_token"])
+            if again or not files.complete:
+                with exclusive(files):
+                    # Another process may have made it while this one waited for the lock.
+                    if again or not files.complete:
+                        log.info("exporting %s to %s for fast encoding (once)", model_id, files.graph)
+                        facts = (name or model_id, dimension or _dimension_of(model))
+                        write_export(model, files, max_tokens, *facts, again=again)
+            facts_read = read_facts(files)
+            _, batching = read_tokenizer(files.tokenizer, max_tokens, facts_read["pad_id"], facts_read["pad_token"])
             return OnnxEncoder(files.graph, batching)
         except Exception as exc:
-            if attempt == 0 and files.complete:
-                # A damaged cached export (cut short, edited): removed and made again, once.
+            if attempt == 0 and files.complete and not again:
+                # A damaged cached export (cut short, edited): made again once, in place.
                 log.warning("cached ONNX export %s unusable (%s); exporting again", files.graph, exc)
-                for path in (files.graph, files.int8, files.tokenizer, files.facts):
-                    path.unlink(missing_ok=True)
+                again = True
                 continue
             log.warning("fast ONNX encoder unavailable (%s); using PyTorch", exc)
             return None

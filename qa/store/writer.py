@@ -307,8 +307,12 @@ class IndexWriter:
             self.settings = self.settings.with_(sentences=stored.get("sentences", SENTENCE_EVIDENCE) != 0)
         if self.settings.int8 is None:
             # The same for int8 document vectors: kept as the index has them; a new one is int8 on a CPU.
-            new = default_vectors() if not stored else "fp32"
-            self.settings = self.settings.with_(int8=stored.get("vectors", new) == "int8")
+            if stored:
+                int8 = stored.get("vectors", "fp32") == "int8"
+            else:
+                # A new index: int8 on a CPU, where the model has an int8 twin (loaded now: it must embed anyway).
+                int8 = default_vectors() == "int8" and bool(getattr(self.embedder, "int8_ready", False))
+            self.settings = self.settings.with_(int8=int8)
         wanted = self._wanted_meta(stored)
         fresh = any(stored.get(key, _FACT_DEFAULTS.get(key)) != wanted[key] for key in FACTS)
         if fresh and stored:

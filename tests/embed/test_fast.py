@@ -115,5 +115,82 @@ def test_a_build_on_a_gpu_machine_defaults_to_fp32_documents(
     assert isinstance(loader.load_embedder("all-MiniLM-L6-v2", cache_dir=cache, gpu=True), fast.OnnxEmbedder)
     (tmp_path / "version").write_text("NVRM version: test", encoding="utf-8")
     assert loader.gpu_present() and loader.default_vectors() == "fp32"
-    index = qa.build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
-    assert index.manifest.int8 is False
+
+    class Ready(FakeEmbedder):
+        int8_ready = True
+
+        def encode_int8(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+            return self.encode(texts)
+
+    assert qa.build_index(corpus, tmp_path / "gpu", embedder=Ready()).manifest.int8 is False
+    (tmp_path / "version").unlink()
+    assert qa.build_index(corpus, tmp_path / "cpu", embedder=Ready()).manifest.int8 is True
+
+
+def _copy_export(exported: Any, target: Path) -> Path:
+    """The fp32 export's files (not its int8 twin) copied into a cache folder of their own."""
+    import shutil
+
+    files = exported._files
+    target.mkdir(parents=True, exist_ok=True)
+    for path in (files.graph, files.tokenizer, files.facts):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+def test_processes_making_the_int8_twin_at_once_all_get_it(exported: Any, tmp_path: Path) -> None:
+    cache = _copy_export(exported, tmp_path / "cache")
+    model_path = exported._files.stem.name
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from qa.embed.fast import OnnxEmbedder\n"
+        "from qa.embed.onnx import Export\n"
+        f"model = OnnxEmbedder(Export(Path({str(cache)!r}) / {model_path!r}))\n"
+        "print(model.encode_int8(['the same paragraph'])[0][:4].tolist())\n"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    assert len(set(outputs)) == 1
+    # Nothing is left beside the twin: no side file of the quantiser, no temporary file.
+    leftovers = sorted(p.name for p in cache.iterdir() if "inferred" in p.name or p.name.endswith(".tmp"))
+    assert leftovers == []
+
+
+def test_an_int8_twin_that_cannot_be_made_is_a_clear_error(
+    exported: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.errors import ModelError
+
+    cache = _copy_export(exported, tmp_path / "cache")
+    model = fast.OnnxEmbedder(onnx.Export(cache / exported._files.stem.name))
+
+    def full(source: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fast, "quantize", full)
+    with pytest.raises(ModelError, match="--no-int8"):
+        model.encode_int8(["a paragraph"])
+    # fp32 documents still embed.
+    assert model.encode_documents(["a paragraph"]).shape == (1, 384)
+
+
+def test_the_name_is_the_canonical_one_whichever_spelling_exported(
+    real_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    by_path = load_embedder(real_embedder.model_path, cache_dir=tmp_path)
+    by_name = load_embedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path)
+    assert isinstance(by_name, fast.OnnxEmbedder) and by_name.name == "all-MiniLM-L6-v2"
+    assert by_path.name == real_embedder.__class__(real_embedder.model_path, cache_dir=tmp_path).name
+
+
+def test_a_process_without_a_home_caches_in_the_temporary_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    assert onnx.default_cache_dir().parent == Path(tempfile.gettempdir())

@@ -54,7 +54,8 @@ def test_a_failed_export_falls_back_to_pytorch_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="qa.embed.onnx"):
         assert onnx.load_or_export(real_embedder._model, "m", real_embedder.max_tokens, tmp_path) is None
     assert "exporter crashed" in caplog.text and "using PyTorch" in caplog.text
-    assert list(tmp_path.iterdir()) == []
+    # Nothing but the export's lock file is left: no partial graph.
+    assert [p.name for p in tmp_path.iterdir() if p.suffix != ".lock"] == []
     # The embedder then answers through PyTorch, with the same vectors.
     slow = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert float(np.abs(slow.encode(TEXTS[:1]) - real_embedder.encode(TEXTS[:1])).max()) < 1e-5

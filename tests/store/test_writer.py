@@ -348,6 +348,8 @@ def test_malformed_metadata_is_named_by_readers_and_mended_by_the_next_update(
 class Precise(FakeEmbedder):
     """A fake with the document methods of the real model: int8 vectors differ from fp32 ones."""
 
+    int8_ready = True
+
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[str] = []
@@ -390,3 +392,17 @@ def test_an_index_from_before_int8_vectors_stays_fp32_without_a_rebuild(corpus: 
     again = qa.build_index(corpus, folder, embedder=model)
     assert again.manifest.int8 is False and again.report is not None and again.report.embedded == 0
     assert model.calls == []
+
+
+def test_an_int8_index_is_never_filled_with_fp32_vectors(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    before = qa.build_index(corpus, folder, embedder=Precise())
+    assert before.manifest.int8 is True
+    # A model without an int8 twin (FakeEmbedder has none) cannot update it: a clear error, the index kept.
+    (corpus / "new.txt").write_text("A paragraph that must be embedded.", encoding="utf-8")
+    with pytest.raises(qa.QAError, match="no-int8"):
+        qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    kept = qa.load_index(folder, embedder=Precise())
+    assert kept.manifest.generation == before.manifest.generation and kept.manifest.int8 is True
+    # A new index with such a model is fp32 from the start.
+    assert qa.build_index(corpus, tmp_path / "plain", embedder=FakeEmbedder()).manifest.int8 is False

@@ -177,7 +177,6 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir
         self._onnx: Any = None
         self._int8: Any = None
-        self._made: bool | None = None
 
     @property
     def name(self) -> str:
@@ -268,31 +267,11 @@ class SentenceTransformerEmbedder:
 
     def export(self) -> bool:
         """Make the ONNX export now (once per machine), wherever the model runs; whether there is one."""
-        if self._made is None:
-            from .onnx import load_or_export
+        return self._export_encoder() is not None
 
-            encoder = load_or_export(
-                self._model,
-                self._model_path,
-                self._max_tokens,
-                self._cache_dir,
-                name=self._name,
-                dimension=self._dimension,
-            )
-            self._made = encoder is not None
-        return self._made
-
-    def _exported(self) -> Any:
-        """The torch-free embedder over this model's export (:mod:`qa.embed.fast`); ``None`` without one."""
-        if self._int8 is None:
-            from .fast import exported
-
-            self._int8 = (self.export() and exported(self._model_path, self._cache_dir, name=self._name)) or False
-        return self._int8 or None
-
-    def _onnx_encoder(self) -> Any:
-        """The ONNX export of the model, made on first use; ``None`` where it cannot be had."""
-        if self._fast and self._onnx is None:
+    def _export_encoder(self) -> Any:
+        """The export's encoder, made (or read) once; ``None`` where it cannot be had."""
+        if self._onnx is None:
             from .onnx import load_or_export
 
             # Exported once and cached; False remembers that it failed.
@@ -308,6 +287,18 @@ class SentenceTransformerEmbedder:
                 or False
             )
         return self._onnx or None
+
+    def _exported(self) -> Any:
+        """The torch-free embedder over this model's export (:mod:`qa.embed.fast`); ``None`` without one."""
+        if self._int8 is None:
+            from .fast import exported
+
+            self._int8 = (self.export() and exported(self._model_path, self._cache_dir, name=self._name)) or False
+        return self._int8 or None
+
+    def _onnx_encoder(self) -> Any:
+        """The export's encoder for questions and document batches: on the CPU only (else PyTorch)."""
+        return self._export_encoder() if self._fast else None
 
     def _encode_onnx(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """Embed many texts through onnxruntime, in batches of similar length (less padding)."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..answer.compose import Answer
 from ..answer.quotes import Quote
 from ..text.lines import line_spans
+from ..text.visible import visible
 
 _BOLD = "\033[1;33m"
 _RESET = "\033[0m"
@@ -35,12 +36,12 @@ def json_text(data: object) -> str:
 
 def say(message: str) -> None:
     """Print a progress or warning line to standard error (file names in it may hold control characters)."""
-    print(printable(message), file=sys.stderr, flush=True)
+    print(visible(message), file=sys.stderr, flush=True)
 
 
 def error(message: str) -> None:
     """Print ``message`` as the one ``qa: error: …`` line on standard error."""
-    print(f"qa: error: {printable(' '.join(message.splitlines()))}", file=sys.stderr)
+    print(f"qa: error: {visible(' '.join(message.splitlines()))}", file=sys.stderr)
 
 
 def _highlighted(text: str, spans: Sequence[tuple[int, int]], colour: bool) -> str:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..text.passages import Passage
-
-#: Characters that would break a citation's one line or drive a terminal (C0, DEL, C1).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from ..text.visible import visible
 
 
 def citation(label: str, passage: Passage) -> str:
     """Format ``label/source ¶N (line L)`` for a passage (pages and sections as :attr:`Passage.place` says).
 
-    Control characters in a file name (a newline, an escape) are written as hex escapes, so
-    that a citation is always one line of plain text; ``source`` keeps the real name.
+    Control characters in a file name (a newline, an escape) and direction-changing or
+    invisible ones are written as escapes (:func:`qa.text.visible.visible`), so that a
+    citation is always one line of plain text that reads as it is; ``source`` keeps the
+    real name.
     """
     path = f"{label.rstrip('/')}/{passage.source}" if label else passage.source
-    return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", f"{path} {passage.place}")
+    return visible(f"{path} {passage.place}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import base64
 
 from ..ingest.readers.pdfpage import PageImage
 from ..text.lines import line_spans
+from ..text.visible import visible
 from .render import e, marked
 from .sourceview import SourceView
 
@@ -40,8 +41,8 @@ def source_html(view: SourceView) -> str:
     header = (
         f'<div class="qa-source-view" data-source="{e(view.source)}" data-kind="{e(view.kind)}" '
         f'data-page="{view.page}">'
-        f'<h3 class="qa-source-title">{e(view.title or view.source)}</h3>'
-        f'<p class="qa-source-file"><code>{e(view.source)}</code>{cited}</p>'
+        f'<h3 class="qa-source-title">{e(view.title or visible(view.source))}</h3>'
+        f'<p class="qa-source-file"><code>{e(visible(view.source))}</code>{cited}</p>'
         f"{about}{notice}"
     )
     if view.pages:
@@ -106,7 +107,8 @@ def _page(view: SourceView, page: PageImage) -> str:
     return (
         f'<figure class="qa-page" data-page="{page.page}">{note}<div class="qa-source-body qa-page-scroll">'
         f'<div class="qa-page-frame"><img class="qa-page-image" src="data:image/png;base64,{image}" '
-        f'width="{page.width}" height="{page.height}" alt="Page {page.page} of {e(view.source)}">{boxes}</div></div>'
+        f'width="{page.width}" height="{page.height}" alt="Page {page.page} of {e(visible(view.source))}">'
+        f"{boxes}</div></div>"
         f"<figcaption>Page {page.page} of {view.page_count}</figcaption>{text}</figure>"
     )
 

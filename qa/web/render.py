@@ -14,6 +14,7 @@ from html import escape
 
 from ..answer.quotes import Quote
 from ..live import LiveStatus
+from ..text.visible import visible
 from .conversation import Notice, Turn, quote_text
 
 
@@ -99,7 +100,7 @@ def _quote_html(number: int, key: str, quote: Quote, *, notice: Notice | None, v
 def turn_html(turn: Turn, stale: Mapping[tuple[int, str], Notice], votes: Mapping[tuple[int, str], str]) -> str:
     """One question and its answer; buttons name the turn by its id."""
     number = turn.id
-    scope = f'<div class="qa-scope">Only in: {e(", ".join(turn.sources))}</div>' if turn.sources else ""
+    scope = f'<div class="qa-scope">Only in: {e(visible(", ".join(turn.sources)))}</div>' if turn.sources else ""
     question = f'<div class="qa-question" data-turn="{number}"><p>{e(turn.question)}</p>{scope}</div>'
     if turn.pending:
         return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 import pytest
 
@@ -45,6 +46,29 @@ def test_control_characters_in_a_file_name_are_written_as_hex_escapes(name: str,
     cited = citation("seeds", passage(name))
     assert cited == f"seeds/{written} ¶2 (lines 4-5)"
     assert cited.isprintable()
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("\u202egnp.exe.txt", "\\u202egnp.exe.txt"),
+        ("a\u2066b\u2069.txt", "a\\u2066b\\u2069.txt"),
+        ("\u200fmark\u200e.txt", "\\u200fmark\\u200e.txt"),
+        ("zero\u200bwidth\ufeff.txt", "zero\\u200bwidth\\ufeff.txt"),
+        ("soft\u00adhyphen.txt", "soft\\xadhyphen.txt"),
+    ],
+    ids=["right-to-left override", "isolates", "marks", "zero-width and BOM", "soft hyphen"],
+)
+def test_direction_changing_and_invisible_characters_of_a_file_name_are_escaped(name: str, written: str) -> None:
+    cited = citation("seeds", passage(name))
+    assert cited == f"seeds/{written} ¶2 (lines 4-5)"
+    # Nothing in it reorders or hides text: every character is visible and left-to-right neutral.
+    assert all(unicodedata.category(c) != "Cf" for c in cited)
+
+
+def test_joiners_of_emoji_and_words_are_kept() -> None:
+    name = "team \U0001f469\u200d\U0001f4bb and \u0645\u06cc\u200c\u0634\u0648\u062f.txt"
+    assert citation("", passage(name)).startswith(name + " ")
 
 
 def test_other_characters_of_a_file_name_are_kept_as_they_are() -> None:

@@ -247,7 +247,7 @@ def build_from_documents(
     if not documents:
         raise CorpusError("no documents to index")
     settings = check_settings(settings)
-    model = embedder or update.load_embedder(settings.model)
+    model = embedder or update.build_embedder(settings.model)
     report = update_documents(
         documents, out, settings=settings, embedder=model, label=label, options=BuildOptions(progress_bar=progress)
     )
@@ -307,7 +307,7 @@ def build_index(
 
     """
     settings = check_settings(settings)
-    model = embedder or update.load_embedder(settings.model)
+    model = embedder or update.build_embedder(settings.model)
     options = build_options(
         progress=progress,
         wait=wait,

@@ -44,7 +44,7 @@ def load_embedder(model: str) -> Embedder:
     return _load(model)
 
 
-def _build_embedder(model: str) -> Embedder:
+def build_embedder(model: str) -> Embedder:
     """The model an update embeds with: on a GPU where there is one, else :func:`load_embedder`'s.
 
     ``load_embedder`` is looked up when called, so that a program (or a test) may replace it.
@@ -153,7 +153,7 @@ def update_index(
     settings = check_settings(settings)
     folder = index_folder(out)
     # Loaded only if something must be embedded: an update with nothing to do needs no model.
-    model = embedder or DeferredEmbedder(settings.model, _build_embedder)
+    model = embedder or DeferredEmbedder(settings.model, build_embedder)
     source = FolderSource(root, limit_mb=settings.max_file_mb)
     name = label if label is not None else display_path(root)
     writer = _writer(source, folder, settings=settings, embedder=model, corpus=root, label=name, options=options)

@@ -243,8 +243,15 @@ class SentenceTransformerEmbedder:
 
     @property
     def int8_ready(self) -> bool:
-        """Whether documents can go through an int8 twin (the export can be made; made now if not yet)."""
-        return self._exported() is not None
+        """Whether a new index should embed documents through an int8 twin.
+
+        Not on a GPU (fp32 there is faster than the CPU's int8); on the CPU when the export
+        and its twin can be had (made now if not yet).
+        """
+        if self.device != "cpu":
+            return False
+        fast = self._exported()
+        return fast is not None and bool(fast.int8_ready)
 
     @property
     def device(self) -> str:

@@ -26,12 +26,11 @@ log = logging.getLogger(__name__)
 
 def _cores() -> int:
     """Cores this process may run on (``OMP_NUM_THREADS`` where set: a Ray worker's share)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     limit = os.environ.get("OMP_NUM_THREADS", "")
     if limit.isdigit() and int(limit) > 0:
-        return int(limit)
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+        return max(1, min(int(limit), cores))
+    return max(1, cores)
 
 
 class OnnxEmbedder:
@@ -60,7 +59,12 @@ class OnnxEmbedder:
 
     @property
     def int8_ready(self) -> bool:
-        """Whether documents can be embedded through an int8 twin (always, from an export)."""
+        """Whether documents can be embedded through the int8 twin: it is there or can be made now."""
+        try:
+            self._single("int8")
+        except ModelError as exc:
+            log.warning("%s", exc)
+            return False
         return True
 
     @property

@@ -24,11 +24,6 @@ def gpu_present() -> bool:
     return NVIDIA_DRIVER.exists()
 
 
-def default_vectors() -> str:
-    """How a new index embeds its documents here: ``fp32`` on a GPU, else ``int8`` (the CPU's fast path)."""
-    return "fp32" if gpu_present() else "int8"
-
-
 def load_embedder(model: str, *, cache_dir: Path | None = None, gpu: bool = False) -> Embedder:
     """The embedding model ``model`` (a name or a local folder), loaded now.
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,37 @@ def default_cache_dir() -> Path:
     try:
         return Path.home() / ".cache" / "qa"
     except (RuntimeError, KeyError, OSError):
-        return Path(tempfile.gettempdir()) / f"qa-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        return _private_temporary()
+
+
+def _private_temporary() -> Path:
+    """A cache folder of this user's own in the temporary folder (never one another user made)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    folder = Path(tempfile.gettempdir()) / f"qa-cache-{uid}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        stat = folder.lstat()
+        # Another user's folder, a link, or one others may write to: its files are not trusted.
+        if folder.is_symlink() or stat.st_uid != uid or stat.st_mode & 0o022:
+            raise PermissionError(f"{folder} is not this user's own")
+        return folder
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="qa-cache-"))
 
 
 def _tmp(target: Path) -> Path:
     """A temporary name beside ``target``, unique to this process and thread."""
     return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+@contextlib.contextmanager
+def _removed_on_failure(tmp: Path) -> Iterator[None]:
+    """Remove the temporary file ``tmp`` if the block fails (an export is about 90 MB)."""
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -73,8 +98,13 @@ def exclusive(files: Export) -> Iterator[None]:
     try:
         files.stem.parent.mkdir(parents=True, exist_ok=True)
         lock: Any = FileLock(str(files.stem) + ".lock")
-        lock.acquire()
-    except OSError:
+        try:
+            lock.acquire(timeout=1)
+        except Timeout:
+            log.warning("waiting for another process making the model's export in %s ...", files.stem.parent)
+            lock.acquire()
+    except (OSError, NotImplementedError):
+        # NotImplementedError: a file system without locks (older filelock releases).
         lock = None
     try:
         yield
@@ -173,9 +203,8 @@ def session(path: Path, threads: int = 0, *, spinning: bool = False) -> Any:
     """An onnxruntime CPU session on ``path`` (``threads`` 0: one per core).
 
     Without ``spinning``, idle threads sleep: with several answers at once on a few cores,
-    spinning threads burn the time the other answers need (benchmarks/load.py). A build's
-    document session spins: between the int8 graph's short operators, waking sleeping
-    threads took more than half the time (2.3x slower, benchmarks/levers.py).
+    spinning threads burn the time the other answers need (benchmarks/load.py). (A build's
+    documents run single-threaded, side by side: spinning does not apply there.)
     """
     import onnxruntime
 
@@ -258,7 +287,7 @@ def export(model: Any, target: Path, *, attention: str = "eager") -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(target)
     # The exporter warns about every data-dependent branch it traces; the graph is checked by tests.
-    with torch.inference_mode(), warnings.catch_warnings():
+    with torch.inference_mode(), warnings.catch_warnings(), _removed_on_failure(tmp):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Pooled(),
@@ -270,14 +299,14 @@ def export(model: Any, target: Path, *, attention: str = "eager") -> None:
             opset_version=17,
             dynamo=False,
         )
-    os.replace(tmp, target)
+        os.replace(tmp, target)
 
 
 def quantize(source: Path, target: Path, *, per_channel: bool = True, reduce_range: bool = False) -> None:
     """Write an int8 twin of the graph ``source`` to ``target`` atomically (dynamic quantisation).
 
     Per-channel weights keep vectors at a mean cosine of 0.994 to fp32 (0.952 with one
-    scale per tensor); see benchmarks/build_rate.py --levers.
+    scale per tensor); see benchmarks/levers.py.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -321,8 +350,9 @@ def write_export(model: Any, files: Export, max_tokens: int, name: str, dimensio
         export(model, files.graph)
     backend = model.tokenizer.backend_tokenizer
     tmp = _tmp(files.tokenizer)
-    backend.save(str(tmp))
-    os.replace(tmp, files.tokenizer)
+    with _removed_on_failure(tmp):
+        backend.save(str(tmp))
+        os.replace(tmp, files.tokenizer)
     facts = {
         "name": name,
         "dimension": dimension,
@@ -332,8 +362,9 @@ def write_export(model: Any, files: Export, max_tokens: int, name: str, dimensio
         "export_version": _EXPORT_VERSION,
     }
     tmp = _tmp(files.facts)
-    tmp.write_text(json.dumps(facts, indent=1), encoding="utf-8")
-    os.replace(tmp, files.facts)
+    with _removed_on_failure(tmp):
+        tmp.write_text(json.dumps(facts, indent=1), encoding="utf-8")
+        os.replace(tmp, files.facts)
 
 
 def _dimension_of(model: Any) -> int:

@@ -22,7 +22,6 @@ from ..build.backend import BuildBackend, LocalBackend, Work
 from ..build.splitting import PassageRow, Split
 from ..config import Settings
 from ..embed.embedder import Embedder
-from ..embed.loader import default_vectors
 from ..errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorruptError
 from ..ingest.scan import FORMATS
 from ..ingest.sources import Loaded, Signature, Source, content_changed
@@ -310,8 +309,8 @@ class IndexWriter:
             if stored:
                 int8 = stored.get("vectors", "fp32") == "int8"
             else:
-                # A new index: int8 on a CPU, where the model has an int8 twin (loaded now: it must embed anyway).
-                int8 = default_vectors() == "int8" and bool(getattr(self.embedder, "int8_ready", False))
+                # A new index: int8 where the model embeds on a CPU and has a twin (loaded now: it must embed anyway).
+                int8 = bool(getattr(self.embedder, "int8_ready", False))
             self.settings = self.settings.with_(int8=int8)
         wanted = self._wanted_meta(stored)
         fresh = any(stored.get(key, _FACT_DEFAULTS.get(key)) != wanted[key] for key in FACTS)

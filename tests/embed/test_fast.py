@@ -97,7 +97,7 @@ def test_a_damaged_int8_twin_is_quantised_again(exported: Any, tmp_path: Path) -
     assert np.array_equal(again.encode_int8(TEXTS[:1]), expected)
 
 
-def test_a_build_on_a_gpu_machine_defaults_to_fp32_documents(
+def test_a_new_index_is_int8_only_where_documents_are_embedded_on_a_cpu(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: Any
 ) -> None:
     from conftest import write_corpus
@@ -107,24 +107,24 @@ def test_a_build_on_a_gpu_machine_defaults_to_fp32_documents(
     from qa.embed import loader
 
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": "One paragraph here.\n\nAnother one there."})
-    assert loader.default_vectors() == ("fp32" if loader.gpu_present() else "int8")
-    monkeypatch.setattr(loader, "NVIDIA_DRIVER", tmp_path / "version")
-    assert not loader.gpu_present() and loader.default_vectors() == "int8"
-    # Without a GPU, asking for one changes nothing: the export is used.
     cache = exported._files.stem.parent
-    assert isinstance(loader.load_embedder("all-MiniLM-L6-v2", cache_dir=cache, gpu=True), fast.OnnxEmbedder)
+    monkeypatch.setattr(loader, "NVIDIA_DRIVER", tmp_path / "version")
+    # Without a GPU, asking for one changes nothing: the export is used, and its twin.
+    model = loader.load_embedder("all-MiniLM-L6-v2", cache_dir=cache, gpu=True)
+    assert not loader.gpu_present() and isinstance(model, fast.OnnxEmbedder) and model.int8_ready
+    # A driver PyTorch cannot use (this machine's CPU build of torch): still the CPU export.
     (tmp_path / "version").write_text("NVRM version: test", encoding="utf-8")
-    assert loader.gpu_present() and loader.default_vectors() == "fp32"
+    model = loader.load_embedder("all-MiniLM-L6-v2", cache_dir=cache, gpu=True)
+    assert loader.gpu_present() and isinstance(model, fast.OnnxEmbedder)
+    assert qa.build_index(corpus, tmp_path / "cpu", embedder=model).manifest.int8 is True
 
-    class Ready(FakeEmbedder):
-        int8_ready = True
+    class OnGpu(FakeEmbedder):
+        """What a model on a GPU says: documents in fp32 there."""
 
-        def encode_int8(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
-            return self.encode(texts)
+        device = "cuda:0"
+        int8_ready = False
 
-    assert qa.build_index(corpus, tmp_path / "gpu", embedder=Ready()).manifest.int8 is False
-    (tmp_path / "version").unlink()
-    assert qa.build_index(corpus, tmp_path / "cpu", embedder=Ready()).manifest.int8 is True
+    assert qa.build_index(corpus, tmp_path / "gpu", embedder=OnGpu()).manifest.int8 is False
 
 
 def _copy_export(exported: Any, target: Path) -> Path:
@@ -194,3 +194,24 @@ def test_a_process_without_a_home_caches_in_the_temporary_folder(monkeypatch: py
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr(Path, "home", staticmethod(homeless))
     assert onnx.default_cache_dir().parent == Path(tempfile.gettempdir())
+
+
+def test_the_temporary_cache_is_never_a_folder_others_may_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import tempfile
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    planted = tmp_path / f"qa-cache-{os.getuid()}"
+    planted.mkdir()
+    planted.chmod(0o777)
+    chosen = onnx.default_cache_dir()
+    assert chosen != planted and chosen.parent == tmp_path and (chosen.stat().st_mode & 0o077) == 0
+    planted.chmod(0o700)
+    assert onnx.default_cache_dir() == planted

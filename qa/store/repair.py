@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,31 @@ class Repairs:
         """Record a repair (``summary`` goes in the report) and say ``message`` now."""
         self.done.append(summary)
         self.notify(message)
+
+
+def mend_lock_path(path: Path, repairs: Repairs) -> None:
+    """Move aside whatever sits at the writer's lock path but a plain file (a folder, a link, a FIFO).
+
+    Taking the lock opens that path for writing: a folder there stopped every update with
+    "Is a directory", and a link would be followed to wherever it points. Two writers
+    mending at once: the second finds it gone, which is as good.
+    """
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(found.st_mode):
+        return
+    kind = "a folder" if stat.S_ISDIR(found.st_mode) else "a link" if stat.S_ISLNK(found.st_mode) else "not a file"
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    repairs.add(
+        f"the writer lock {path.name} was {kind}; moved aside to {aside.name}",
+        f"The writer lock {path} was {kind}; it was moved aside to {aside.name} and a new lock made.",
+    )
 
 
 def _aside(folder: Path) -> Path:

@@ -32,7 +32,7 @@ from .codec import valid_rows
 from .freeze import clean, freeze
 from .integrity import Stamps
 from .manifest import write_manifest
-from .repair import Repairs, open_database, verify_vectors
+from .repair import Repairs, mend_lock_path, open_database, verify_vectors
 
 #: Paragraphs read and split before their vectors are computed and committed together.
 CHUNK_PASSAGES = 4096
@@ -216,6 +216,7 @@ class IndexWriter:
 
         """
         self.folder.mkdir(parents=True, exist_ok=True)
+        mend_lock_path(self.folder / LOCK_FILE, self._repairs)
         lock = filelock.FileLock(str(self.folder / LOCK_FILE))
         try:
             lock.acquire(timeout=0)

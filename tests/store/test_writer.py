@@ -406,3 +406,25 @@ def test_an_int8_index_is_never_filled_with_fp32_vectors(corpus: Path, tmp_path:
     assert kept.manifest.generation == before.manifest.generation and kept.manifest.int8 is True
     # A new index with such a model is fp32 from the start.
     assert qa.build_index(corpus, tmp_path / "plain", embedder=FakeEmbedder()).manifest.int8 is False
+
+
+@pytest.mark.parametrize("kind", ["folder", "link"])
+def test_a_writer_lock_that_is_not_a_file_is_moved_aside(corpus: Path, tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "index"
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    lock = folder / "writer.lock"
+    lock.unlink()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    if kind == "folder":
+        (lock / "inside").mkdir(parents=True)
+    else:
+        lock.symlink_to(victim)
+    (corpus / "new.txt").write_text("A paragraph that arrives later.", encoding="utf-8")
+    updated = qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    assert updated.report is not None and updated.report.updated_files == 1
+    assert any("writer lock" in r and "moved aside" in r for r in updated.report.repaired)
+    # The lock is a plain file again; what was there is kept aside, and a link was never followed.
+    assert lock.is_file() and not lock.is_symlink()
+    assert len(list(folder.glob("writer.lock.damaged-*"))) == 1
+    assert victim.read_text(encoding="utf-8") == "keep me"

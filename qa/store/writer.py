@@ -165,6 +165,8 @@ class _Run:
     total: int
     bar: Any = None
     embedded: int = 0
+    #: Paragraph windows among ``embedded`` (the index's vector count counts windows only).
+    embedded_windows: int = 0
     windowed: int = 0
     committed: bool = False
     dropped: set[str] = field(default_factory=set)
@@ -429,6 +431,8 @@ class IndexWriter:
                 f"{damaged} stored vectors were damaged; embedding them again.",
             )
         missing = [h for h in unique if h not in good]
+        windows = {h for row in chunk.rows for h in row.hashes}
+        run.embedded_windows += sum(h in windows for h in missing)
         # Sorting by length keeps padding low inside each batch.
         missing.sort(key=lambda h: len(chunk.texts[h]))
         if run.bar is not None and missing:
@@ -482,7 +486,8 @@ class IndexWriter:
             passages=meta.passage_count,
             vectors=meta.vector_count,
             embedded=run.embedded,
-            reused=max(0, meta.vector_count - run.embedded),
+            # Paragraph vectors kept: sentences embedded by this run are not subtracted from them.
+            reused=max(0, meta.vector_count - run.embedded_windows),
             windowed=run.windowed,
             skipped=tuple(skipped),
             seconds=time.perf_counter() - started,

@@ -428,3 +428,14 @@ def test_a_writer_lock_that_is_not_a_file_is_moved_aside(corpus: Path, tmp_path:
     assert lock.is_file() and not lock.is_symlink()
     assert len(list(folder.glob("writer.lock.damaged-*"))) == 1
     assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+def test_reused_counts_the_paragraph_vectors_kept_whatever_sentences_were_embedded(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "First kept paragraph.\n\nSecond kept paragraph."})
+    folder = tmp_path / "index"
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    # One new paragraph of five sentences: six texts embedded, the two old paragraph vectors kept.
+    sentences = " ".join(f"Sentence number {n} of the new paragraph." for n in range(5))
+    (corpus / "b.txt").write_text(sentences, encoding="utf-8")
+    report = qa.build_index(corpus, folder, embedder=FakeEmbedder()).report
+    assert report is not None and (report.vectors, report.embedded, report.reused) == (3, 6, 2)

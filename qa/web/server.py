@@ -28,6 +28,7 @@ from .access import Access
 from .api import ApiAccess, ApiGate, add_api
 from .app import build_app, close_app, mount
 from .sessions import BROWSER_COOKIE, browser_id
+from .throttle import LoginThrottle
 
 #: How long the browser keeps its id: a year.
 _COOKIE_AGE = 365 * 24 * 3600
@@ -122,6 +123,9 @@ def create_app(
     largest = int(access.limits.max_file_mb * 1024 * 1024) * max(1, access.limits.max_files) + 1024 * 1024
     app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), other_limit=largest)
     app.add_middleware(BrowserCookie)
+    if auth is not None:
+        # Sign-in attempts per address are limited (qa/web/throttle.py).
+        app.add_middleware(LoginThrottle)
     app = mount(app, blocks, auth=auth, server=server, access=access)
     # Kept on the application, so that stopping it can remove what the chat wrote.
     app.state.qa_blocks = blocks

@@ -343,6 +343,27 @@ class Environment:
         return _megabytes(value) if value else MAX_FILE_MB
 
     @property
+    def read_limits(self) -> SandboxLimits:
+        """``$QA_READ_SECONDS`` and ``$QA_READ_MEMORY_MB``: what one file may cost to read (default 30 s, 1024 MB).
+
+        Raises:
+            SettingsError: One is set but is not a positive number.
+
+        """
+        values: dict[str, float] = {}
+        for name, limit in (("QA_READ_SECONDS", "seconds"), ("QA_READ_MEMORY_MB", "memory_mb")):
+            text = self.text(name, "").strip()
+            if not text:
+                continue
+            try:
+                values[limit] = float(text)
+            except ValueError:
+                raise SettingsError(f"{name} must be a positive number, not {text[:20]!r}") from None
+            if not 0 < values[limit] < math.inf:
+                raise SettingsError(f"{name} must be a positive number, not {text[:20]!r}")
+        return SandboxLimits(**values)
+
+    @property
     def server(self) -> ServerSettings:
         """How ``qa serve`` serves.
 
@@ -369,6 +390,32 @@ class Environment:
             token=parse_token("QA_TOKEN", self.text("QA_TOKEN", "")) if self.text("QA_TOKEN", "") else None,
             cors_origins=tuple(o.strip() for o in self.text("QA_CORS_ORIGINS", "").split(",") if o.strip()),
         )
+
+
+#: Default wall and processor time one file may take to read, in seconds.
+READ_SECONDS = 30.0
+#: Default memory one file may take to read, in megabytes (beyond what the reader holds idle).
+READ_MEMORY_MB = 1024.0
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one file may cost to read in a reader worker: wall and processor ``seconds``, ``memory_mb`` megabytes.
+
+    Raises:
+        SettingsError: A limit is not a positive number (checked on creation).
+
+    """
+
+    seconds: float = READ_SECONDS
+    memory_mb: float = READ_MEMORY_MB
+
+    def __post_init__(self) -> None:
+        """Refuse limits that could never be met."""
+        for name in ("seconds", "memory_mb"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+                raise SettingsError(f"the reader's {name} limit must be a positive number, not {shown(value)}")
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> Environment:

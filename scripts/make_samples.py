@@ -17,6 +17,7 @@ import io
 import sys
 import textwrap
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -221,6 +222,47 @@ def docx_bytes(paragraphs: Sequence[tuple[str, str]] = GUIDE) -> bytes:
         for item in source.infolist():
             target.writestr(zipfile.ZipInfo(item.filename, _ZIP_TIME), source.read(item.filename), zipfile.ZIP_DEFLATED)
     return fixed.getvalue()
+
+
+def form_bomb_pdf(fanout: int = 100, depth: int = 3) -> bytes:
+    """A small hostile PDF: one readable line, then form objects that draw each other ``fanout`` times, ``depth`` deep.
+
+    With the defaults it is about 1.3 KB and asks a reader for 10⁶ text draws: PDFium spends
+    many minutes on it. Indexing must skip it with a reason and index the files beside it.
+    """
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R"
+        b" /Resources << /Font << /F1 3 0 R >> /XObject << /X1 6 0 R >> >> >>",
+    ]
+    line = b"BT /F1 12 Tf 72 700 Td (A page that draws itself a million times.) Tj ET\n"
+    page = zlib.compress(line + b"/X1 Do " * fanout)
+    objects.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(page) + page + b"\nendstream")
+    for level in range(1, depth + 1):
+        if level < depth:
+            body = b"/X%d Do " % (level + 1) * fanout
+            inner = b"/XObject << /X%d %d 0 R >> " % (level + 1, 6 + level)
+        else:
+            body, inner = b"BT /F1 9 Tf 80 600 Td (a) Tj ET", b""
+        objects.append(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << %s/Font << /F1 3 0 R >> >>"
+            b" /Length %d /Filter /FlateDecode >>\nstream\n"
+            % (inner, len(zlib.compress(body)))
+            + zlib.compress(body)
+            + b"\nendstream"
+        )
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
 
 
 def samples() -> dict[str, bytes]:

@@ -20,7 +20,7 @@ from ..eval.questions import read_beir, read_questions
 from ..index import build_from_documents, ensure_index
 from ..live import LiveIndex
 from ..store.database import database_path
-from ..store.writer import BuildOptions, UpdateHooks
+from ..store.runs import BuildOptions, UpdateHooks
 from ..update import update_index
 from .address import check_address, is_loopback
 from .output import format_answer, json_text, say
@@ -29,6 +29,8 @@ from .output import format_answer, json_text, say
 def settings_of(args: argparse.Namespace) -> Settings:
     """Settings from the options every command shares, and the largest file from ``$QA_MAX_FILE_MB``."""
     env: Environment = args.env
+    # The reader's limits are read by each reader worker; a malformed one stops the command here.
+    _ = env.read_limits
     changes: dict[str, object] = {"max_file_mb": env.max_file_mb}
     for name in ("retriever", "fusion", "threshold", "min_confidence", "dense_weight"):
         value = getattr(args, name, None)

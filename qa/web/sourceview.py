@@ -8,8 +8,8 @@ from ..answer.quotes import Quote, place_in, title_of
 from ..errors import CorpusError
 from ..index import Index
 from ..ingest.files import ReadFile, read_file
-from ..ingest.readers import UnreadableError
-from ..ingest.readers.pdfpage import PageImage, page_count, render_pages
+from ..ingest.readers import POOL, UnreadableError
+from ..ingest.readers.pdfpage import PageImage
 
 
 @dataclass(frozen=True)
@@ -161,9 +161,9 @@ def _with_page(view: SourceView, read: ReadFile, marks: list[tuple[int, int, str
     if read.extracted.kind != "pdf":
         return view
     try:
-        count = page_count(read.raw)
+        count = POOL.page_count(read.raw)
         shown = min(max(page, 1), max(count, 1))
-        pages = render_pages(read.raw, read.extracted.runs, marks, [shown])
+        pages = POOL.render(read.raw, read.extracted.runs, marks, [shown])
     except ValueError as exc:
         raise CorpusError(f"cannot show {view.source} now: {exc}") from exc
     runs = [run for run in read.extracted.runs if run.page == shown]

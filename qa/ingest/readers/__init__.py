@@ -1,49 +1,39 @@
 """Readers of the file formats a corpus may hold, behind one interface: bytes in, :class:`Extracted` text out.
 
 Readers never touch the disk (:mod:`qa.ingest.files` reads a file with the corpus checks,
-then extracts it here). What a reader extracts is kept (:mod:`.cache`) per file name and
-hash of its bytes, so a file read again unchanged is not parsed again, and a changed file
-never gets the text of its old version.
+then extracts it here), and never run in the process that asks: each file is read in a
+worker process with time and memory limits (:mod:`.sandbox`). What a reader extracts is
+kept (:mod:`.cache`) per file name and hash of its bytes, so a file read again unchanged is
+not parsed again, and a changed file never gets the text of its old version.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from ...config import MAX_FILE_MB
+from ...config import MAX_FILE_MB, SandboxLimits
 from .base import Extracted, Reader, Run, UnreadableError
 from .cache import ExtractionCache
-from .html import HtmlReader
-from .markdown import MarkdownReader
-from .pdf import PdfReader
-from .text import TextReader
-from .word import WordReader
+from .registry import READERS, SUFFIXES, reader_for
+from .sandbox import POOL, ReaderPool, limits_from_environment
 
 __all__ = [
+    "POOL",
     "READERS",
     "SUFFIXES",
     "Extracted",
     "Reader",
+    "ReaderPool",
     "Run",
+    "SandboxLimits",
     "UnreadableError",
     "extract",
+    "limits_from_environment",
     "reader_for",
 ]
 
-#: Every reader, one per kind of file.
-READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), PdfReader(), WordReader())
-
-#: File name endings read from a corpus folder (matched without regard to case).
-SUFFIXES: tuple[str, ...] = tuple(suffix for reader in READERS for suffix in reader.suffixes)
-
 #: What the readers extracted lately (one cache for the whole process).
 EXTRACTIONS = ExtractionCache()
-
-
-def reader_for(source: str) -> Reader | None:
-    """The reader of a file name, by its ending (``None``: not an article)."""
-    name = source.rsplit("/", 1)[-1].lower()
-    return next((r for r in READERS if name.endswith(r.suffixes)), None)
 
 
 def extract(source: str, raw: bytes, *, sha256: str | None = None, limit_mb: float = MAX_FILE_MB) -> Extracted:
@@ -51,6 +41,11 @@ def extract(source: str, raw: bytes, *, sha256: str | None = None, limit_mb: flo
 
     The name is part of the key: a title can come from it; so is the limit, which decides
     how large a Word document may unpack.
+
+    The reader runs in a worker process (:data:`POOL`): a file that takes longer than
+    ``$QA_READ_SECONDS`` (30 s) or more memory than ``$QA_READ_MEMORY_MB`` (1024 MB) to read,
+    or crashes its reader, cannot be read. Such failures are not kept: the file is tried
+    again when asked again (the index asks again only when the file changes).
 
     Raises:
         UnreadableError: No reader reads such files, or this file cannot be read; the message says why.
@@ -62,6 +57,6 @@ def extract(source: str, raw: bytes, *, sha256: str | None = None, limit_mb: flo
     key = (source, sha256 or hashlib.sha256(raw).hexdigest(), limit_mb)
     if (kept := EXTRACTIONS.get(key)) is not None:
         return kept
-    extracted = reader.read(raw, source, limit_mb=limit_mb)
+    extracted: Extracted = POOL.read(source, raw, limit_mb)
     EXTRACTIONS.put(key, extracted)
     return extracted

@@ -1,0 +1,166 @@
+"""Readers in a sandbox: a hostile file costs one worker process, never the indexing or serving one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+from support.samples import make_samples
+
+import qa.update as update
+from qa.errors import SettingsError
+from qa.ingest.readers import POOL, ReaderPool, SandboxLimits, UnreadableError, extract, limits_from_environment
+from qa.ingest.readers.pdfpage import page_count
+
+BOMB = make_samples.form_bomb_pdf()
+
+
+def test_the_form_object_bomb_is_a_small_pdf() -> None:
+    # 10⁶ text draws in about 1.3 KB: the file of the report.
+    assert len(BOMB) < 1500
+    assert page_count(BOMB) == 1
+
+
+def test_a_file_that_takes_too_long_to_read_is_skipped_and_the_rest_is_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_READ_SECONDS", "2")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bomb.pdf").write_bytes(BOMB)
+    (corpus / "good.txt").write_text("Grain ships sailed from Basra.\n\nThe harbour was busy.", encoding="utf-8")
+    (corpus / "also.pdf").write_bytes(make_samples.pdf_bytes())
+    report = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    skipped = dict(report.skipped)
+    assert list(skipped) == ["bomb.pdf"]
+    assert skipped["bomb.pdf"] == "took longer than 2 s to read; raise QA_READ_SECONDS to index it"
+    assert report.files == 2 and report.passages > 2
+    # Unchanged, it is not read again: the next update reads nothing and keeps the reason.
+    started = POOL.started
+    again = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert again.updated_files == 0 and dict(again.skipped) == skipped
+    assert POOL.started == started
+    # Changed, it is read again (and this time it is a good PDF).
+    (corpus / "bomb.pdf").write_bytes(make_samples.pdf_bytes())
+    fixed = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert fixed.skipped == () and fixed.files == 3
+
+
+def test_a_reader_that_crashes_kills_only_its_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_READ_SECONDS", "60")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    pool = ReaderPool()
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            pool.read("bomb.pdf", BOMB, 10.0)
+        except UnreadableError as exc:
+            outcome.append(exc)
+
+    reading = threading.Thread(target=read)
+    reading.start()
+    # The worker reading the bomb is the one the pool started; it crashes as PDFium can.
+    deadline = time.monotonic() + 30
+    while pool.started == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    busy = _children_running_reader()
+    assert busy, "no reader worker found"
+    for pid in busy:
+        os.kill(pid, signal.SIGSEGV)
+    reading.join(30)
+    assert [str(exc) for exc in outcome] == ["the reader crashed (SIGSEGV) on this file"]
+    # This process goes on, and the next file is read by a fresh worker.
+    extracted = pool.read("after.txt", b"Still reading files.\n\nAnother paragraph.", 10.0)
+    assert len(extracted.blocks) == 2
+    pool.close()
+
+
+def _children_running_reader() -> list[int]:
+    """Process ids of this process's children that run a reader worker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "")
+        if parent == str(os.getpid()) and b"qa.ingest.readers" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_file_that_needs_too_much_memory_is_refused_with_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4")
+    text = ("A sentence of an enormous article about shipping. " * 20 + "\n\n") * 8000
+    with pytest.raises(UnreadableError) as caught:
+        extract("huge.txt", text.encode())
+    assert str(caught.value) == "needed more than 4 MB of memory to read; raise QA_READ_MEMORY_MB to index it"
+    # Within the limit again, the same process reads it.
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "1024")
+    assert len(extract("huge.txt", text.encode()).blocks) == 8000
+
+
+def test_other_files_are_read_while_a_bomb_is_being_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_READ_SECONDS", "4")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    pool = ReaderPool(most=3)
+    done: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    start = time.monotonic()
+
+    def read(name: str, raw: bytes) -> None:
+        try:
+            pool.read(name, raw, 10.0)
+        except UnreadableError as exc:
+            errors[name] = str(exc)
+        done[name] = time.monotonic() - start
+
+    threads = [threading.Thread(target=read, args=("bomb.pdf", BOMB))]
+    threads += [
+        threading.Thread(target=read, args=(f"file{n}.txt", f"Paragraph {n} of a good file.".encode()))
+        for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert set(errors) == {"bomb.pdf"} and "took longer than 4 s" in errors["bomb.pdf"]
+    # Every good file was read before the bomb's time ran out.
+    assert max(done[f"file{n}.txt"] for n in range(6)) < done["bomb.pdf"]
+    pool.close()
+
+
+def test_page_drawing_runs_in_the_sandbox_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_READ_SECONDS", "2")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    with pytest.raises(ValueError, match="took longer than 2 s to draw"):
+        POOL.render(BOMB, (), [], [1])
+    assert POOL.page_count(make_samples.pdf_bytes()) >= 1
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, SandboxLimits(30.0, 1024.0)),
+        ({"QA_READ_SECONDS": "5", "QA_READ_MEMORY_MB": " 256 "}, SandboxLimits(5.0, 256.0)),
+    ],
+)
+def test_the_limits_come_from_the_environment(environment: dict[str, str], expected: SandboxLimits) -> None:
+    assert limits_from_environment(environment) == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "inf", "nan"])
+def test_a_limit_that_is_not_a_positive_number_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="QA_READ_SECONDS must be a positive number"):
+        limits_from_environment({"QA_READ_SECONDS": value})

@@ -85,6 +85,10 @@ class Store(Protocol):
         """Best cosine per passage among the best-matching vectors (of ``within``'s passages)."""
         ...
 
+    def check_files(self) -> str | None:
+        """Whether the index files changed on disk since they were read (reported once; answers unaffected)."""
+        ...
+
     def restrict(self, sources: Iterable[str]) -> SourceFilter:
         """The passages and vectors of the chosen files and folders (raises :class:`QueryError`)."""
         ...
@@ -246,6 +250,8 @@ class Retriever:
 
         """
         question, mode = request.searched, request.mode
+        # A base file changed under a running server is reported (once); the copy read is searched.
+        self._store.check_files()
         within = self._store.restrict(request.sources) if request.sources is not None else None  # type: ignore[arg-type]
         allowed = within.passage_ids if within is not None else None
         corpus = len(self._store)

@@ -49,6 +49,14 @@ def files_sha256(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def bytes_sha256(*parts: bytes) -> str:
+    """SHA-256 of ``parts`` one after another (a base file's bytes, as read into memory)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes, read in blocks."""
     return files_sha256([path])

@@ -1,12 +1,14 @@
-"""Keyword segments: a term-by-document matrix per frozen base (memory-mapped, checksummed) or in memory.
+"""Keyword segments: a term-by-document matrix per frozen base (read once, checksummed) or built in memory.
 
 A segment is written when the base is frozen, as NumPy arrays with explicit names (no
 pickle); every array's shape and range is checked when it is opened, so that no question
-can later index past one.
+can later index past one. A base segment is read into memory, never memory-mapped: its
+files truncated or overwritten under a running server cannot crash it or change its answers.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections import Counter
@@ -17,14 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexCorruptError
-from .integrity import files_sha256
+from .integrity import FileStamp, bytes_sha256, files_sha256
 
 _ARRAYS = ("indptr", "rows", "tf", "doc_ids", "doc_len")
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A keyword segment: a term-by-document matrix in CSC form (memory-mapped for a base).
+    """A keyword segment: a term-by-document matrix in CSC form.
 
     Attributes:
         indptr: Start of each term's postings in ``rows``/``tf`` (one more than terms).
@@ -35,6 +37,7 @@ class Segment:
         vocabulary: Term -> column, for an in-memory segment (a base keeps it in the database).
         path: The segment's folder, for a base.
         sha256: Checksum of the arrays, for a base.
+        stamps: The array files as they were when read, for a base.
 
     """
 
@@ -46,6 +49,7 @@ class Segment:
     vocabulary: dict[str, int] | None = None
     path: Path | None = None
     sha256: str = ""
+    stamps: tuple[FileStamp | None, ...] = ()
 
     @classmethod
     def build(cls, documents: Iterable[tuple[int, str]]) -> Segment:
@@ -55,23 +59,30 @@ class Segment:
 
     @classmethod
     def open(cls, path: Path, sha256: str, *, verify: bool = True) -> Segment:
-        """Memory-map a segment written by :func:`write_segment`, after checking its checksum (if ``verify``).
+        """Read a segment written by :func:`write_segment` into memory, checking its checksum (if ``verify``).
 
         Raises:
             IndexCorruptError: A file is missing, unreadable or damaged.
 
         """
         hint = "; run `qa index` to repair it"
+        files = array_files(path)
+        stamps = tuple(FileStamp.of(file) for file in files)
         try:
-            digest = checksum(path) if verify else sha256
+            # Read once: the bytes checked are the bytes searched.
+            contents = [file.read_bytes() for file in files]
         except OSError as exc:
-            raise IndexCorruptError(f"the keyword index {path} is unreadable ({exc}){hint}") from exc
-        if digest != sha256:
-            raise IndexCorruptError(f"the keyword index {path} is damaged (checksum mismatch){hint}")
+            raise IndexCorruptError(
+                f"the keyword index {path} is unreadable ({exc}){hint}", part="keyword index"
+            ) from exc
+        if verify and bytes_sha256(*contents) != sha256:
+            raise IndexCorruptError(
+                f"the keyword index {path} is damaged (checksum mismatch){hint}", part="keyword index"
+            )
         arrays: dict[str, np.ndarray] = {}
-        for name in _ARRAYS:
+        for name, content in zip(_ARRAYS, contents, strict=True):
             try:
-                arrays[name] = np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                arrays[name] = np.load(io.BytesIO(content), allow_pickle=False)
             except Exception as exc:
                 # numpy reports a garbled or truncated file in several ways (OSError, ValueError, EOFError, ...).
                 raise IndexCorruptError(
@@ -79,8 +90,8 @@ class Segment:
                 ) from exc
         problem = _layout_problem(arrays)
         if problem:
-            raise IndexCorruptError(f"the keyword index {path} is damaged ({problem}){hint}")
-        return cls(path=path, sha256=sha256, **arrays)  # type: ignore[arg-type]
+            raise IndexCorruptError(f"the keyword index {path} is damaged ({problem}){hint}", part="keyword index")
+        return cls(path=path, sha256=sha256, stamps=stamps, **arrays)  # type: ignore[arg-type]
 
     @property
     def terms(self) -> int:

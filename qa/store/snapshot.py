@@ -2,8 +2,8 @@
 
 A snapshot holds a read transaction on the index database for its whole life, so every
 lookup it makes (passages, vectors, keyword scores) sees the same committed state. Its
-vectors are the memory-mapped base file minus the ids removed since, plus the few
-vectors added since, read from the database and searched exactly.
+vectors are the base file (read into memory and checked when opened) minus the ids removed
+since, plus the few vectors added since, read from the database and searched exactly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import IndexCorruptError, QAError, shown
 from ..text.passages import Passage
 from . import database as db
+from .basefiles import Base
 from .bm25 import LexicalIndex, Stats
 from .catalog import DocumentInfo, documents, passages_of, sizes_of, sources_of
 from .changes import IndexedFile, indexed_files
@@ -51,14 +52,6 @@ class Candidate:
     passage: Passage
     vector: np.ndarray
     signature: bytes
-
-
-@dataclass(frozen=True)
-class Base:
-    """The frozen, memory-mapped part of a state: vector file and keyword segment (both or neither)."""
-
-    vectors: BaseVectors | None = None
-    segment: Segment | None = None
 
 
 def _passage(row: Sequence[object]) -> Passage:
@@ -231,6 +224,10 @@ class Snapshot:
             self._connection.close()
 
     # -- vectors ------------------------------------------------------------------------------
+
+    def check_files(self) -> str | None:
+        """Whether the base files changed on disk since they were read (reported once; answers are unaffected)."""
+        return self.frozen.check()
 
     def dense_top(self, query: np.ndarray, windows: int, *, within: SourceFilter | None = None) -> dict[int, float]:
         """Best cosine per passage among the ``windows`` best-matching vectors (of ``within``'s passages)."""
@@ -433,7 +430,8 @@ class _BaseMoved(Exception):
 def _damaged_vectors(folder: Path, detail: str) -> IndexCorruptError:
     """The error for damaged vectors in the database."""
     return IndexCorruptError(
-        f"stored vectors in {db.database_path(folder)} are damaged ({detail}); run `qa index --check` to repair them"
+        f"stored vectors in {db.database_path(folder)} are damaged ({detail}); run `qa index --check` to repair them",
+        part="stored vectors",
     )
 
 

@@ -2,8 +2,10 @@
 
 The index database holds every vector. For speed, a writer now and then freezes all of
 them into one *base* file: an exact flat index while exact search is fast enough, an
-IVF index beyond that. A snapshot searches the base (memory-mapped, with the ids deleted
-since it was written filtered out) plus a small exact *delta* of vectors added since.
+IVF index beyond that. A snapshot searches the base (read into memory once, checked, with
+the ids deleted since it was written filtered out) plus a small exact *delta* of vectors
+added since. The base is never memory-mapped: a file truncated or overwritten under a
+running server cannot crash it (SIGBUS) or change its answers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import faiss
 import numpy as np
 
 from ..errors import IndexCorruptError, IndexMismatchError
-from .integrity import file_sha256
+from .integrity import FileStamp, bytes_sha256, file_sha256
 
 #: Up to this many vectors the base is exact (flat inner product); above it, IVF.
 #: Measured crossover in docs/benchmarks.md (benchmarks/ann.py).
@@ -114,13 +116,15 @@ class Allowed:
 
 
 class BaseVectors:
-    """A base file opened read-only and memory-mapped, searched with deleted ids filtered out."""
+    """A base file read into memory and checked, searched with deleted ids filtered out."""
 
-    def __init__(self, index: faiss.Index, path: Path, sha256: str) -> None:
+    def __init__(self, index: faiss.Index, path: Path, sha256: str, stamp: FileStamp | None = None) -> None:
         """Wrap an opened index; use :meth:`open`."""
         self._index = index
         self.path = path
         self.sha256 = sha256
+        #: The file as it was when read (what any change to it since would change).
+        self.stamp = stamp
         self.kind = "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = probe_count(index.nlist)
@@ -138,7 +142,9 @@ class BaseVectors:
 
     @classmethod
     def open(cls, path: Path, *, sha256: str, count: int, dimension: int, verify: bool = True) -> BaseVectors:
-        """Open ``path`` memory-mapped after checking its checksum (unless ``verify`` is false), size and dimension.
+        """Read ``path`` into memory, checking its checksum (unless ``verify`` is false), size and dimension.
+
+        The bytes checked are the bytes searched: the file is read once.
 
         Raises:
             IndexCorruptError: The file is missing, damaged or disagrees with the database.
@@ -146,20 +152,27 @@ class BaseVectors:
         """
         hint = "; run `qa index` to repair it"
         try:
-            if verify and file_sha256(path) != sha256:
-                raise IndexCorruptError(f"the vector file {path} is damaged (checksum mismatch){hint}")
-            flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-            index = faiss.read_index(str(path), flags)
+            stamp = FileStamp.of(path)
+            data = path.read_bytes()
+            if verify and bytes_sha256(data) != sha256:
+                raise IndexCorruptError(
+                    f"the vector file {path} is damaged (checksum mismatch){hint}", part="vector file"
+                )
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            del data
         except OSError as exc:
-            raise IndexCorruptError(f"the vector file {path} is unreadable ({exc.strerror or exc}){hint}") from exc
+            raise IndexCorruptError(
+                f"the vector file {path} is unreadable ({exc.strerror or exc}){hint}", part="vector file"
+            ) from exc
         except RuntimeError as exc:
-            raise IndexCorruptError(f"the vector file {path} is unreadable ({exc}){hint}") from exc
+            raise IndexCorruptError(f"the vector file {path} is unreadable ({exc}){hint}", part="vector file") from exc
         if index.ntotal != count or index.d != dimension:
             raise IndexCorruptError(
                 f"the vector file {path} holds {index.ntotal} vectors of {index.d} dimensions, "
-                f"the database {count} of {dimension}{hint}"
+                f"the database {count} of {dimension}{hint}",
+                part="vector file",
             )
-        return cls(index, path, sha256)
+        return cls(index, path, sha256, stamp)
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors with these ids.
@@ -173,7 +186,9 @@ class BaseVectors:
                 self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), dtype=np.float32
             )
         except RuntimeError as exc:
-            raise IndexCorruptError(f"the vector file {self.path} lacks a vector the database names ({exc})") from exc
+            raise IndexCorruptError(
+                f"the vector file {self.path} lacks a vector the database names ({exc})", part="vector file"
+            ) from exc
 
     def allow(self, ids: np.ndarray) -> Allowed:
         """Prepare searches among ``ids`` only: ids of this file still live, ascending.

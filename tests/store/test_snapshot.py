@@ -26,9 +26,10 @@ def merged(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 def hashing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count every checksum of a base vector file or keyword segment computed from here on."""
     hashed: list[str] = []
-    file_sha256, checksum = vectors.file_sha256, segments.checksum
-    monkeypatch.setattr(vectors, "file_sha256", lambda path: hashed.append(path.name) or file_sha256(path))
-    monkeypatch.setattr(segments, "checksum", lambda path: hashed.append(path.name) or checksum(path))
+    # Base files are read once and their bytes hashed: one call per vector file, one per segment.
+    vectors_sha256, segment_sha256 = vectors.bytes_sha256, segments.bytes_sha256
+    monkeypatch.setattr(vectors, "bytes_sha256", lambda *parts: hashed.append("vectors") or vectors_sha256(*parts))
+    monkeypatch.setattr(segments, "bytes_sha256", lambda *parts: hashed.append("segment") or segment_sha256(*parts))
     return hashed
 
 
@@ -98,7 +99,7 @@ def test_base_files_are_checksummed_once_then_trusted_until_they_change(
     hashed.clear()
     report = qa.build_index(corpus, merged, embedder=FakeEmbedder(), verify=True).report
     assert report is not None and report.repaired == () and len(hashed) == 2
-    # ... after which neither an open nor a verifying update with nothing to do reads them again.
+    # ... after which neither an open nor a verifying update with nothing to do hashes them again.
     hashed.clear()
     Snapshot.open(merged).close()
     qa.build_index(corpus, merged, embedder=FakeEmbedder(), verify=True)
@@ -110,4 +111,4 @@ def test_base_files_are_checksummed_once_then_trusted_until_they_change(
         handle.write(b"\xff" * 8)
     with pytest.raises(qa.IndexCorruptError, match="checksum mismatch"):
         Snapshot.open(merged)
-    assert hashed == [meta_file.name]
+    assert hashed == ["vectors"]

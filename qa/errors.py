@@ -16,7 +16,18 @@ class IndexNotFoundError(QAError):
 
 
 class IndexCorruptError(QAError):
-    """The index files exist but cannot be read or do not agree with each other."""
+    """The index files exist but cannot be read or do not agree with each other.
+
+    Attributes:
+        part: Which part is damaged, in words without paths (``database``, ``vector
+            file``, ``keyword index``): what a remote caller is told.
+
+    """
+
+    def __init__(self, message: str, *, part: str = "index") -> None:
+        """The error ``message`` (for the log and the terminal), about ``part``."""
+        super().__init__(message)
+        self.part = part
 
 
 class IndexMismatchError(QAError):

@@ -23,11 +23,13 @@ from .ingest.sources import FolderSource
 from .search.hits import Hit, Ranking
 from .search.request import Request, check_mode
 from .search.retrieval import Retriever
+from .store.basefiles import Base
 from .store.catalog import DocumentInfo
 from .store.changes import CorpusChanges, confirm, diff
+from .store.database import reading
 from .store.manifest import Manifest, recorded_corpus
-from .store.snapshot import Base, Snapshot
-from .store.writer import BuildOptions, BuildReport, UpdateProgress
+from .store.runs import BuildOptions, BuildReport, UpdateProgress
+from .store.snapshot import Snapshot
 from .text.passages import Document, Passage
 from .update import build_options, check_settings, ignore, update_documents, update_index
 
@@ -87,15 +89,18 @@ class Index:
     @property
     def passages(self) -> tuple[Passage, ...]:
         """Every indexed passage, in corpus order (read from disk on each call)."""
-        return tuple(self.snapshot.all_passages())
+        with reading(self.folder):
+            return tuple(self.snapshot.all_passages())
 
     def documents(self) -> list[DocumentInfo]:
         """Every file of the corpus this state records, indexed or skipped (with the reason), sorted by path."""
-        return self.snapshot.documents()
+        with reading(self.folder):
+            return self.snapshot.documents()
 
     def passages_of(self, source: str) -> list[Passage]:
         """The indexed paragraphs of one file (relative to the corpus folder), in order; none if it is not indexed."""
-        return self.snapshot.passages_of(source)
+        with reading(self.folder):
+            return self.snapshot.passages_of(source)
 
     def __len__(self) -> int:
         """Number of indexed passages."""
@@ -126,11 +131,13 @@ class Index:
 
     def sources(self) -> list[str]:
         """Every indexed file, relative to the corpus folder, sorted: choices for ``sources``."""
-        return self.snapshot.sources()
+        with reading(self.folder):
+            return self.snapshot.sources()
 
     def folders(self) -> list[str]:
         """Every folder holding indexed files, as ``sub/``, sorted: choices for ``sources``."""
-        return self.snapshot.folders()
+        with reading(self.folder):
+            return self.snapshot.folders()
 
     def rank(
         self,
@@ -152,7 +159,8 @@ class Index:
         request = Request.checked(
             question, k, settings=self.settings, retriever=retriever, sources=sources, history=history
         )
-        return self._retriever.rank(self._retriever.resolve(request))
+        with reading(self.folder):
+            return self._retriever.rank(self._retriever.resolve(request))
 
     def search(
         self,
@@ -218,8 +226,9 @@ class Index:
             sources=sources,
             history=history,
         )
-        request = self._retriever.resolve(request)
-        return self.answerer.respond(request, self._retriever.rank(request))
+        with reading(self.folder):
+            request = self._retriever.resolve(request)
+            return self.answerer.respond(request, self._retriever.rank(request))
 
     def answerability(self, retriever: RetrieverName | None = None) -> Answerability:
         """The calibrated answerability model in force.

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .answer.compose import corpus_gone_message
 from .config import Settings
 from .embed.embedder import Embedder
-from .errors import IndexBusyError, QAError
+from .errors import CorpusError, IndexBusyError, QAError
 from .index import Index, build_index, ensure_index, load_index
 from .ingest.sources import FolderSource
 from .store.changes import diff
-from .store.database import state_of
-from .store.writer import UpdateProgress
+from .store.database import state_of, writable
+from .store.runs import UpdateProgress
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +198,31 @@ class LiveIndex:
         """The newest state, after applying the corpus's changes now if there are any (as ``qa ask`` does)."""
         self._progress_bar = progress
         index = self.current()
+        self._check_corpus()
         changes = index.changes()
         if not changes:
             return index
+        if not writable(self.folder):
+            # Another user's index, or one on a read-only mount: it is read as it is.
+            self._notify(
+                f"The articles changed since the last build ({changes.describe()}), but the index in"
+                f" {self.folder} is read-only here: answering from it as it is."
+            )
+            return index
         self._notify(f"The articles changed since the last build ({changes.describe()}): updating the index ...")
         return self.refresh(progress=progress)
+
+    def _check_corpus(self) -> None:
+        """Refuse to update from a corpus folder that is gone: every file would count as removed.
+
+        Raises:
+            CorpusError: The corpus folder is not there (moved or deleted); the message says how to re-point.
+
+        """
+        root = self.corpus
+        if not root.is_dir():
+            label = self.current().manifest.corpus_label
+            raise CorpusError(corpus_gone_message(label, root))
 
     def refresh(self, *, wait: bool = True, progress: bool = False) -> Index:
         """Apply the corpus's changes now and serve the result.
@@ -279,7 +300,9 @@ class LiveIndex:
             return
         try:
             self.reload()
-            if self.pending():
+            self._check_corpus()
+            # A read-only index (a replica, another user's) is served as it is: only reloaded.
+            if writable(self.folder) and self.pending():
                 self.refresh(wait=False)
             self._failures = 0
             with self._lock:

@@ -7,7 +7,10 @@ blocked by the single writer. This is the only module that opens SQLite connecti
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IndexAccessError, IndexCorruptError, IndexFormatError, IndexMismatchError, IndexNotFoundError
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest; format 2
 #: had no page and section of passages (an index in it is rebuilt).
@@ -116,16 +121,111 @@ def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccess
     )
 
 
-def damaged(folder: Path, exc: BaseException) -> IndexCorruptError:
+#: Damage already logged by :func:`reading` (each message once per process).
+_LOGGED: set[str] = set()
+_LOGGED_LOCK = threading.Lock()
+
+
+@contextmanager
+def reading(folder: Path) -> Iterator[None]:
+    """Turn an SQLite error met while reading a state into the package's error; damage is logged once.
+
+    A database damaged under a running server then answers every request in the normal
+    shape, with the error naming the file and what to run, and no traceback per request.
+
+    Raises:
+        IndexCorruptError: The database is damaged.
+        IndexAccessError: It cannot be read right now (locked, gone).
+
+    """
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        error = failure(folder, exc)
+        with _LOGGED_LOCK:
+            first = str(error) not in _LOGGED
+            _LOGGED.add(str(error))
+        if first:
+            log.error("%s", error)
+        raise error from exc
+
+
+def damaged(folder: Path, exc: BaseException | str) -> IndexCorruptError:
     """The error for a database that SQLite cannot read."""
     return IndexCorruptError(
         f"the index database {database_path(folder)} is damaged ({exc}); "
-        "run `qa index --check` to set it aside and rebuild it"
+        "run `qa index --check` to set it aside and rebuild it",
+        part="database",
     )
+
+
+#: SQLite result codes of a file this process may read but not write (SQLITE_READONLY, SQLITE_CANTOPEN).
+_READ_ONLY_CODES = (8, 14)
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may write the index in ``folder`` (its folder and its database file).
+
+    A copy owned by another user or on a read-only mount is not: it is read as it is.
+    """
+    path = database_path(folder)
+    return os.access(folder, os.W_OK | os.X_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _check_header(folder: Path, path: Path) -> None:
+    """Refuse a database file that is empty or not an SQLite database, naming the damage.
+
+    Raises:
+        IndexCorruptError: The file is empty, or does not start as an SQLite database does.
+
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError:
+        # Unreadable: SQLite says why when it opens it.
+        return
+    if not head:
+        raise damaged(folder, "the file is empty (0 bytes)")
+    if head != _SQLITE_HEADER[: len(head)] or len(head) < len(_SQLITE_HEADER):
+        raise damaged(folder, "the file is not an SQLite database")
+
+
+def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
+    """Open the database for reading only: read-only mode, or immutable where not even that can be had.
+
+    Read-only mode needs the WAL's shared-memory file to exist or be creatable; a folder on a
+    read-only mount has neither, and is opened as immutable (nothing there can change).
+    """
+    uri = path.resolve().as_uri()
+    last: sqlite3.DatabaseError | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            connection = sqlite3.connect(
+                f"{uri}?{mode}",
+                uri=True,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return connection
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise
+            last = exc
+    assert last is not None
+    raise last
 
 
 def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
     """Open the index database of ``folder`` in WAL mode.
+
+    A reader of an index it may not write (another user's, or on a read-only mount) opens it
+    read-only, or immutable, instead (see :func:`writable`).
 
     Args:
         folder: The index folder.
@@ -133,14 +233,23 @@ def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
 
     Raises:
         IndexNotFoundError: There is no database and ``create`` is false.
-        IndexCorruptError: The file is not a readable SQLite database.
+        IndexCorruptError: The file is not a readable SQLite database (empty, another kind of
+            file, damaged).
 
     """
     path = database_path(folder)
     if not create and not path.is_file():
         raise IndexNotFoundError(f"no index in {folder}: build one with `qa index`")
+    if not create:
+        # A writer takes an empty file for a database it was creating when it stopped; a reader names it.
+        _check_header(folder, path)
     if create:
         folder.mkdir(parents=True, exist_ok=True)
+    elif not writable(folder):
+        try:
+            return _read_only(folder, path)
+        except sqlite3.DatabaseError as exc:
+            raise failure(folder, exc) from exc
     try:
         # Autocommit mode: transactions are begun and ended explicitly.
         connection = sqlite3.connect(

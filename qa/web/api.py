@@ -25,8 +25,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ..answer.compose import Answer
 from ..config import MAX_ANSWER_K
-from ..errors import IndexBusyError, IndexNotFoundError, QAError, QueryError, SettingsError
+from ..errors import (
+    IndexAccessError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    QAError,
+    QueryError,
+    SettingsError,
+)
 from ..index import Index
 from ..live import LiveIndex
 from .schema import AnswerOut, AskIn, DocumentsOut, ErrorOut, HealthOut, HitOut, SearchIn, SearchOut, StatusOut
@@ -41,6 +50,8 @@ WAITING = 256
 
 #: Where the API lives.
 PREFIX = "/api/v1"
+#: Characters of a question echoed in a reply to a request that could not be answered.
+ECHOED = 80
 
 
 @dataclass(frozen=True)
@@ -207,9 +218,15 @@ def add_api(
     async def answer(body: AskIn, request: Request, index: Index = Depends(checked)) -> dict[str, Any]:
         """The answer, exactly as ``qa ask --json`` prints it (``Answer.to_dict()``)."""
         _check_k(body.k)
-        result = await in_pool(
-            request, lambda: index.answer(body.question, body.k, sources=body.sources, history=tuple(body.history))
-        )
+        try:
+            result = await in_pool(
+                request, lambda: index.answer(body.question, body.k, sources=body.sources, history=tuple(body.history))
+            )
+        except (IndexCorruptError, IndexAccessError) as exc:
+            # The answer's own shape, so that a caller reads every reply the same way.
+            message = _public(exc)
+            unanswered = Answer(body.question[:ECHOED], False, (), message).to_dict()
+            return JSONResponse({**unanswered, "searched": "", "error": message}, status_code=503)  # type: ignore[return-value]
         return result.to_dict()  # type: ignore[no-any-return]
 
     @router.post("/search", response_model=SearchOut, summary="The passages that best match a question")
@@ -262,7 +279,9 @@ def add_api(
             return _error(400, str(exc))
         if isinstance(exc, (IndexBusyError, IndexNotFoundError)):
             return _error(503, str(exc))
-        # A damaged or unreadable index: the details (with the server's paths) go to the log only.
+        if isinstance(exc, (IndexCorruptError, IndexAccessError)):
+            # Damage is logged once where it is met (with the server's paths); the caller gets the part.
+            return _error(503, _public(exc))
         log.warning("API request failed: %s", exc)
         return _error(500, f"the index could not answer ({type(exc).__name__}); see the server's log")
 
@@ -270,6 +289,13 @@ def add_api(
     async def failed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("API request failed")
         return _error(500, "the server failed to answer this request; see its log")
+
+
+def _public(exc: IndexCorruptError | IndexAccessError) -> str:
+    """What a remote caller is told of a damaged or unreadable index: the part and what to run, no paths."""
+    if isinstance(exc, IndexCorruptError):
+        return f"the index is damaged (its {exc.part}); run `qa index --check` on the server to repair it"
+    return "the index cannot be read right now; try again"
 
 
 def _check_k(k: int | None) -> None:

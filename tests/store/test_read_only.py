@@ -1,0 +1,101 @@
+"""Read-only indexes serve: another user's copy or a read-only mount is read as it is; an empty database is named."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+from test_concurrency import write_articles
+
+import qa
+from qa.store import database as db
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    corpus, folder = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, files=3)
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    return corpus, folder
+
+
+def test_an_index_this_process_may_not_write_is_opened_read_only(
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _corpus, folder = built
+    expected = [h.passage.key for h in qa.load_index(folder, embedder=FakeEmbedder()).search("Which museum?", 3)]
+    before = db.database_path(folder).read_bytes()
+    # As for another user's copy: the folder and its database may not be written.
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    connection = db.connect(folder)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        connection.execute("INSERT INTO meta(key, value) VALUES ('x', '1')")
+    connection.close()
+    index = qa.load_index(folder, embedder=FakeEmbedder())
+    assert [h.passage.key for h in index.search("Which museum?", 3)] == expected
+    # The database itself was not written.
+    assert db.database_path(folder).read_bytes() == before
+
+
+def test_a_read_only_index_is_served_as_it_is_when_the_articles_change(
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, folder = built
+    messages: list[str] = []
+    live = qa.LiveIndex(folder, corpus, index=qa.load_index(folder, embedder=FakeEmbedder()), notify=messages.append)
+    generation = live.current().generation
+    (corpus / "article_0.txt").write_text("A new text about lighthouses.", encoding="utf-8")
+    monkeypatch.setattr("qa.live.writable", lambda _folder: False)
+    assert live.catch_up().generation == generation
+    assert "read-only here: answering from it as it is" in messages[-1]
+    # The watcher of a server reloads other writers' commits but never tries to write.
+    live.check()
+    assert live.status().state == "ready" and live.current().generation == generation
+
+
+def _can_mount() -> bool:
+    """Whether this process may make a private read-only mount (root, with mount namespaces)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount(), reason="a read-only mount needs root and mount namespaces")
+def test_an_index_on_a_read_only_mount_answers(built: tuple[Path, Path]) -> None:
+    _corpus, folder = built
+    script = (
+        "import qa, sys; sys.path.insert(0, sys.argv[2]); from fakes import FakeEmbedder;"
+        " index = qa.load_index(sys.argv[1], embedder=FakeEmbedder());"
+        " print(index.search('Which museum?', 1)[0].passage.key)"
+    )
+    mounted = (
+        f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+        f" && ! touch {folder}/probe 2>/dev/null"
+        f' && {sys.executable} -c "{script}" {folder} {Path(__file__).parent.parent}'
+    )
+    result = subprocess.run(["unshare", "-m", "sh", "-c", mounted], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("article_")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "the file is empty (0 bytes)"), (b"<html>not a database</html>", "the file is not an SQLite database")],
+)
+def test_an_empty_or_foreign_database_file_is_named_as_damage(
+    built: tuple[Path, Path], content: bytes, reason: str
+) -> None:
+    corpus, folder = built
+    db.database_path(folder).write_bytes(content)
+    with pytest.raises(qa.IndexCorruptError) as caught:
+        qa.load_index(folder, embedder=FakeEmbedder())
+    assert reason in str(caught.value) and "run `qa index --check`" in str(caught.value)
+    # A writer sets it aside and rebuilds.
+    report = qa.build_index(corpus, folder, embedder=FakeEmbedder(), verify=True).report
+    assert report is not None and len(qa.load_index(folder, embedder=FakeEmbedder())) > 0

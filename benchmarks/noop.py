@@ -42,7 +42,7 @@ import json, sys, time
 sys.path.insert(0, {here!r})
 from scale import HashEmbedder
 import qa
-from qa.store.writer import BuildOptions
+from qa.store.runs import BuildOptions
 from qa.update import update_index
 corpus, out, what = sys.argv[1:4]
 embedder = HashEmbedder()

@@ -19,7 +19,8 @@ from .embed.loader import gpu_present
 from .embed.loader import load_embedder as _load
 from .errors import CorpusError, IndexAccessError, SettingsError, shown
 from .ingest.sources import DocumentSource, FolderSource, Source
-from .store.writer import BuildOptions, BuildReport, IndexWriter, UpdateHooks, UpdateProgress
+from .store.runs import BuildOptions, BuildReport, UpdateHooks, UpdateProgress
+from .store.writer import IndexWriter
 from .text.passages import Document
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from fakes import FakeEmbedder
 import qa
 import qa.update as update
 from qa.errors import CorpusError, IndexAccessError, QAError, SettingsError
-from qa.store.writer import UpdateProgress
+from qa.store.runs import BuildOptions, UpdateHooks, UpdateProgress
 from qa.text.passages import make_document
 
 
@@ -275,3 +276,56 @@ def test_update_options_reach_the_writer(corpus: Path, tmp_path: Path) -> None:
     update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), options=options)
     assert stages and stages[-1] == "done" and "scanning" in stages
     assert commits and all(isinstance(generation, int) for generation in commits)
+
+
+def _told(said: list[str]) -> BuildOptions:
+    return BuildOptions(hooks=UpdateHooks(notify=said.append))
+
+
+def test_a_moved_corpus_is_re_pointed_without_embedding_anything(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    update.update_index(corpus, folder, embedder=FakeEmbedder(), label="corpus")
+    moved = corpus.rename(tmp_path / "moved")
+    said: list[str] = []
+    fake = FakeEmbedder()
+    report = update.update_index(moved, folder, embedder=fake, label="moved", options=_told(said))
+    # Before: "0 files updated", exit 0, and the index still pointed at the old folder.
+    assert report.embedded == 0 and fake.encoded == 0
+    assert said == ["The corpus of this index was corpus; it is now moved (0 files read again, 0 texts embedded)."]
+    recorded = manifest(folder)
+    assert (folder / str(recorded["corpus"])).resolve() == moved.resolve() and recorded["corpus_label"] == "moved"
+    index = qa.load_index(folder, embedder=FakeEmbedder())
+    assert index.corpus == moved.resolve()
+    assert index.answer("Which bakery bakes sourdough?").quotes or index.answer("sourdough").more
+
+
+def test_a_copied_corpus_is_the_one_quotes_are_checked_against(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    update.update_index(corpus, folder, embedder=FakeEmbedder())
+    copy = Path(shutil.copytree(corpus, tmp_path / "copy"))
+    report = update.update_index(copy, folder, embedder=FakeEmbedder())
+    assert report.embedded == 0
+    index = qa.load_index(folder, embedder=FakeEmbedder())
+    assert index.corpus == copy.resolve()
+    # The old folder is no longer read: emptied, it changes no answer.
+    for path in corpus.rglob("*.*"):
+        path.write_text("Nothing here any more.", encoding="utf-8")
+    hits = index.search("sourdough bread", 3)
+    answer = index.answer("sourdough bread", 3)
+    assert hits and not answer.warnings
+
+
+def test_a_corpus_that_is_gone_is_said_once_with_how_to_re_point(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    update.update_index(corpus, folder, embedder=FakeEmbedder(), label="corpus")
+    live = qa.LiveIndex(folder, index=qa.load_index(folder, embedder=FakeEmbedder()))
+    shutil.rmtree(corpus)
+    gone = r"The corpus folder corpus \(/.*\) is not there any more: .*qa index NEWPLACE"
+    with pytest.raises(CorpusError, match=gone):
+        live.catch_up()
+    answer = live.current().answer("sourdough bread", 3)
+    assert answer.quotes == () and len(answer.warnings) == 1 and "qa index NEWPLACE --out INDEX" in answer.warnings[0]
+    assert answer.message == "The articles cannot be read: their folder is not there any more."
+    # The server's watcher reports it as its failure, and keeps the last state.
+    live.check()
+    assert live.status().state == "failed" and "not there any more" in live.status().error

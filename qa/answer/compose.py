@@ -152,6 +152,15 @@ class Answerer:
         )
 
 
+def corpus_gone_message(label: str, root: Path) -> str:
+    """What to say when the corpus folder an index was built from is not there any more."""
+    where = f"{label} ({root})" if label and label != str(root) else str(root)
+    return (
+        f"The corpus folder {where} is not there any more: nothing can be checked or quoted."
+        " If it moved, point the index at its new place with `qa index NEWPLACE --out INDEX`."
+    )
+
+
 def compose(
     question: str,
     ranking: Ranking,
@@ -187,6 +196,12 @@ def compose(
         if current is None:
             # The confidence was earned by the best passage: without it, the rest is not confident.
             lost_best = lost_best or position == 0
+            if checker.corpus_gone:
+                # One warning for the whole folder, not one per passage.
+                gone = corpus_gone_message(label, checker.root)
+                if gone not in warnings:
+                    warnings.append(gone)
+                continue
             warnings.append(
                 f"{citation(label, hit.passage)} is no longer in the file (it changed since indexing); "
                 "not quoted. Rebuild the index with `qa index`."
@@ -217,7 +232,10 @@ def compose(
         )
     best = ranking.best_cosine if ranking.best_cosine is not None else ranking.best_lexical
     if not checked:
-        message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
+        if checker.corpus_gone and warnings:
+            message = "The articles cannot be read: their folder is not there any more."
+        else:
+            message = NOT_FOUND if not warnings else "The passages that matched have changed since indexing."
         return Answer(question, False, (), message, tuple(warnings), best, searched=searched, confidence=confidence)
     count = quote_count(checked, margin=settings.quote_margin, level=settings.quote_level, relative=relative)
     # Passages that are probably not an answer get no highlight: nothing in them answers.

@@ -131,6 +131,16 @@ class SourceChecker:
                 self._files[source] = None
         return self._files[source]
 
+    @property
+    def root(self) -> Path:
+        """The corpus folder checked."""
+        return self._root
+
+    @property
+    def corpus_gone(self) -> bool:
+        """Whether the corpus folder itself is not there (moved or deleted): no quote can be checked."""
+        return not self._root.is_dir()
+
     def title(self, source: str) -> str:
         """The article's title as the file reads now (``""`` if it cannot be read)."""
         found = self._read(source)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from .freeze import clean, freeze
 from .integrity import Stamps
 from .manifest import write_manifest
 from .repair import Repairs, mend_lock_path, open_database, verify_vectors
+from .runs import BuildOptions, BuildReport, UpdateProgress, moved_from
 
 #: Paragraphs read and split before their vectors are computed and committed together.
 CHUNK_PASSAGES = 4096
@@ -46,90 +47,6 @@ LOCK_FILE = "writer.lock"
 FACTS = ("format_version", "model", "dimension", "normalized", "context", "lexical_title", "sentences", "vectors")
 #: What an index recorded before a fact existed (an index from before int8 vectors has fp32 ones).
 _FACT_DEFAULTS: dict[str, object] = {"vectors": "fp32"}
-
-
-def _ignore(_value: object) -> None:
-    """A hook that does nothing."""
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What an update did, for the person who ran it."""
-
-    files: int
-    passages: int
-    vectors: int
-    embedded: int
-    reused: int
-    windowed: int
-    skipped: tuple[tuple[str, str], ...]
-    seconds: float
-    updated_files: int = 0
-    repaired: tuple[str, ...] = ()
-    model: str = ""
-
-
-@dataclass(frozen=True)
-class UpdateProgress:
-    """Where a running update is, for status lines and progress bars.
-
-    Attributes:
-        stage: ``scanning``, ``embedding``, ``committing``, ``merging`` or ``done``.
-        files_done: Files applied so far.
-        files_total: Files to apply in this update.
-        embedded: Paragraph windows embedded so far.
-        to_embed: Windows known to need embedding so far.
-
-    """
-
-    stage: str
-    files_done: int = 0
-    files_total: int = 0
-    embedded: int = 0
-    to_embed: int = 0
-
-
-@dataclass(frozen=True)
-class UpdateHooks:
-    """What an update tells its caller as it goes.
-
-    Attributes:
-        notify: Receives one-line messages (waiting, repairs).
-        on_progress: Receives progress as the update runs.
-        on_commit: Called with the new generation after each commit that changed content,
-            so that a live index can serve it at once.
-
-    """
-
-    notify: Callable[[str], None] = _ignore
-    on_progress: Callable[[UpdateProgress], None] = _ignore
-    on_commit: Callable[[int], None] = _ignore
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """How an update runs.
-
-    Attributes:
-        wait: Wait for another process's update to finish instead of raising :class:`IndexBusyError`.
-        verify: Check the database and the base files for damage first (``qa index`` does); what
-            was verified and has not changed since is not read again (:mod:`qa.store.integrity`).
-        trust_stamps: With ``verify``, skip what the stamps say is unchanged since it was
-            verified; ``False`` checks everything (``qa index --check``: damage that left a
-            file's size and times as they were, a bad disk block).
-        progress_bar: Show a terminal progress bar while embedding.
-        backend: Where files are read and split and texts embedded (default: this process;
-            :func:`qa.build.cluster.connect` gives a Ray cluster's).
-        hooks: Messages, progress and commits, as they happen.
-
-    """
-
-    wait: bool = True
-    verify: bool = False
-    trust_stamps: bool = True
-    progress_bar: bool = False
-    backend: BuildBackend | None = None
-    hooks: UpdateHooks = UpdateHooks()
 
 
 @dataclass
@@ -330,12 +247,18 @@ class IndexWriter:
             # A rebuilt or new database gets a new epoch; generations only grow, across rebuilds too.
             wanted["epoch"] = uuid.uuid4().hex
         todo = [*changes.added, *changes.changed]
+        moved = moved_from(self.folder, stored, self.corpus) if stored and not fresh else None
         run = _Run(connection, indexed, wanted, stored.get("generation", 0), len(todo), self._bar())
         self._hooks.on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
         unreadable = self._read_and_commit(run, todo, current, removed=changes.removed, wipe=fresh)
-        if not run.committed and (changes.removed or fresh or not stored):
-            # No file to read: removals, the wipe or the first state are still committed.
+        if not run.committed and (changes.removed or fresh or not stored or moved):
+            # No file to read: removals, the wipe, the first state or a moved corpus are still committed.
             self._commit(run, _Chunk(), removed=changes.removed, wipe=fresh, done=0)
+        if moved:
+            self._hooks.notify(
+                f"The corpus of this index was {moved}; it is now {self.label or self.corpus}"
+                f" ({len(todo)} {'file' if len(todo) == 1 else 'files'} read again, {run.embedded} texts embedded)."
+            )
         if run.bar is not None:
             run.bar.close()
         self._hooks.on_progress(UpdateProgress("merging", len(todo), len(todo)))

@@ -283,7 +283,7 @@ def test_damage_that_keeps_a_files_identity_is_found_by_qa_index_check(
     import qa.update
     from qa.cli import main
     from qa.store import integrity
-    from qa.store.writer import BuildOptions
+    from qa.store.runs import BuildOptions
 
     folder = fake_index.folder
     monkeypatch.setattr(integrity, "RACY_NS", -(10**12))

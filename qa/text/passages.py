@@ -32,6 +32,8 @@ class Block:
         page_paragraph: Its number among the paragraphs seen on its first page, counting one
             carried over from the page before (PDF only).
         section: The heading it sits under (``None`` when there is none, and for plain text).
+        paragraph: The paragraph number it is cited as (``None``: its place among the blocks).
+            A paragraph too long to quote whole is split into pieces that share its number.
 
     """
 
@@ -41,6 +43,7 @@ class Block:
     end_page: int | None = None
     page_paragraph: int | None = None
     section: str | None = None
+    paragraph: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def passages_of(source: str, text: str, blocks: Sequence[Block]) -> list[Passage
         passages.append(
             Passage(
                 source=source,
-                paragraph=number,
+                paragraph=block.paragraph or number,
                 start_line=line,
                 end_line=line + line_breaks(chunk),
                 start_char=block.start,

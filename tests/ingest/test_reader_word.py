@@ -14,6 +14,7 @@ from support.samples import (
 import qa
 from qa.ingest.files import read_file
 from qa.ingest.readers import extract
+from qa.ingest.readers.word import WordReader
 from qa.search.hits import citation
 
 
@@ -30,14 +31,18 @@ def test_a_word_document_of_too_many_paragraphs_is_refused_before_it_is_parsed(
 ) -> None:
     import docx
 
-    from qa.ingest.readers.word import MAX_PARAGRAPHS
+    from qa.ingest.readers.bounds import MAX_PARAGRAPHS
 
     raw = many_paragraphs_docx(MAX_PARAGRAPHS + 1)
     opened: list[object] = []
     monkeypatch.setattr(docx, "Document", lambda *a: opened.append(a))
-    with pytest.raises(qa.CorpusError, match=r"^not a readable Word document \(more than 100,000 paragraphs\)$"):
-        extract("long.docx", raw)
+    # The reader itself (in this process, where the stand-in is seen) refuses it before parsing.
+    with pytest.raises(qa.CorpusError, match=r"^not a readable Word document \(more than 20,000 paragraphs\)$"):
+        WordReader().read(raw, "long.docx")
     assert opened == []
+    # And so does the sandboxed read every caller goes through.
+    with pytest.raises(qa.CorpusError, match=r"more than 20,000 paragraphs"):
+        extract("long.docx", raw)
 
 
 def test_what_a_word_document_may_unpack_to_follows_the_file_size_limit() -> None:
@@ -70,7 +75,8 @@ def test_word_styles_are_read_by_id_without_python_docxs_lookup_per_paragraph(
     raw = out.getvalue()
     looked_up: list[object] = []
     monkeypatch.setattr(Paragraph, "style", property(lambda self: looked_up.append(self)))
-    read = extract("styled.docx", raw)
+    # Read in this process, where the stand-in is seen (``extract`` reads in a worker).
+    read = WordReader().read(raw, "styled.docx")
     assert looked_up == []
     assert read.title == "Rooftop Hives"
     assert [(read.text[b.start : b.end], b.section) for b in read.blocks] == [

@@ -45,6 +45,9 @@ class HtmlReader:
 
         try:
             found = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
+        except MemoryError:
+            # Over the reader's memory limit: the sandbox says so.
+            raise
         except Exception as exc:
             # trafilatura and lxml raise many kinds of errors on broken input; all mean "cannot read".
             raise UnreadableError(f"not a readable web page ({type(exc).__name__})") from None

@@ -22,6 +22,7 @@ from ...config import MAX_FILE_MB
 from ...text.passages import Block
 from ...text.words import HYPHENATED
 from .base import Extracted, Run, UnreadableError
+from .bounds import MAX_PAGES
 
 #: PDFium may be used by one thread at a time in a process: every call into it holds this.
 PDFIUM_LOCK = threading.RLock()
@@ -252,6 +253,8 @@ class PdfReader:
             with PDFIUM_LOCK:
                 title = " ".join(str(document.get_metadata_value("Title") or "").split())
                 count = len(document)
+            if count > MAX_PAGES:
+                raise UnreadableError(f"it has {count:,} pages, more than the {MAX_PAGES:,} read")
             for number in range(count):
                 with PDFIUM_LOCK:
                     page = document[number]
@@ -267,6 +270,9 @@ class PdfReader:
                 pages.append(_without_furniture(lines, height))
         except pypdfium2.PdfiumError as exc:
             raise UnreadableError(f"not a readable PDF ({exc})") from None
+        except (UnreadableError, MemoryError):
+            # A reason of its own, or over the reader's memory limit (the sandbox says so).
+            raise
         except Exception as exc:
             # Whatever else a damaged file makes go wrong, it is a file that cannot be read.
             raise UnreadableError(f"not a readable PDF ({type(exc).__name__})") from None

@@ -80,8 +80,11 @@ def render_pages(
                     drawn.append(_draw(page, number, runs, marks))
                 finally:
                     page.close()
+    except MemoryError:
+        # Over the drawing worker's memory limit: the sandbox says so.
+        raise
     except Exception as exc:
-        # Whatever a damaged or hostile page makes go wrong (MemoryError included), it cannot be shown.
+        # Whatever else a damaged or hostile page makes go wrong, it cannot be shown.
         raise ValueError(f"the PDF page cannot be drawn ({_reason(exc)})") from None
     finally:
         with PDFIUM_LOCK:

@@ -10,6 +10,7 @@ from typing import Any
 from ...config import MAX_FILE_MB
 from ...text.passages import Block
 from .base import Extracted, UnreadableError, join_blocks
+from .bounds import MAX_PARAGRAPHS
 
 #: Most bytes a Word document may unpack to, as a multiple of its size on disk (a zip bomb stops here).
 MAX_EXPANSION = 100
@@ -19,8 +20,6 @@ MIN_UNPACKED = 64 * 1024 * 1024
 MAX_UNPACKED_FACTOR = 10
 #: ... nor ever more than this many bytes, whatever the largest file is.
 MAX_UNPACKED = 256 * 1024 * 1024
-#: Most paragraphs read from one Word document (a long book has tens of thousands at most).
-MAX_PARAGRAPHS = 100_000
 
 #: The part of a ``.docx`` that holds its text.
 _BODY = "word/document.xml"
@@ -160,7 +159,8 @@ class WordReader:
                     pieces.append((text, False, Block(0, 0)))
                 else:
                     pieces.append((text, True, Block(0, 0, section=section)))
-        except UnreadableError:
+        except (UnreadableError, MemoryError):
+            # A reason of its own, or over the reader's memory limit (the sandbox says so).
             raise
         except Exception as exc:
             # python-docx raises many kinds of errors on damaged parts; all mean "cannot read".

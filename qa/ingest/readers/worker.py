@@ -24,14 +24,15 @@ READY = "ready"
 
 
 def _read(source: str, raw: bytes, limit_mb: float) -> Any:
-    """What the reader of ``source`` extracts from ``raw``."""
+    """What the reader of ``source`` extracts from ``raw``, within the bounds of :mod:`.bounds`."""
     from .base import UnreadableError
+    from .bounds import bounded
     from .registry import reader_for
 
     reader = reader_for(source)
     if reader is None:
         raise UnreadableError("not a kind of file that is read")
-    return reader.read(raw, source, limit_mb=limit_mb)
+    return bounded(reader.read(raw, source, limit_mb=limit_mb), limit_mb)
 
 
 def _render(raw: bytes, runs: Any, marks: Any, pages: Any) -> Any:

@@ -396,6 +396,9 @@ class Environment:
 READ_SECONDS = 30.0
 #: Default memory one file may take to read, in megabytes (beyond what the reader holds idle).
 READ_MEMORY_MB = 1024.0
+#: The largest limits that mean anything (a week; a petabyte): larger settings are read as these.
+MOST_READ_SECONDS = 7 * 24 * 3600.0
+MOST_READ_MEMORY_MB = 2.0**30
 
 
 @dataclass(frozen=True)
@@ -411,11 +414,13 @@ class SandboxLimits:
     memory_mb: float = READ_MEMORY_MB
 
     def __post_init__(self) -> None:
-        """Refuse limits that could never be met."""
-        for name in ("seconds", "memory_mb"):
+        """Refuse limits that could never be met; read larger ones than mean anything as the largest."""
+        for name, most in (("seconds", MOST_READ_SECONDS), ("memory_mb", MOST_READ_MEMORY_MB)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
                 raise SettingsError(f"the reader's {name} limit must be a positive number, not {shown(value)}")
+            # Frozen: the value is written back through object.__setattr__.
+            object.__setattr__(self, name, min(float(value), most))
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> Environment:

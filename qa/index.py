@@ -78,8 +78,12 @@ class Index:
 
     @property
     def corpus(self) -> Path:
-        """The corpus folder this index was built from."""
-        return (self.folder / self.manifest.corpus).resolve()
+        """The corpus folder this index was built from (found by its absolute path if the index folder moved)."""
+        relative = (self.folder / self.manifest.corpus).resolve()
+        recorded = self.snapshot.meta.corpus_path
+        if not relative.is_dir() and recorded and Path(recorded).is_dir():
+            return Path(recorded)
+        return relative
 
     @property
     def generation(self) -> int:

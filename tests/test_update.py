@@ -329,3 +329,18 @@ def test_a_corpus_that_is_gone_is_said_once_with_how_to_re_point(corpus: Path, t
     # The server's watcher reports it as its failure, and keeps the last state.
     live.check()
     assert live.status().state == "failed" and "not there any more" in live.status().error
+
+
+def test_an_index_folder_moved_away_from_its_corpus_still_finds_it_and_says_nothing_moved(
+    corpus: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    update.update_index(corpus, tmp_path / "a" / "index", embedder=FakeEmbedder())
+    folder = (tmp_path / "a" / "index").rename(tmp_path / "b")
+    # Its relative record now points nowhere: the absolute one finds the corpus.
+    assert qa.load_index(folder, embedder=FakeEmbedder()).corpus == corpus.resolve()
+    said: list[str] = []
+    report = update.update_index(corpus, folder, embedder=FakeEmbedder(), options=_told(said))
+    assert said == [] and report.embedded == 0
+    recorded = manifest(folder)["corpus"]
+    assert isinstance(recorded, str) and (folder / recorded).resolve() == corpus.resolve()

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import QAError
+from . import database as db
 from .integrity import FileStamp
 from .segments import Segment, array_files
 from .vectors import BaseVectors
@@ -44,13 +46,23 @@ class Base:
         """The base files that are no longer as they were read (changed, truncated, replaced or gone)."""
         return [path for path, stamp in self.files() if stamp is not None and FileStamp.of(path) != stamp]
 
+    def superseded(self) -> bool:
+        """Whether the index's newest committed state has another base than this one."""
+        if self.vectors is None:
+            return False
+        try:
+            return db.state_of(self.vectors.path.parent)[2] != self.vectors.path.name
+        except QAError:
+            return False
+
     def check(self) -> str | None:
         """Compare the files with what was read; a change is logged once and described, else ``None``.
 
         The answers stay right either way: they come from the copy checked when it was read.
         """
         changed = self.changed()
-        if not changed:
+        if not changed or (all(not path.exists() for path in changed) and self.superseded()):
+            # A writer froze a newer base and removed this one: nothing is wrong with the folder.
             return None
         names = ", ".join(str(path) for path in changed)
         message = (

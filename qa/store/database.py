@@ -114,6 +114,9 @@ def is_damage(exc: BaseException) -> bool:
 
 def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccessError:
     """The error to raise for an SQLite error: damage, or a passing access problem."""
+    if is_damage(exc) and _changed_since_immutable_open(folder):
+        # Read without locks (another user's index) while its owner changed it: not damage.
+        return IndexAccessError(f"the index in {folder} was changed by its owner while it was read here; ask again")
     if is_damage(exc):
         return damaged(folder, exc)
     return IndexAccessError(
@@ -193,15 +196,22 @@ def _check_header(folder: Path, path: Path) -> None:
         raise damaged(folder, "the file is not an SQLite database")
 
 
+#: How a reader that may not write opens the database: read-only, else immutable.
+READ_MODES = ("mode=ro", "immutable=1")
+
+
 def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
     """Open the database for reading only: read-only mode, or immutable where not even that can be had.
 
-    Read-only mode needs the WAL's shared-memory file to exist or be creatable; a folder on a
-    read-only mount has neither, and is opened as immutable (nothing there can change).
+    Read-only mode needs the WAL's shared-memory file to exist or be creatable. Where it
+    cannot be (a read-only mount; another user's folder after its writer closed), the file
+    is opened as immutable: read as it is, without locks. Its owner may still change it:
+    what it was when opened is noted, so that an error met after such a change is said as
+    "changed while read" (:func:`failure`), never as damage.
     """
     uri = path.resolve().as_uri()
     last: sqlite3.DatabaseError | None = None
-    for mode in ("mode=ro", "immutable=1"):
+    for mode in READ_MODES:
         try:
             connection = sqlite3.connect(
                 f"{uri}?{mode}",
@@ -212,13 +222,41 @@ def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
             )
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if mode == "immutable=1":
+                with _IMMUTABLE_LOCK:
+                    _IMMUTABLE[folder.resolve()] = _file_state(path)
             return connection
         except sqlite3.DatabaseError as exc:
-            if is_damage(exc):
+            code = getattr(exc, "sqlite_errorcode", None)
+            # Only a file that cannot be opened read-only is opened immutable; a busy or damaged one is said as such.
+            if is_damage(exc) or (code is not None and int(code) & 0xFF not in _READ_ONLY_CODES):
                 raise
             last = exc
     assert last is not None
     raise last
+
+
+#: Index databases opened immutable, with their file's state when opened (see :func:`_read_only`).
+_IMMUTABLE: dict[Path, tuple[int, int, int] | None] = {}
+_IMMUTABLE_LOCK = threading.Lock()
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """Size, modification time and inode of a database file (``None``: gone)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns, status.st_ino
+
+
+def _changed_since_immutable_open(folder: Path) -> bool:
+    """Whether ``folder``'s database was opened immutable and has been written since."""
+    with _IMMUTABLE_LOCK:
+        key = folder.resolve()
+        if key not in _IMMUTABLE:
+            return False
+        return _IMMUTABLE[key] != _file_state(database_path(folder))
 
 
 def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -338,6 +376,8 @@ class Meta:
         lexical_title: Whether the keyword index holds each paragraph's title too.
         corpus: The corpus folder relative to the index folder.
         corpus_label: How citations name the corpus folder.
+        corpus_path: The corpus folder's absolute path when it was last indexed (``""`` in an
+            index from before it was recorded): found again after the index folder moved.
         generation: Bumped by every commit that changes what is searchable.
         base_file: The vector file covering passages up to ``base_generation`` (``""``: none).
         base_generation: Generation the vector file reflects.
@@ -378,6 +418,7 @@ class Meta:
     updated: float = 0.0
     sentences: int = 0
     vectors: str = "fp32"
+    corpus_path: str = ""
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, folder: Path) -> Meta:

@@ -103,7 +103,12 @@ def moved_from(folder: Path, stored: dict[str, Any], corpus: str) -> str | None:
     before = stored.get("corpus")
     if not isinstance(before, str) or before == corpus:
         return None
-    if (folder / before).resolve() == (folder / corpus).resolve():
+    now = (folder / corpus).resolve()
+    recorded = stored.get("corpus_path")
+    if isinstance(recorded, str) and recorded and Path(recorded) == now:
+        # Only the index folder moved: the corpus is where it was.
+        return None
+    if (folder / before).resolve() == now:
         return None
     label = stored.get("corpus_label")
     return label if isinstance(label, str) and label else before

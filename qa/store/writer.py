@@ -175,6 +175,7 @@ class IndexWriter:
             "vectors": "int8" if self.settings.int8 else "fp32",
             "corpus": self.corpus,
             "corpus_label": self.label,
+            "corpus_path": str((self.folder / self.corpus).resolve()),
         }
 
     def _update_locked(self) -> BuildReport:
@@ -247,11 +248,13 @@ class IndexWriter:
             # A rebuilt or new database gets a new epoch; generations only grow, across rebuilds too.
             wanted["epoch"] = uuid.uuid4().hex
         todo = [*changes.added, *changes.changed]
-        moved = moved_from(self.folder, stored, self.corpus) if stored and not fresh else None
+        # Recorded anew when it changed (a moved corpus or index folder); said when the corpus is another folder.
+        repoint = bool(stored) and not fresh and stored.get("corpus") != self.corpus
+        moved = moved_from(self.folder, stored, self.corpus) if repoint else None
         run = _Run(connection, indexed, wanted, stored.get("generation", 0), len(todo), self._bar())
         self._hooks.on_progress(UpdateProgress("embedding", 0, len(todo) + len(changes.removed)))
         unreadable = self._read_and_commit(run, todo, current, removed=changes.removed, wipe=fresh)
-        if not run.committed and (changes.removed or fresh or not stored or moved):
+        if not run.committed and (changes.removed or fresh or not stored or repoint):
             # No file to read: removals, the wipe, the first state or a moved corpus are still committed.
             self._commit(run, _Chunk(), removed=changes.removed, wipe=fresh, done=0)
         if moved:

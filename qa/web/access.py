@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .uploads import UPLOADS, UploadLimits
 
 #: Why changes are refused on a server started with ``--read-only``.
 READ_ONLY = "this server is read-only (qa serve --read-only): documents cannot be added or removed here"
+#: Why no change is allowed where the index itself may not be written.
+INDEX_READ_ONLY = (
+    "this index is read-only here (another user's, or on a read-only disk): documents cannot be added or removed"
+)
 #: Why changes are refused on a server that anyone on the network can reach without a password.
 OPEN_NETWORK = (
     "this server is reachable beyond this machine without --auth: documents cannot be added or removed "
@@ -31,6 +35,10 @@ class Access:
     why_not: str = ""
     limits: UploadLimits = field(default_factory=UploadLimits)
     folder: str = UPLOADS
+
+    def for_index(self, writable: bool) -> Access:
+        """The same access, with changes off where the index may not be written (another user's, a read-only mount)."""
+        return self if writable or not self.changes else replace(self, changes=False, why_not=INDEX_READ_ONLY)
 
     @classmethod
     def decide(

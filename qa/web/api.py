@@ -50,6 +50,8 @@ WAITING = 256
 
 #: Where the API lives.
 PREFIX = "/api/v1"
+#: Largest body of a request to the chat's events and sign-in (a question and a few settings).
+EVENT_BODY = 1024 * 1024
 #: Characters of a question echoed in a reply to a request that could not be answered.
 ECHOED = 80
 
@@ -94,8 +96,10 @@ class ApiGate:
 
     For the API (``/api/v1``): a caller without the credentials :class:`ApiAccess` asks for gets
     401, a body over ``api_limit`` 413 (declared, or counted as it comes, then handed on whole).
-    Elsewhere (the chat, Gradio's routes): a declared body over ``other_limit`` gets 413 at
-    once, and one sent without a length is cut off there.
+    Elsewhere a declared body over the route's limit gets 413 at once, and one sent without a
+    length is cut off there: ``upload_limit`` for file uploads (Gradio's ``/upload``: documents
+    added from the page), ``other_limit`` for everything else (the chat's events, sign-in),
+    whose bodies are a question and a few settings.
     """
 
     def __init__(
@@ -103,12 +107,14 @@ class ApiGate:
         app: Callable[..., Awaitable[None]],
         access: ApiAccess = ApiAccess(),
         api_limit: int = MAX_BODY,
-        other_limit: int = 16 * 1024 * 1024,
+        upload_limit: int = 16 * 1024 * 1024,
+        other_limit: int = EVENT_BODY,
     ) -> None:
         """Wrap ``app``."""
         self.app = app
         self.access = access
         self.api_limit = api_limit
+        self.upload_limit = upload_limit
         self.other_limit = other_limit
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
@@ -119,13 +125,15 @@ class ApiGate:
         headers = dict(scope.get("headers") or [])
         declared_text = headers.get(b"content-length", b"").decode("latin-1")
         declared = int(declared_text) if declared_text.isdigit() else None
-        if not scope.get("path", "").startswith(PREFIX):
-            if declared is not None and declared > self.other_limit:
-                await _error(413, f"the request body is over the {self.other_limit // 1024} KB this server reads")(
+        path = scope.get("path", "")
+        if not path.startswith(PREFIX):
+            limit = self.upload_limit if path.rstrip("/").endswith("/upload") else self.other_limit
+            if declared is not None and declared > limit:
+                await _error(413, f"the request body is over the {limit // 1024} KB this server reads")(
                     scope, receive, send
                 )
                 return
-            await self.app(scope, _capped(receive, self.other_limit), send)
+            await self.app(scope, _capped(receive, limit), send)
             return
         if not self.access.open and not self.access.allows(headers.get(b"authorization", b"").decode("latin-1")):
             await _error(401, UNAUTHORISED, {"WWW-Authenticate": CHALLENGE})(scope, receive, send)

@@ -82,9 +82,10 @@ class Documents:
                 index = self.live.refresh(wait=False)
             except IndexBusyError:
                 error = "another update of the index is running: the files are indexed as soon as it ends"
-            except QAError as exc:
+            except (QAError, OSError) as exc:
                 # The files are in the corpus: the background watcher indexes them once it can.
-                error = f"the files were added but could not be indexed yet ({exc})"
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                error = f"the files were added but could not be indexed yet ({reason})"
         return _outcome(added, index.documents(), error)
 
     def remove(self, source: object) -> str:

@@ -24,6 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from ..config import ServerSettings
 from ..index import Index
 from ..live import LiveIndex
+from ..store.database import writable
 from .access import Access
 from .api import ApiAccess, ApiGate, add_api
 from .app import build_app, close_app, mount
@@ -102,6 +103,8 @@ def create_app(
     if ready is None:
         ready = threading.Event()
         ready.set()
+    # An index this process may not write is served as it is: the page adds and removes nothing.
+    access = access.for_index(not live.folder.exists() or writable(live.folder))
     blocks = build_app(live, server, access)
     app = FastAPI(
         title="Citation QA",
@@ -119,9 +122,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    # Anything else (the chat, uploads) may send a body of one document's size and a little more.
+    # An upload may send a body of the documents' size and a little more; the chat's events 1 MB.
     largest = int(access.limits.max_file_mb * 1024 * 1024) * max(1, access.limits.max_files) + 1024 * 1024
-    app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), other_limit=largest)
+    app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), upload_limit=largest)
     app.add_middleware(BrowserCookie)
     if auth is not None:
         # Sign-in attempts per address are limited (qa/web/throttle.py).

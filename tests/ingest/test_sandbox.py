@@ -95,7 +95,7 @@ def _children_running_reader() -> list[int]:
         except OSError:
             continue
         parent = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "")
-        if parent == str(os.getpid()) and b"qa.ingest.readers" in command:
+        if parent == str(os.getpid()) and any(b"qa.ingest.readers.worker" in part for part in command):
             found.append(int(entry.name))
     return found
 
@@ -164,3 +164,39 @@ def test_the_limits_come_from_the_environment(environment: dict[str, str], expec
 def test_a_limit_that_is_not_a_positive_number_is_refused_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="QA_READ_SECONDS must be a positive number"):
         limits_from_environment({"QA_READ_SECONDS": value})
+
+
+def test_where_no_worker_can_start_files_are_read_here_and_no_descriptor_leaks(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sys
+
+    pool = ReaderPool()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    before = len(os.listdir("/proc/self/fd"))
+    for number in range(20):
+        assert len(pool.read(f"f{number}.txt", b"One.\n\nTwo.", 10.0).blocks) == 2
+    # Tried once, said once, and every pipe made for it closed again.
+    assert pool.started == 1 and len(os.listdir("/proc/self/fd")) == before
+    assert sum("no reader worker can be started" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_qa_package_in_the_working_folder_is_not_what_the_workers_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "qa" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    pool = ReaderPool()
+    assert len(pool.read("a.txt", b"Read by the real reader.", 10.0).blocks) == 1
+    assert not marker.exists()
+    pool.close()
+
+
+def test_limits_larger_than_mean_anything_are_read_as_the_largest() -> None:
+    limits = limits_from_environment({"QA_READ_SECONDS": "1e12", "QA_READ_MEMORY_MB": "1e13"})
+    assert limits == SandboxLimits(7 * 24 * 3600.0, 2.0**30)
+    pool = ReaderPool(limits)
+    assert len(pool.read("a.txt", b"Still read.", 10.0).blocks) == 1
+    pool.close()

@@ -95,3 +95,18 @@ def test_an_untouched_base_is_not_reported(tmp_path: Path, caplog: pytest.LogCap
         _answers(live)
     assert not [r for r in caplog.records if r.name == "qa.store.basefiles"]
     assert live.current().snapshot.check_files() is None
+
+
+def test_a_base_replaced_by_a_writers_newer_one_is_not_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus, folder = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, files=4)
+    old = qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    old_base = _base_files(folder)["vectors"]
+    write_articles(corpus, files=10)
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    assert not old_base.exists(), "the update froze a new base and removed the old one"
+    with caplog.at_level(logging.WARNING, logger="qa.store.basefiles"):
+        assert old.search("Which museum keeps maps?", 3)
+    assert not [r for r in caplog.records if r.name == "qa.store.basefiles"]

@@ -99,3 +99,52 @@ def test_an_empty_or_foreign_database_file_is_named_as_damage(
     # A writer sets it aside and rebuilds.
     report = qa.build_index(corpus, folder, embedder=FakeEmbedder(), verify=True).report
     assert report is not None and len(qa.load_index(folder, embedder=FakeEmbedder())) > 0
+
+
+def test_another_users_index_changed_by_its_owner_is_never_called_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read without locks (immutable: no shared memory to be had), it is reloaded when its owner commits."""
+    corpus, folder = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, files=200)
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    monkeypatch.setattr("qa.live.writable", lambda _folder: False)
+    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
+    fake = FakeEmbedder()
+    live = qa.LiveIndex(folder, corpus, embedder=fake, index=qa.load_index(folder, embedder=fake))
+    before = live.current().generation
+    # The owner rewrites most of it meanwhile.
+    monkeypatch.setattr(db, "writable", lambda _folder: True)
+    write_articles(corpus, version=1, files=200)
+    qa.build_index(corpus, folder, embedder=FakeEmbedder())
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    outcomes = set()
+    for question in ("Which museum keeps maps?", "What did the harbour record?", "ledger grain river"):
+        try:
+            live.current().answer(question)
+            outcomes.add("answered")
+        except qa.IndexAccessError as exc:
+            assert "was changed by its owner while it was read here; ask again" in str(exc)
+            outcomes.add("changed")
+    assert outcomes <= {"answered", "changed"}, outcomes
+    # The watcher reloads the owner's new state, which then answers.
+    assert live.reload() and live.current().generation > before
+    assert live.current().answer("Which museum keeps maps?").question
+
+
+def test_an_error_met_after_the_owner_wrote_is_a_change_not_damage(
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _corpus, folder = built
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
+    db.connect(folder).close()
+    malformed = sqlite3.DatabaseError("database disk image is malformed")
+    # Unchanged since it was opened: an error of a damaged file is damage.
+    assert isinstance(db.failure(folder, malformed), qa.IndexCorruptError)
+    # Written by its owner since: the same error means "changed while read".
+    with db.database_path(folder).open("ab") as handle:
+        handle.write(b"\0" * 4096)
+    changed = db.failure(folder, malformed)
+    assert isinstance(changed, qa.IndexAccessError) and "changed by its owner" in str(changed)

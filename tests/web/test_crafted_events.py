@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,4 +113,28 @@ def test_a_declared_size_of_a_gigabyte_is_refused_at_once(fake_index: qa.Index) 
                 pass
             reply = sock.recv(200)
         assert reply.startswith(b"HTTP/1.1 413")
+        assert httpx.get(f"{base}/config", timeout=5).status_code == 200
+
+
+def test_the_chats_events_take_no_body_larger_than_a_megabyte_uploads_take_documents(fake_index: qa.Index) -> None:
+    """Before: five 30 MB bodies posted to Gradio's API were read whole (330 MB never given back)."""
+    from qa.web.api import EVENT_BODY
+
+    with serving(fake_index) as base:
+        big = b'{"data": ["' + b"x" * (EVENT_BODY + 1) + b'"], "fn_index": 0, "session_hash": "abc"}'
+        for route in ("/gradio_api/queue/join", "/gradio_api/run/ask", "/gradio_api/call/ask", "/login"):
+            reply = httpx.post(f"{base}{route}", content=big, headers={"Content-Type": "application/json"}, timeout=30)
+            assert reply.status_code == 413, route
+            assert "over the 1024 KB" in reply.json()["error"]
+
+        # Sent without a length, it is cut off after the limit, not read to the end.
+        def chunks() -> Iterator[bytes]:
+            for _ in range(64):
+                yield b"x" * 65536
+
+        streamed = httpx.post(f"{base}/gradio_api/queue/join", content=chunks(), timeout=30)
+        assert streamed.status_code in (400, 413, 422)
+        # A document of a few megabytes is still an upload the page may send.
+        upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("a.txt", b"word " * 600_000)}, timeout=60)
+        assert upload.status_code != 413
         assert httpx.get(f"{base}/config", timeout=5).status_code == 200

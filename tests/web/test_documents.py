@@ -12,7 +12,7 @@ from support.samples import encrypted_pdf
 
 import qa
 from qa.errors import QueryError
-from qa.web.access import OPEN_NETWORK, READ_ONLY, Access
+from qa.web.access import INDEX_READ_ONLY, OPEN_NETWORK, READ_ONLY, Access
 from qa.web.documents import Documents, Upload
 from qa.web.uploads import TRASH, UPLOADS, UploadLimits
 
@@ -199,6 +199,25 @@ def test_read_only_wins_over_an_open_network() -> None:
     access = Access.decide(read_only=True, open_network=True)
     assert not access.changes and access.why_not == READ_ONLY
     assert Access.decide(read_only=False, open_network=False).changes
+
+
+def test_a_server_of_an_index_it_may_not_write_adds_and_removes_nothing(
+    fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: an upload was written into the corpus, then indexing it crashed the request (EROFS)."""
+    import httpx
+    from conftest import serving
+
+    import qa.web.server as server
+
+    monkeypatch.setattr(server, "writable", lambda _folder: False)
+    with serving(fake_index) as base:
+        # The page says why instead of offering the upload (its layout is in Gradio's config).
+        config = httpx.get(f"{base}/config", timeout=30).text
+        assert "this index is read-only here" in config
+    access = Access.decide(read_only=False, open_network=False).for_index(False)
+    assert not access.changes and access.why_not == INDEX_READ_ONLY
+    assert Access.decide(read_only=False, open_network=False).for_index(True).changes
 
 
 # -- removing ----------------------------------------------------------------------------------------------------

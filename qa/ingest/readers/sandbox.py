@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 IDLE_WORKERS = 2
 #: Workers reading at once in one process, at most (other readers wait for one).
 MOST_WORKERS = max(2, os.cpu_count() or 1)
+#: Seconds before starting a worker is tried again, after it could not be started.
+RETRY_START_SECONDS = 60.0
 #: Seconds a worker is given to start and answer its first job beyond the job's own time.
 START_SECONDS = 30.0
 
@@ -45,25 +48,38 @@ def limits_from_environment(environ: Mapping[str, str] | None = None) -> Sandbox
     return read_environment(environ).read_limits
 
 
+#: What a worker runs: ``python -c`` puts the working folder first on the path, so it is
+#: replaced by the folder this package is in (a ``qa/`` there must not be run instead).
+_ROOT = str(Path(__file__).resolve().parents[3])
+_START = f"import sys; sys.path[0] = {_ROOT!r}; from qa.ingest.readers.worker import main; main(sys.argv[1:])"
+
+
 class _Worker:
     """One worker process and the two ends of its pipes."""
 
     def __init__(self) -> None:
-        """Start a worker (``python -m qa.ingest.readers``), this package importable from it."""
+        """Start a worker: this interpreter, this package first on its path (never the working folder's files).
+
+        Raises:
+            OSError: No process can be started (the pipes made for it are closed again).
+
+        """
         job_read, job_write = os.pipe()
         answer_read, answer_write = os.pipe()
-        package_root = str(Path(__file__).resolve().parents[3])
         environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH", "")]))
         # One thread is all a reader needs; libraries that spin thread pools are told so.
         environment["OMP_NUM_THREADS"] = "1"
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "qa.ingest.readers", str(job_read), str(answer_write)],
+                [sys.executable, "-c", _START, str(job_read), str(answer_write)],
                 pass_fds=(job_read, answer_write),
                 stdin=subprocess.DEVNULL,
                 env=environment,
             )
+        except BaseException:
+            os.close(job_write)
+            os.close(answer_read)
+            raise
         finally:
             os.close(job_read)
             os.close(answer_write)
@@ -141,6 +157,7 @@ class ReaderPool:
         #: Workers started so far (for tests and benchmarks).
         self.started = 0
         self._warned = False
+        self._unstartable_until = 0.0
 
     def current_limits(self) -> SandboxLimits:
         """The limits a job runs under now."""
@@ -216,11 +233,21 @@ class ReaderPool:
         """Run one job in a worker; a worker that fails the job is not used again."""
         job = (operation, arguments, limits.seconds, int(limits.memory_mb * 2**20))
         with self._slots:
+            if time.monotonic() < self._unstartable_until:
+                return self._unsandboxed(operation, arguments, None)
             try:
                 worker = self._take()
             except OSError as exc:
+                with self._lock:
+                    # Not tried again for every file: a minute later.
+                    self._unstartable_until = time.monotonic() + RETRY_START_SECONDS
                 return self._unsandboxed(operation, arguments, exc)
-            answer = worker.ask(job, limits.seconds)
+            try:
+                answer = worker.ask(job, limits.seconds)
+            except BaseException:
+                # Whatever went wrong (an interrupt, a job that cannot be sent), the worker is not reused.
+                worker.kill()
+                raise
             if answer == "late":
                 worker.kill()
                 return ("error", "time", None)
@@ -234,16 +261,20 @@ class ReaderPool:
                 self._give_back(worker)
             return answer
 
-    def _unsandboxed(self, operation: str, arguments: tuple[Any, ...], exc: OSError) -> tuple[Any, ...]:
+    def _unsandboxed(self, operation: str, arguments: tuple[Any, ...], exc: OSError | None) -> tuple[Any, ...]:
         """Do the job in this process where no worker can be started (said once): reading goes on, unbounded."""
         with self._lock:
             first, self._warned = not self._warned, True
-        if first:
+        if first and exc is not None:
             log.warning(
                 "no reader worker can be started (%s): files are read in this process, without time or memory limits",
                 exc.strerror or exc,
             )
-        return protocol.run(operation, arguments)
+        answer = protocol.run(operation, arguments)
+        if answer[:2] == ("error", protocol.MEMORY):
+            # No limit was set here: the machine's memory ran out.
+            return ("error", protocol.UNREADABLE, "this machine ran out of memory reading it")
+        return answer
 
     def _take(self) -> _Worker:
         """An idle worker, or a new one."""

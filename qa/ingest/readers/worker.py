@@ -1,6 +1,6 @@
 """The reader worker: reads jobs from its parent on a pipe, runs each under its limits, sends the result back.
 
-Run as ``python -m qa.ingest.readers IN OUT``, where ``IN`` and ``OUT`` are the
+Started by :mod:`.sandbox` with ``IN OUT``, where ``IN`` and ``OUT`` are the
 descriptors of its pipes. A job is ``(operation, arguments, seconds, memory_bytes)``; the
 answer is ``("ok", value)`` or ``("error", kind, message)``. Before each job the worker
 lowers its own limits: processor time to what it has used plus ``seconds`` (the system
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import resource
+import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -99,6 +100,8 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     """Answer jobs until the parent closes the pipe."""
     # A worker ended for its processor time leaves no core file behind.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Ctrl+C is for the process that started it (it ends the worker by closing the pipe).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     outbox.send(READY)
     while True:
         try:

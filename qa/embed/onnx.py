@@ -229,6 +229,19 @@ def read_tokenizer(path: Path, max_tokens: int, pad_id: int, pad_token: str) -> 
     return counting, batching
 
 
+def _shrinking() -> Any:
+    """Run options that give the memory a run took back to the system when it ends.
+
+    onnxruntime keeps what its CPU arena grew to; answers that run at once each grow it, and
+    a burst of users would leave the server that much larger for good (benchmarks/load.py).
+    """
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
 class OnnxEncoder:
     """Embeds texts with onnxruntime; vectors are mean-pooled and normalised."""
 
@@ -244,7 +257,7 @@ class OnnxEncoder:
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
         }
-        vectors = self._session.run(None, inputs)[0]
+        vectors = self._session.run(None, inputs, _shrinking())[0]
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

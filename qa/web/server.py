@@ -28,6 +28,7 @@ from ..store.database import writable
 from .access import Access
 from .api import ApiAccess, ApiGate, add_api
 from .app import build_app, close_app, mount
+from .memory import MemoryTrim
 from .sessions import BROWSER_COOKIE, browser_id
 from .throttle import LoginThrottle
 
@@ -126,6 +127,8 @@ def create_app(
     largest = int(access.limits.max_file_mb * 1024 * 1024) * max(1, access.limits.max_files) + 1024 * 1024
     app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), upload_limit=largest)
     app.add_middleware(BrowserCookie)
+    # Memory freed after a burst of requests goes back to the system (qa/web/memory.py).
+    app.add_middleware(MemoryTrim)
     if auth is not None:
         # Sign-in attempts per address are limited (qa/web/throttle.py).
         app.add_middleware(LoginThrottle)

@@ -1,0 +1,93 @@
+"""Memory given back after a burst: when requests stop for a moment, the freed heap goes back to the system.
+
+Answers computed at once each take memory (the model's activations, quote checks); it is
+freed when they end, but the C allocator keeps freed pages for reuse, spread over the
+threads that used them. A server that served 64 people at once would stay that large for
+good. So once no request has come or gone for :data:`IDLE_SECONDS`, the allocator is asked
+to return what it holds unused (glibc's ``malloc_trim``; elsewhere nothing is done).
+Measured in ``benchmarks/load.py --burst``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+#: Seconds without a request starting or ending before freed memory is given back.
+IDLE_SECONDS = 1.0
+#: How often the idle time is looked at.
+_TICK = 0.25
+
+
+def _trimmer() -> Any:
+    """Glibc's ``malloc_trim``, or ``None`` where the C library has none."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = library.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+class _Keeper:
+    """One thread per process that trims the heap once after each burst of activity."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._pending = False
+        self._thread: threading.Thread | None = None
+        self._trim = _trimmer()
+        #: Times the heap was trimmed (for tests).
+        self.trims = 0
+
+    def touch(self) -> None:
+        """Note activity now (a request started or ended)."""
+        with self._lock:
+            self._last = time.monotonic()
+            self._pending = True
+            if self._thread is None and self._trim is not None:
+                self._thread = threading.Thread(target=self._run, name="qa-memory-trim", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        """Trim once whenever activity has stopped for :data:`IDLE_SECONDS`."""
+        while True:
+            time.sleep(_TICK)
+            with self._lock:
+                due = self._pending and time.monotonic() - self._last >= IDLE_SECONDS
+                if due:
+                    self._pending = False
+            if due:
+                self._trim(0)
+                self.trims += 1
+
+
+#: The process's keeper.
+KEEPER = _Keeper()
+
+
+class MemoryTrim:
+    """ASGI middleware: notes each request's start and end for :data:`KEEPER`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, noting when it starts and ends."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        KEEPER.touch()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            KEEPER.touch()

@@ -265,6 +265,27 @@ def form_bomb_pdf(fanout: int = 100, depth: int = 3) -> bytes:
     return bytes(out)
 
 
+def long_docx(paragraphs: int = 99_391, characters: int = 600) -> bytes:
+    """A small Word document that unpacks to a lot of text: ``paragraphs`` paragraphs of ``characters`` each.
+
+    With the defaults it is about 200 KB on disk and 60 MB of text, as the file of the report.
+    """
+    words = " ".join(f"w{n % 97}" for n in range(characters // 4))[:characters]
+    run = b"<w:p><w:r><w:t>" + words.encode() + b"</w:t></w:r></w:p>"
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
+        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        + run * paragraphs
+        + b"<w:sectPr/></w:body></w:document>"
+    )
+    seed = zipfile.ZipFile(io.BytesIO(docx_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for item in seed.infolist():
+            archive.writestr(item.filename, body if item.filename == "word/document.xml" else seed.read(item.filename))
+    return out.getvalue()
+
+
 def samples() -> dict[str, bytes]:
     """The generated files of the sample, by name."""
     return {"report.pdf": pdf_bytes(), "hives.docx": docx_bytes()}

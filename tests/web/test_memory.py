@@ -1,0 +1,42 @@
+"""Memory given back after a burst: the heap is trimmed once requests stop, not while they come."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from conftest import serving
+
+import qa
+from qa.web import memory
+
+
+def test_the_heap_is_trimmed_once_after_a_burst_of_requests(
+    fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "IDLE_SECONDS", 0.5)
+    with serving(fake_index) as base:
+        for _ in range(3):
+            httpx.post(f"{base}/api/v1/answer", json={"question": "Where is Mount Etna?"}, timeout=60)
+        before = memory.KEEPER.trims
+        # While requests keep coming, nothing is trimmed ...
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:
+            httpx.get(f"{base}/health", timeout=10)
+            time.sleep(0.05)
+        assert memory.KEEPER.trims == before
+        # ... and once they stop, the heap is trimmed once.
+        deadline = time.monotonic() + 10
+        while memory.KEEPER.trims == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert memory.KEEPER.trims == before + 1
+        time.sleep(1.5)
+        assert memory.KEEPER.trims == before + 1
+
+
+def test_question_time_runs_give_their_memory_back() -> None:
+    from qa.embed.onnx import _shrinking
+
+    options = _shrinking()
+    assert options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"

@@ -18,9 +18,9 @@ from pathlib import Path
 from .answer.compose import corpus_gone_message
 from .config import Settings
 from .embed.embedder import Embedder
-from .errors import CorpusError, IndexBusyError, QAError
+from .errors import CorpusError, IndexAccessError, IndexBusyError, QAError
 from .index import Index, build_index, ensure_index, load_index
-from .ingest.sources import FolderSource
+from .ingest.sources import UNREADABLE, FolderSource
 from .store.changes import diff
 from .store.database import state_of, writable
 from .store.runs import UpdateProgress
@@ -133,6 +133,9 @@ class LiveIndex:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._progress_bar = False
+        #: Indexed files that could not be read when last looked at, and those an update has tried since.
+        self._unreadable_seen: set[str] = set()
+        self._unreadable_tried: set[str] = set()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -179,7 +182,13 @@ class LiveIndex:
         index = self.current()
         root = self.corpus
         current = FolderSource(root, limit_mb=index.settings.max_file_mb).scan() if root.is_dir() else {}
-        return bool(diff(index.snapshot.indexed, current))
+        changes = diff(index.snapshot.indexed, current)
+        names = {*changes.added, *changes.changed, *changes.removed}
+        # An indexed file that cannot be read keeps what was indexed from it: once tried, it
+        # is not tried again every round (it is when its signature shows it can be read).
+        unreadable = {name for name in names if current.get(name) == UNREADABLE}
+        self._unreadable_seen = unreadable
+        return bool(names - (unreadable & self._unreadable_tried))
 
     def reload(self) -> bool:
         """Swap in a newer state committed by any writer; return whether one was found."""
@@ -210,7 +219,13 @@ class LiveIndex:
             )
             return index
         self._notify(f"The articles changed since the last build ({changes.describe()}): updating the index ...")
-        return self.refresh(progress=progress)
+        try:
+            return self.refresh(progress=progress)
+        except (IndexAccessError, OSError) as exc:
+            # A full disk, a file system gone read-only: the last complete state still answers.
+            reason = f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+            self._notify(f"The index could not be updated ({reason}); answering from the last complete state.")
+            return self.current()
 
     def _check_corpus(self) -> None:
         """Refuse to update from a corpus folder that is gone: every file would count as removed.
@@ -304,6 +319,7 @@ class LiveIndex:
             # A read-only index (a replica, another user's) is served as it is: only reloaded.
             if writable(self.folder) and self.pending():
                 self.refresh(wait=False)
+                self._unreadable_tried = self._unreadable_seen
             self._failures = 0
             with self._lock:
                 self._status = replace(self._status, state="ready", stage="", files_pending=0, error="")

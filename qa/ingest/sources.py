@@ -25,6 +25,10 @@ class Signature:
     mtime_ns: int
 
 
+#: The signature of an entry that is skipped or cannot be read now (differs from any real one).
+UNREADABLE = Signature(-1, 0)
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A document as read: the document (with its paragraphs), or why it was skipped; the SHA-256 of the bytes read."""

@@ -7,8 +7,10 @@ cleaned of files nothing refers to, and vectors nothing uses are swept from the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -151,6 +153,9 @@ def clean(connection: sqlite3.Connection, folder: Path, dropped: set[str], *, sw
             # Renamed first, so that the folder disappears at once rather than file by file.
             doomed = path if name.startswith(".tmp-") else path.with_name(f".tmp-gone-{name}")
             os.replace(path, doomed)
+            # A folder its owner cannot list (chmod 000) is given its permissions back first.
+            with contextlib.suppress(OSError):
+                os.chmod(doomed, stat.S_IRWXU)
             shutil.rmtree(doomed, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)

@@ -331,3 +331,15 @@ def test_sweeping_more_dropped_vectors_than_one_sql_list(writer: Writer) -> None
     rows.store_vectors(writer.connection, names, np.tile(np.eye(1, 256, dtype=np.float32), (1100, 1)))
     freeze.clean(writer.connection, writer.folder, set(names), sweep_all=False)
     assert writer.count("SELECT count(*) FROM embeddings WHERE sha256 LIKE 'orphan-%'") == 0
+
+
+def test_a_keyword_folder_its_owner_cannot_list_is_still_removed(frozen: Writer) -> None:
+    """Before: rmtree could not list it, and a `.tmp-gone-*` folder stayed behind for good."""
+    folder = frozen.folder
+    old = folder / "lexical-old"
+    old.mkdir()
+    (old / "tf.npy").write_bytes(b"x")
+    old.chmod(0)
+    freeze.clean(frozen.connection, folder, set(), sweep_all=False)
+    names = {p.name for p in folder.iterdir()}
+    assert "lexical-old" not in names and not any(n.startswith(".tmp-gone-") for n in names)

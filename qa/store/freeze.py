@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import stat
 import sqlite3
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

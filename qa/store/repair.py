@@ -93,11 +93,74 @@ def open_database(folder: Path, repairs: Repairs, *, check: bool) -> sqlite3.Con
             path = folder / f"{db.DATABASE}{suffix}"
             if path.exists():
                 os.replace(path, aside.with_name(aside.name + suffix))
+        connection = db.connect(folder, create=True)
+        kept = salvage_vectors(aside, connection)
         repairs.add(
-            f"the damaged database was moved to {aside.name} and rebuilt",
-            f"The index database was damaged ({exc}); it was moved to {aside.name} and is rebuilt.",
+            f"the damaged database was moved to {aside.name} and rebuilt ({kept} stored vectors kept)",
+            f"The index database was damaged ({exc}); it was moved to {aside.name} and is rebuilt,"
+            f" keeping the {kept} stored vectors that could still be read (only the rest is embedded again).",
         )
-        return db.connect(folder, create=True)
+        return connection
+
+
+#: Vector rows read from a damaged database at a time: a damaged page costs only its range.
+SALVAGE_RANGE = 256
+#: Empty or unreadable ranges in a row after which a scan without known bounds stops.
+SALVAGE_MISSES = 64
+
+
+def salvage_vectors(damaged: Path, connection: sqlite3.Connection) -> int:
+    """Copy the stored vectors that can still be read from the database set aside at ``damaged``; how many.
+
+    Vectors are keyed by model and exact text (their SHA-256), so the rebuild reuses every one
+    that is kept and embeds only the rest. Rows are read a range of ids at a time, and a range
+    SQLite cannot read is passed over; only finite unit vectors of the length most rows have
+    are kept.
+    """
+    try:
+        source = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        found = _readable_rows(source)
+    finally:
+        source.close()
+    rows = [(key, blob) for key, blob in found if isinstance(key, str) and isinstance(blob, bytes) and blob]
+    if not rows:
+        return 0
+    # The vectors' length is what most rows have (an index holds one model's vectors).
+    lengths = [len(blob) for _, blob in rows]
+    dimension = max(set(lengths), key=lengths.count) // 4
+    _, good = checked_vectors([blob for _, blob in rows], dimension)
+    kept = [row for row, ok in zip(rows, good.tolist(), strict=True) if ok]
+    with db.transaction(connection):
+        connection.executemany("INSERT OR IGNORE INTO embeddings(sha256, vector) VALUES (?, ?)", kept)
+    return len(kept)
+
+
+def _readable_rows(source: sqlite3.Connection) -> list[tuple[str, bytes]]:
+    """Every ``embeddings`` row of a damaged database that SQLite can still read, a range of ids at a time."""
+    try:
+        low, high = source.execute("SELECT min(id), max(id) FROM embeddings").fetchone()
+        bounded = isinstance(low, int) and isinstance(high, int)
+    except sqlite3.Error:
+        # The bounds themselves are on a damaged page: ranges are read from 1 until many in a row hold nothing.
+        low, high, bounded = 1, None, False
+    if not bounded and high is not None:
+        return []
+    found: list[tuple[str, bytes]] = []
+    start, misses = int(low or 1), 0
+    while (high is not None and start <= high) or (high is None and misses < SALVAGE_MISSES):
+        try:
+            rows = source.execute(
+                "SELECT sha256, vector FROM embeddings WHERE id BETWEEN ? AND ?", (start, start + SALVAGE_RANGE - 1)
+            ).fetchall()
+        except sqlite3.Error:
+            rows = []
+        misses = 0 if rows else misses + 1
+        found += rows
+        start += SALVAGE_RANGE
+    return found
 
 
 def _mark_for_reading(connection: sqlite3.Connection, where: str, values: tuple[str, ...]) -> None:

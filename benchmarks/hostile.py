@@ -6,8 +6,9 @@ Usage:
 Each case runs twice, against ``--before`` (a git revision checked out beside this tree,
 default 514385e: the last commit before issue 21) and against this tree, in fresh processes:
 
-* ``bomb``: ``qa index`` of a folder holding the 1.3 KB PDF whose form objects draw each other
-  10⁶ times (``scripts/make_samples.py``), a text file and a good PDF;
+* ``bomb``: ``qa index`` of a folder holding the 1.4 KB PDF whose form objects draw each other
+  10⁶ times (``scripts/make_samples.py``), a text file and a good PDF; ``bomb4`` the same
+  nested one level deeper (10⁸ draws);
 * ``docx``: the same with a small Word document that unpacks to 60 MB of text in 99,391 paragraphs;
 * ``line``: one 5.5 MB line of text, read as the index reads it: paragraphs and the longest;
 * ``damage``: ``qa serve`` over an index with a frozen base (three copies of the SQuAD dev
@@ -15,8 +16,9 @@ default 514385e: the last commit before issue 21) and against this tree, in fres
   overwritten in place, the 8 asked again: did the server live, did the answers change;
 * ``moved``: ``mv A B; qa index B --out idx; qa ask --index idx``.
 
-A run still going after ``--limit`` seconds (default 180) is stopped and said so. Prints one
-table row per case and tree.
+A run still going after ``--limit`` seconds (default 180) is stopped and said so; no run may
+take more than 8 GB of address space (the machine is protected from the "before" runs). Prints
+one table row per case and tree.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -42,6 +45,15 @@ import make_samples  # noqa: E402
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad" / "dev-v1.1.json"
 
 
+#: Address space a benchmarked process may take: a "before" run must not take the machine down.
+MEMORY_CAP = 8 * 2**30
+
+
+def _cap_memory() -> None:
+    """In the child, before it runs: at most :data:`MEMORY_CAP` of address space."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
 def run(tree: Path, args: list[str], cwd: Path, limit: float) -> dict[str, object]:
     """``python -m qa ARGS`` of ``tree``: seconds, exit, output tail, peak memory; stopped past ``limit``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(tree), "NO_COLOR": "1"}
@@ -54,6 +66,7 @@ def run(tree: Path, args: list[str], cwd: Path, limit: float) -> dict[str, objec
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_cap_memory,
         )
         started = time.monotonic()
         stopped = False
@@ -233,10 +246,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", default="514385e")
     parser.add_argument("--limit", type=float, default=180.0)
-    parser.add_argument("--cases", nargs="+", default=["bomb", "docx", "line", "damage", "moved"])
+    parser.add_argument("--cases", nargs="+", default=["bomb", "bomb4", "docx", "line", "damage", "moved"])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-hostile-"))
-    bomb, docx = make_samples.form_bomb_pdf(), make_samples.long_docx()
+    bomb, bomb4, docx = make_samples.form_bomb_pdf(), make_samples.form_bomb_pdf(depth=4), make_samples.long_docx()
+    files = {"bomb": ("bomb.pdf", bomb), "bomb4": ("bomb4.pdf", bomb4), "docx": ("long.docx", docx)}
     before = work / "before"
     subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True)
     trees = [(f"before ({args.before})", before), ("after (this tree)", ROOT)]
@@ -257,8 +271,8 @@ def main() -> None:
         for label, tree in trees:
             for case in args.cases:
                 scratch = work / f"{case}-{tree.name}"
-                if case in ("bomb", "docx"):
-                    hostile = ("bomb.pdf", bomb) if case == "bomb" else ("long.docx", docx)
+                if case in ("bomb", "bomb4", "docx"):
+                    hostile = files[case]
                     rows.append((case, label, files_case(tree, scratch, hostile, args.limit)))
                 elif case == "line":
                     rows.append((case, label, line_case(tree, scratch, args.limit)))

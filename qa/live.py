@@ -93,6 +93,7 @@ class LiveIndex:
         model: str | None = None,
         notify: Callable[[str], None] = lambda _message: None,
         default_corpus: str | os.PathLike[str] = "seeds",
+        read_only: bool = False,
     ) -> None:
         """Serve the index in ``folder`` (built from ``corpus`` if there is none yet).
 
@@ -107,6 +108,9 @@ class LiveIndex:
             notify: Receives one-line messages (building, updating) for a terminal.
             default_corpus: Corpus to build from when ``corpus`` is not given and there is
                 no index yet (``seeds``, or the CLI's ``$QA_CORPUS``).
+            read_only: Never update the index (a replica of one another process writes,
+                ``qa serve --read-only``): only its writer's commits are picked up. An index
+                this process may not write is served so whatever this says.
 
         """
         self.folder = Path(folder)
@@ -133,6 +137,7 @@ class LiveIndex:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._progress_bar = False
+        self._read_only = read_only
         #: Indexed files that could not be read when last looked at, and those an update has tried since.
         self._unreadable_seen: set[str] = set()
         self._unreadable_tried: set[str] = set()
@@ -211,8 +216,8 @@ class LiveIndex:
         changes = index.changes()
         if not changes:
             return index
-        if not writable(self.folder):
-            # Another user's index, or one on a read-only mount: it is read as it is.
+        if not self.may_write():
+            # Another user's index, one on a read-only mount, or a replica: it is read as it is.
             self._notify(
                 f"The articles changed since the last build ({changes.describe()}), but the index in"
                 f" {self.folder} is read-only here: answering from it as it is."
@@ -226,6 +231,10 @@ class LiveIndex:
             reason = f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
             self._notify(f"The index could not be updated ({reason}); answering from the last complete state.")
             return self.current()
+
+    def may_write(self) -> bool:
+        """Whether this live index updates its index (not read-only, and the folder may be written)."""
+        return not self._read_only and writable(self.folder)
 
     def _check_corpus(self) -> None:
         """Refuse to update from a corpus folder that is gone: every file would count as removed.
@@ -317,7 +326,7 @@ class LiveIndex:
             self.reload()
             self._check_corpus()
             # A read-only index (a replica, another user's) is served as it is: only reloaded.
-            if writable(self.folder) and self.pending():
+            if self.may_write() and self.pending():
                 self.refresh(wait=False)
                 self._unreadable_tried = self._unreadable_seen
             self._failures = 0

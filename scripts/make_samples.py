@@ -238,11 +238,12 @@ def form_bomb_pdf(fanout: int = 100, depth: int = 3) -> bytes:
         b" /Resources << /Font << /F1 3 0 R >> /XObject << /X1 6 0 R >> >> >>",
     ]
     line = b"BT /F1 12 Tf 72 700 Td (A page that draws itself a million times.) Tj ET\n"
-    page = zlib.compress(line + b"/X1 Do " * fanout)
+    page = zlib.compress(line + b"/X1 Do 1 0 0 1 0.37 0.23 cm " * fanout)
     objects.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(page) + page + b"\nendstream")
     for level in range(1, depth + 1):
         if level < depth:
-            body = b"/X%d Do " % (level + 1) * fanout
+            # Each draw a little further on: no two of the 10⁶ characters are in one place.
+            body = b"/X%d Do 1 0 0 1 0.37 0.23 cm " % (level + 1) * fanout
             inner = b"/XObject << /X%d %d 0 R >> " % (level + 1, 6 + level)
         else:
             body, inner = b"BT /F1 9 Tf 80 600 Td (a) Tj ET", b""

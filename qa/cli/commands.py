@@ -77,12 +77,18 @@ def require_index(args: argparse.Namespace, *, may_build: bool) -> None:
     raise QAError(f"no index at {folder}: {advice}")
 
 
-def _live(args: argparse.Namespace, *, refresh: bool, progress: bool) -> LiveIndex:
+def _live(args: argparse.Namespace, *, refresh: bool, progress: bool, read_only: bool = False) -> LiveIndex:
     """The live index named by the options, built if missing (where allowed) and brought up to date if asked."""
     require_index(args, may_build=True)
     env: Environment = args.env
     live = LiveIndex(
-        args.index, args.corpus, settings=settings_of(args), model=args.model, notify=say, default_corpus=env.corpus
+        args.index,
+        args.corpus,
+        settings=settings_of(args),
+        model=args.model,
+        notify=say,
+        default_corpus=env.corpus,
+        read_only=read_only,
     )
     if refresh:
         live.catch_up(progress=progress)
@@ -253,10 +259,12 @@ def serve_command(args: argparse.Namespace) -> int:
     limits = UploadLimits(max_file_mb=env.max_file_mb, max_files=server.upload_files)
     check_address(args.host, args.port)
     # The first state is referenced only by the live index, so it can be let go when replaced.
-    live = _live(args, refresh=True, progress=True)
+    read_only = server.read_only or args.read_only
+    # A read-only server (a replica of an index another process writes) never updates it.
+    live = _live(args, refresh=True, progress=True, read_only=read_only)
     open_network = args.auth is None and not is_loopback(args.host)
     access = Access.decide(
-        read_only=server.read_only or args.read_only,
+        read_only=read_only,
         open_network=open_network,
         limits=limits,
         folder=server.upload_folder,

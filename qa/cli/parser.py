@@ -209,7 +209,8 @@ def build_parser(env: Environment) -> Parser:
     serve.add_argument(
         "--read-only",
         action="store_true",
-        help="no documents added or removed from the page (default: $QA_READ_ONLY=1 says the same)",
+        help="no documents added or removed from the page, and the index is never updated here: a replica "
+        "of an index another process writes, whose commits it picks up (default: $QA_READ_ONLY=1 says the same)",
     )
     add_index_options(serve, env)
     add_retrieval_options(serve)

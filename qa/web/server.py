@@ -24,7 +24,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from ..config import ServerSettings
 from ..index import Index
 from ..live import LiveIndex
-from ..store.database import writable
 from .access import Access
 from .api import ApiAccess, ApiGate, add_api
 from .app import build_app, close_app, mount
@@ -105,7 +104,7 @@ def create_app(
         ready = threading.Event()
         ready.set()
     # An index this process may not write is served as it is: the page adds and removes nothing.
-    access = access.for_index(not live.folder.exists() or writable(live.folder))
+    access = access.for_index(not live.folder.exists() or live.may_write())
     blocks = build_app(live, server, access)
     app = FastAPI(
         title="Citation QA",

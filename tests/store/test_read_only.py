@@ -148,3 +148,28 @@ def test_an_error_met_after_the_owner_wrote_is_a_change_not_damage(
         handle.write(b"\0" * 4096)
     changed = db.failure(folder, malformed)
     assert isinstance(changed, qa.IndexAccessError) and "changed by its owner" in str(changed)
+
+
+def test_a_replica_never_updates_the_index_and_picks_up_its_writers_commits(built: tuple[Path, Path]) -> None:
+    """``qa serve --read-only``: a replica of an index another process writes."""
+    corpus, folder = built
+    fake = FakeEmbedder()
+    messages: list[str] = []
+    replica = qa.LiveIndex(
+        folder,
+        corpus,
+        embedder=fake,
+        index=qa.load_index(folder, embedder=fake),
+        read_only=True,
+        notify=messages.append,
+    )
+    generation = replica.current().generation
+    (corpus / "article_9.txt").write_text("A new text about lighthouses and their keepers.", encoding="utf-8")
+    replica.check()
+    assert replica.current().generation == generation and not replica.may_write()
+    assert replica.catch_up().generation == generation and "read-only here" in messages[-1]
+    # The writer (another process: `qa index`) commits; the replica serves it.
+    qa.build_index(corpus, folder, embedder=fake)
+    replica.check()
+    assert replica.current().generation > generation
+    assert "article_9.txt" in replica.current().manifest.files

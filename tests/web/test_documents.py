@@ -208,9 +208,7 @@ def test_a_server_of_an_index_it_may_not_write_adds_and_removes_nothing(
     import httpx
     from conftest import serving
 
-    import qa.web.server as server
-
-    monkeypatch.setattr(server, "writable", lambda _folder: False)
+    monkeypatch.setattr("qa.live.writable", lambda _folder: False)
     with serving(fake_index) as base:
         # The page says why instead of offering the upload (its layout is in Gradio's config).
         config = httpx.get(f"{base}/config", timeout=30).text

@@ -26,8 +26,8 @@ from .search.retrieval import Retriever
 from .store.basefiles import Base
 from .store.catalog import DocumentInfo
 from .store.changes import CorpusChanges, confirm, diff
-from .store.database import reading
 from .store.manifest import Manifest, recorded_corpus
+from .store.reading import reading
 from .store.runs import BuildOptions, BuildReport, UpdateProgress
 from .store.snapshot import Snapshot
 from .text.passages import Document, Passage
@@ -93,17 +93,17 @@ class Index:
     @property
     def passages(self) -> tuple[Passage, ...]:
         """Every indexed passage, in corpus order (read from disk on each call)."""
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return tuple(self.snapshot.all_passages())
 
     def documents(self) -> list[DocumentInfo]:
         """Every file of the corpus this state records, indexed or skipped (with the reason), sorted by path."""
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return self.snapshot.documents()
 
     def passages_of(self, source: str) -> list[Passage]:
         """The indexed paragraphs of one file (relative to the corpus folder), in order; none if it is not indexed."""
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return self.snapshot.passages_of(source)
 
     def __len__(self) -> int:
@@ -135,12 +135,12 @@ class Index:
 
     def sources(self) -> list[str]:
         """Every indexed file, relative to the corpus folder, sorted: choices for ``sources``."""
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return self.snapshot.sources()
 
     def folders(self) -> list[str]:
         """Every folder holding indexed files, as ``sub/``, sorted: choices for ``sources``."""
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return self.snapshot.folders()
 
     def rank(
@@ -163,7 +163,7 @@ class Index:
         request = Request.checked(
             question, k, settings=self.settings, retriever=retriever, sources=sources, history=history
         )
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             return self._retriever.rank(self._retriever.resolve(request))
 
     def search(
@@ -230,7 +230,7 @@ class Index:
             sources=sources,
             history=history,
         )
-        with reading(self.folder):
+        with reading(self.folder, self.snapshot.connection):
             request = self._retriever.resolve(request)
             return self.answerer.respond(request, self._retriever.rank(request))
 

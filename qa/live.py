@@ -145,8 +145,18 @@ class LiveIndex:
     # -- reading ------------------------------------------------------------------------------
 
     def current(self) -> Index:
-        """The newest committed state (opened or built on first use)."""
+        """The newest committed state (opened or built on first use; a read-only one is only opened).
+
+        Raises:
+            IndexNotFoundError: A read-only live index finds no index to open.
+
+        """
         with self._lock:
+            if self._index is None and self._read_only:
+                # A replica opens what its writer built, as it is: it never builds, rebuilds or re-points.
+                self._index = load_index(
+                    self.folder, model=self._model, settings=self._settings, embedder=self._embedder
+                )
             if self._index is None:
                 self._index = ensure_index(
                     self.folder,

@@ -7,7 +7,6 @@ blocked by the single writer. This is the only module that opens SQLite connecti
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -18,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IndexAccessError, IndexCorruptError, IndexFormatError, IndexMismatchError, IndexNotFoundError
-
-log = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of an index folder changes. Format 1 was files + manifest; format 2
 #: had no page and section of passages (an index in it is rebuilt).
@@ -112,9 +109,11 @@ def is_damage(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
 
 
-def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccessError:
-    """The error to raise for an SQLite error: damage, or a passing access problem."""
-    if is_damage(exc) and _changed_since_immutable_open(folder):
+def failure(
+    folder: Path, exc: BaseException, connection: sqlite3.Connection | None = None
+) -> IndexCorruptError | IndexAccessError:
+    """The error to raise for an SQLite error (met on ``connection``, if known): damage, or a passing access problem."""
+    if is_damage(exc) and _changed_since_immutable_open(folder, connection):
         # Read without locks (another user's index) while its owner changed it: not damage.
         return IndexAccessError(f"the index in {folder} was changed by its owner while it was read here; ask again")
     if is_damage(exc):
@@ -122,35 +121,6 @@ def failure(folder: Path, exc: BaseException) -> IndexCorruptError | IndexAccess
     return IndexAccessError(
         f"the index in {folder} cannot be used right now ({exc}); the last complete state is kept, try again"
     )
-
-
-#: Damage already logged by :func:`reading` (each message once per process).
-_LOGGED: set[str] = set()
-_LOGGED_LOCK = threading.Lock()
-
-
-@contextmanager
-def reading(folder: Path) -> Iterator[None]:
-    """Turn an SQLite error met while reading a state into the package's error; damage is logged once.
-
-    A database damaged under a running server then answers every request in the normal
-    shape, with the error naming the file and what to run, and no traceback per request.
-
-    Raises:
-        IndexCorruptError: The database is damaged.
-        IndexAccessError: It cannot be read right now (locked, gone).
-
-    """
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        error = failure(folder, exc)
-        with _LOGGED_LOCK:
-            first = str(error) not in _LOGGED
-            _LOGGED.add(str(error))
-        if first:
-            log.error("%s", error)
-        raise error from exc
 
 
 def damaged(folder: Path, exc: BaseException | str) -> IndexCorruptError:
@@ -213,18 +183,21 @@ def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
     last: sqlite3.DatabaseError | None = None
     for mode in READ_MODES:
         try:
+            state = _file_state(path)
             connection = sqlite3.connect(
                 f"{uri}?{mode}",
                 uri=True,
                 timeout=_BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
+                factory=ImmutableConnection if mode == "immutable=1" else sqlite3.Connection,
             )
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            if mode == "immutable=1":
+            if isinstance(connection, ImmutableConnection):
+                connection.opened_state = state
                 with _IMMUTABLE_LOCK:
-                    _IMMUTABLE[folder.resolve()] = _file_state(path)
+                    _IMMUTABLE.setdefault(folder.resolve(), state)
             return connection
         except sqlite3.DatabaseError as exc:
             code = getattr(exc, "sqlite_errorcode", None)
@@ -236,9 +209,15 @@ def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
     raise last
 
 
-#: Index databases opened immutable, with their file's state when opened (see :func:`_read_only`).
+#: Index databases opened immutable, with their file's state when the first was opened (see :func:`_read_only`).
 _IMMUTABLE: dict[Path, tuple[int, int, int] | None] = {}
 _IMMUTABLE_LOCK = threading.Lock()
+
+
+class ImmutableConnection(sqlite3.Connection):
+    """A connection to a database opened immutable, with the file's state when it was opened."""
+
+    opened_state: tuple[int, int, int] | None = None
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -250,13 +229,14 @@ def _file_state(path: Path) -> tuple[int, int, int] | None:
     return status.st_size, status.st_mtime_ns, status.st_ino
 
 
-def _changed_since_immutable_open(folder: Path) -> bool:
-    """Whether ``folder``'s database was opened immutable and has been written since."""
+def _changed_since_immutable_open(folder: Path, connection: sqlite3.Connection | None = None) -> bool:
+    """Whether the database read on ``connection`` (else any opened immutable in ``folder``) was written since."""
+    now = _file_state(database_path(folder))
+    if isinstance(connection, ImmutableConnection):
+        return connection.opened_state != now
     with _IMMUTABLE_LOCK:
         key = folder.resolve()
-        if key not in _IMMUTABLE:
-            return False
-        return _IMMUTABLE[key] != _file_state(database_path(folder))
+        return key in _IMMUTABLE and _IMMUTABLE[key] != now
 
 
 def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:

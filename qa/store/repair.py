@@ -7,7 +7,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +105,7 @@ def open_database(folder: Path, repairs: Repairs, *, check: bool) -> sqlite3.Con
 
 #: Vector rows read from a damaged database at a time: a damaged page costs only its range.
 SALVAGE_RANGE = 256
-#: Empty or unreadable ranges in a row after which a scan without known bounds stops.
+#: Unreadable ranges in a row (each skipping twice as far as the last) after which the scan stops.
 SALVAGE_MISSES = 64
 
 
@@ -113,54 +113,54 @@ def salvage_vectors(damaged: Path, connection: sqlite3.Connection) -> int:
     """Copy the stored vectors that can still be read from the database set aside at ``damaged``; how many.
 
     Vectors are keyed by model and exact text (their SHA-256), so the rebuild reuses every one
-    that is kept and embeds only the rest. Rows are read a range of ids at a time, and a range
-    SQLite cannot read is passed over; only finite unit vectors of the length most rows have
-    are kept.
+    that is kept and embeds only the rest. Rows are read in id order a range at a time and
+    copied as they come (memory holds one range); where SQLite cannot read on, the scan jumps
+    ahead further each time, and gives up after :data:`SALVAGE_MISSES` jumps in a row. Only
+    finite unit vectors of the length of the first rows read are kept.
     """
     try:
         source = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return 0
+    kept, dimension = 0, 0
     try:
-        found = _readable_rows(source)
+        for found in _readable_ranges(source):
+            rows = [(key, blob) for key, blob in found if isinstance(key, str) and isinstance(blob, bytes) and blob]
+            if not rows:
+                continue
+            if not dimension:
+                # The vectors' length is what most of the first rows have (an index holds one model's vectors).
+                lengths = [len(blob) for _, blob in rows]
+                dimension = max(set(lengths), key=lengths.count) // 4
+            _, good = checked_vectors([blob for _, blob in rows], dimension)
+            sound = [row for row, ok in zip(rows, good.tolist(), strict=True) if ok]
+            with db.transaction(connection):
+                connection.executemany("INSERT OR IGNORE INTO embeddings(sha256, vector) VALUES (?, ?)", sound)
+            kept += len(sound)
     finally:
         source.close()
-    rows = [(key, blob) for key, blob in found if isinstance(key, str) and isinstance(blob, bytes) and blob]
-    if not rows:
-        return 0
-    # The vectors' length is what most rows have (an index holds one model's vectors).
-    lengths = [len(blob) for _, blob in rows]
-    dimension = max(set(lengths), key=lengths.count) // 4
-    _, good = checked_vectors([blob for _, blob in rows], dimension)
-    kept = [row for row, ok in zip(rows, good.tolist(), strict=True) if ok]
-    with db.transaction(connection):
-        connection.executemany("INSERT OR IGNORE INTO embeddings(sha256, vector) VALUES (?, ?)", kept)
-    return len(kept)
+    return kept
 
 
-def _readable_rows(source: sqlite3.Connection) -> list[tuple[str, bytes]]:
-    """Every ``embeddings`` row of a damaged database that SQLite can still read, a range of ids at a time."""
-    try:
-        low, high = source.execute("SELECT min(id), max(id) FROM embeddings").fetchone()
-        bounded = isinstance(low, int) and isinstance(high, int)
-    except sqlite3.Error:
-        # The bounds themselves are on a damaged page: ranges are read from 1 until many in a row hold nothing.
-        low, high, bounded = 1, None, False
-    if not bounded and high is not None:
-        return []
-    found: list[tuple[str, bytes]] = []
-    start, misses = int(low or 1), 0
-    while (high is not None and start <= high) or (high is None and misses < SALVAGE_MISSES):
+def _readable_ranges(source: sqlite3.Connection) -> Iterator[list[tuple[object, object]]]:
+    """The ``embeddings`` rows of a damaged database that SQLite can still read, a range at a time, in id order."""
+    after, jump, misses = -(2**63), SALVAGE_RANGE, 0
+    while misses < SALVAGE_MISSES:
         try:
             rows = source.execute(
-                "SELECT sha256, vector FROM embeddings WHERE id BETWEEN ? AND ?", (start, start + SALVAGE_RANGE - 1)
+                "SELECT id, sha256, vector FROM embeddings WHERE id > ? ORDER BY id LIMIT ?", (after, SALVAGE_RANGE)
             ).fetchall()
         except sqlite3.Error:
-            rows = []
-        misses = 0 if rows else misses + 1
-        found += rows
-        start += SALVAGE_RANGE
-    return found
+            # A damaged page: skip ahead, further each time (the ids past it are found by the next query).
+            misses += 1
+            after = min(after + jump, 2**63 - 1) if after > -(2**63) else 0
+            jump *= 2
+            continue
+        if not rows:
+            return
+        misses, jump = 0, SALVAGE_RANGE
+        after = int(rows[-1][0])
+        yield [(row[1], row[2]) for row in rows]
 
 
 def _mark_for_reading(connection: sqlite3.Connection, where: str, values: tuple[str, ...]) -> None:

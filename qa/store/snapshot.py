@@ -101,6 +101,11 @@ class Snapshot:
         )
 
     @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection whose read transaction this snapshot is (for naming errors met on it)."""
+        return self._connection
+
+    @property
     def generation(self) -> int:
         """The commit this snapshot shows."""
         return self.meta.generation

@@ -3,9 +3,11 @@
 Answers computed at once each take memory (the model's activations, quote checks); it is
 freed when they end, but the C allocator keeps freed pages for reuse, spread over the
 threads that used them. A server that served 64 people at once would stay that large for
-good. So once no request has come or gone for :data:`IDLE_SECONDS`, the allocator is asked
-to return what it holds unused (glibc's ``malloc_trim``; elsewhere nothing is done).
-Measured in ``benchmarks/load.py --burst``.
+good. So once no request has started or ended for :data:`QUIET_SECONDS`, at most every
+:data:`GAP_SECONDS`, the allocator is asked to return what it holds unused (glibc's
+``malloc_trim``; elsewhere nothing is done). An open chat page asks for its status every
+second: a rule that waited for a whole idle second would never trim while one is open.
+Measured in ``benchmarks/burst.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: Seconds without a request starting or ending before freed memory is given back.
-IDLE_SECONDS = 1.0
+#: Seconds without a request starting or ending before freed memory is given back ...
+QUIET_SECONDS = 0.25
+#: ... and the fewest seconds between two trims (a trim walks the whole heap: a few milliseconds).
+GAP_SECONDS = 5.0
 #: How often the idle time is looked at.
-_TICK = 0.25
+_TICK = 0.1
 
 
 def _trimmer() -> Any:
@@ -42,6 +46,7 @@ class _Keeper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = 0.0
+        self._trimmed = 0.0
         self._pending = False
         self._thread: threading.Thread | None = None
         self._trim = _trimmer()
@@ -58,13 +63,15 @@ class _Keeper:
                 self._thread.start()
 
     def _run(self) -> None:
-        """Trim once whenever activity has stopped for :data:`IDLE_SECONDS`."""
+        """Trim once activity pauses for :data:`QUIET_SECONDS`, at most every :data:`GAP_SECONDS`."""
         while True:
             time.sleep(_TICK)
+            now = time.monotonic()
             with self._lock:
-                due = self._pending and time.monotonic() - self._last >= IDLE_SECONDS
+                due = self._pending and now - self._last >= QUIET_SECONDS and now - self._trimmed >= GAP_SECONDS
                 if due:
                     self._pending = False
+                    self._trimmed = now
             if due:
                 self._trim(0)
                 self.trims += 1

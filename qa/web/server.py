@@ -10,6 +10,7 @@ a ``qa_browser`` cookie: a random id under which its conversations are kept (und
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -51,6 +52,18 @@ def _cookie_browser(cookie_header: str) -> str:
     except Exception:
         return ""
     return browser_id(jar[BROWSER_COOKIE].value) if BROWSER_COOKIE in jar else ""
+
+
+#: Bytes per unit of a size as Gradio reads it (``64kb``, ``1mb``).
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def _size_bytes(size: str | None) -> int:
+    """``64kb``, ``1 MB`` as bytes (0 for none, or for what is not such a size)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", size or "")
+    if match is None or match.group(2).lower() not in _UNITS:
+        return 0
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 class BrowserCookie:
@@ -124,6 +137,8 @@ def create_app(
         )
     # An upload may send a body of the documents' size and a little more; the chat's events 1 MB.
     largest = int(access.limits.max_file_mb * 1024 * 1024) * max(1, access.limits.max_files) + 1024 * 1024
+    # A larger $QA_MAX_UPLOAD is the operator's choice: the gate lets such an upload through to Gradio.
+    largest = max(largest, _size_bytes(server.max_upload) + 1024 * 1024)
     app.add_middleware(ApiGate, access=ApiAccess(auth, server.token), upload_limit=largest)
     app.add_middleware(BrowserCookie)
     # Memory freed after a burst of requests goes back to the system (qa/web/memory.py).

@@ -173,3 +173,37 @@ def test_a_replica_never_updates_the_index_and_picks_up_its_writers_commits(buil
     replica.check()
     assert replica.current().generation > generation
     assert "article_9.txt" in replica.current().manifest.files
+
+
+def test_a_replica_never_builds_rebuilds_or_re_points(built: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, folder = built
+    # No index to open: said, and nothing is created.
+    with pytest.raises(qa.IndexNotFoundError):
+        qa.LiveIndex(tmp_path / "none", corpus, embedder=FakeEmbedder(), read_only=True).current()
+    assert not (tmp_path / "none").exists()
+    # Another spelling of the corpus (a link to it): an updating live index would re-point; a replica writes nothing.
+    (tmp_path / "alias").symlink_to(corpus)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    replica = qa.LiveIndex(folder, tmp_path / "alias", embedder=FakeEmbedder(), read_only=True)
+    replica.catch_up()
+    replica.check()
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith("index.db-")}
+    assert after == {name: data for name, data in before.items() if not name.startswith("index.db-")}
+
+
+def test_a_change_is_judged_against_the_connection_that_met_the_error(
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a later connection (the watcher's look every 2 s) made the served snapshot's errors "damage"."""
+    _corpus, folder = built
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
+    served = db.connect(folder)
+    with db.database_path(folder).open("ab") as handle:
+        handle.write(bytes(4096))
+    # The watcher connects again to the changed file ...
+    db.connect(folder).close()
+    malformed = sqlite3.DatabaseError("database disk image is malformed")
+    # ... yet an error on the connection opened before the change is still the owner's change.
+    assert isinstance(db.failure(folder, malformed, served), qa.IndexAccessError)
+    served.close()

@@ -467,3 +467,36 @@ def test_a_damaged_database_is_rebuilt_keeping_the_vectors_that_can_still_be_rea
     assert kept > 0 and again.encoded < first.encoded
     assert again.encoded + kept >= first.encoded * 0.9
     assert [h.passage.key for h in repaired.search("Which museum keeps maps?", 5)] == expected
+
+
+def test_salvage_reads_past_a_huge_id_and_damaged_pages_without_scanning_every_id(tmp_path: Path) -> None:
+    """A garbled id of 2^50 once meant 4 × 10^12 range queries while the writer lock was held."""
+    import sqlite3
+
+    from qa.store.repair import salvage_vectors
+
+    path = tmp_path / "damaged.db"
+    dimension = 8
+    vector = (np.ones(dimension) / np.sqrt(dimension)).astype(np.float32).tobytes()
+    with sqlite3.connect(path) as source:
+        source.execute("CREATE TABLE embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, vector BLOB)")
+        source.executemany("INSERT INTO embeddings VALUES (?, ?, ?)", [(n, f"k{n}", vector) for n in range(1, 3001)])
+        source.execute("UPDATE embeddings SET id = ? WHERE id = 3000", (2**50,))
+        source.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (5000, "garbled", bytes(5)))
+
+    def salvaged() -> tuple[int, sqlite3.Connection]:
+        target = sqlite3.connect(":memory:", isolation_level=None)
+        target.execute("CREATE TABLE embeddings(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, vector BLOB)")
+        return salvage_vectors(path, target), target
+
+    # Every sound vector, the one at id 2^50 too; the garbled one is not kept.
+    kept, target = salvaged()
+    assert kept == 3000 and target.execute("SELECT count(*) FROM embeddings WHERE sha256 = 'k3000'").fetchone()[0]
+    # Pages in the middle of the table damaged: the rows before and after them are still kept.
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 3 * 4096] = bytes([0xA5]) * (3 * 4096)
+    path.write_bytes(bytes(data))
+    kept, target = salvaged()
+    keys = {row[0] for row in target.execute("SELECT sha256 FROM embeddings")}
+    assert 0 < kept < 3000 and {"k1", "k2999"} <= keys

@@ -138,3 +138,22 @@ def test_the_chats_events_take_no_body_larger_than_a_megabyte_uploads_take_docum
         upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("a.txt", b"word " * 600_000)}, timeout=60)
         assert upload.status_code != 413
         assert httpx.get(f"{base}/config", timeout=5).status_code == 200
+
+
+def test_a_larger_max_upload_of_the_operator_is_let_through_the_body_gate(fake_index: qa.Index) -> None:
+    from dataclasses import replace
+
+    from qa.config import ServerSettings
+    from qa.web.api import ApiGate
+    from qa.web.server import _size_bytes, create_app
+
+    assert (_size_bytes("64kb"), _size_bytes("1 MB"), _size_bytes(None), _size_bytes("lots")) == (65536, 2**20, 0, 0)
+
+    def gate_limit(server: ServerSettings) -> int:
+        app = create_app(fake_index, server=server)
+        (gate,) = [m for m in app.user_middleware if m.cls is ApiGate]
+        return int(gate.kwargs["upload_limit"])
+
+    default = gate_limit(ServerSettings())
+    assert gate_limit(replace(ServerSettings(), max_upload="2gb")) == 2 * 1024**3 + 2**20 > default
+    assert gate_limit(replace(ServerSettings(), max_upload="1kb")) == default

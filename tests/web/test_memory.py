@@ -15,7 +15,7 @@ from qa.web import memory
 def test_the_heap_is_trimmed_once_after_a_burst_of_requests(
     fake_index: qa.Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(memory, "IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(memory, "GAP_SECONDS", 2.0)
     with serving(fake_index) as base:
         for _ in range(3):
             httpx.post(f"{base}/api/v1/answer", json={"question": "Where is Mount Etna?"}, timeout=60)
@@ -26,13 +26,19 @@ def test_the_heap_is_trimmed_once_after_a_burst_of_requests(
             httpx.get(f"{base}/health", timeout=10)
             time.sleep(0.05)
         assert memory.KEEPER.trims == before
-        # ... and once they stop, the heap is trimmed once.
+        # ... once they pause, the heap is trimmed once ...
         deadline = time.monotonic() + 10
         while memory.KEEPER.trims == before and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
         assert memory.KEEPER.trims == before + 1
-        time.sleep(1.5)
+        time.sleep(1.0)
         assert memory.KEEPER.trims == before + 1
+        # ... and with a page open, whose status asks every second, it is still trimmed (every GAP_SECONDS).
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            httpx.get(f"{base}/health", timeout=10)
+            time.sleep(1.0)
+        assert memory.KEEPER.trims >= before + 2
 
 
 def test_question_time_runs_give_their_memory_back() -> None:

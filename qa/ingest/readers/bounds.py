@@ -57,7 +57,13 @@ def bounded(extracted: Extracted, limit_mb: float) -> Extracted:
             continue
         for start, end in pieces(extracted.text, block.start, block.end):
             first, last = _pages(extracted.runs, start, end, block)
-            blocks.append(replace(block, start=start, end=end, page=first, end_page=last, paragraph=number))
+            # On a later page than the paragraph began, a piece is that page's first paragraph (carried over).
+            on_page = block.page_paragraph if first == block.page else 1
+            blocks.append(
+                replace(
+                    block, start=start, end=end, page=first, end_page=last, page_paragraph=on_page, paragraph=number
+                )
+            )
     return replace(extracted, blocks=tuple(blocks))
 
 

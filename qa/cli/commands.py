@@ -143,11 +143,13 @@ def index_command(args: argparse.Namespace) -> int:
     # The whole command's time (process start included where known), not only the update's.
     started = getattr(args, "started", None)
     seconds = report.seconds if started is None else time.perf_counter() - started
-    # Nothing changed, nothing mended: say so in words.
-    done = "Checked" if report.updated_files == 0 and not report.repaired else "Indexed"
+    # Nothing changed, nothing mended, nothing re-pointed: say so in words.
+    done = "Checked" if report.updated_files == 0 and not report.repaired and not report.moved_from else "Indexed"
+    files = "file" if report.files == 1 else "files"
+    updated = "file" if report.updated_files == 1 else "files"
     print(
-        f"{done} {report.passages} paragraphs from {report.files} files{windowed} in {seconds:.1f} s "
-        f"({report.updated_files} files updated, {report.embedded} embedded, {report.reused} reused) "
+        f"{done} {report.passages} paragraphs from {report.files} {files}{windowed} in {seconds:.1f} s "
+        f"({report.updated_files} {updated} updated, {report.embedded} embedded, {report.reused} reused) "
         f"-> {args.out}/ [{report.model}]" + (": up to date, nothing changed" if done == "Checked" else "")
     )
     return 0

@@ -11,9 +11,10 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..ingest.readers import POOL, over_a_raised_limit
 from ..ingest.sources import IndexedFile, Signature
 
-__all__ = ["CorpusChanges", "IndexedFile", "confirm", "diff", "indexed_files"]
+__all__ = ["CorpusChanges", "IndexedFile", "confirm", "diff", "indexed_files", "retry_raised_limits"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,23 @@ def confirm(changes: CorpusChanges, indexed: Mapping[str, IndexedFile], sha256: 
     """
     edited = tuple(name for name in changes.changed if sha256(name) != indexed[name].sha256)
     return CorpusChanges(added=changes.added, removed=changes.removed, changed=edited)
+
+
+def retry_raised_limits(
+    changes: CorpusChanges, indexed: Mapping[str, IndexedFile], current: Mapping[str, Signature]
+) -> CorpusChanges:
+    """``changes`` plus the unchanged files skipped for a reader limit that has been raised since.
+
+    "took longer than 30 s to read; raise QA_READ_SECONDS to index it": once it is raised, the
+    next update reads the file again, though its bytes are the same.
+    """
+    limits = POOL.current_limits()
+    known = {*changes.added, *changes.changed, *changes.removed}
+    retry = [
+        name
+        for name, file in indexed.items()
+        if name in current and name not in known and over_a_raised_limit(file.skipped, limits)
+    ]
+    if not retry:
+        return changes
+    return CorpusChanges(changes.added, changes.removed, tuple(sorted({*changes.changed, *retry})))

@@ -29,6 +29,8 @@ class BuildReport:
     updated_files: int = 0
     repaired: tuple[str, ...] = ()
     model: str = ""
+    #: Where the corpus was, when this update re-pointed the index at another folder (else ``""``).
+    moved_from: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ..ingest.scan import FORMATS
 from ..ingest.sources import Loaded, Signature, Source, content_changed
 from . import database as db
 from . import rows
-from .changes import IndexedFile, diff, indexed_files
+from .changes import IndexedFile, diff, indexed_files, retry_raised_limits
 from .codec import valid_rows
 from .freeze import clean, freeze
 from .integrity import Stamps
@@ -243,7 +243,7 @@ class IndexWriter:
         current = self.source.scan()
         if not current:
             raise CorpusError(f"no {FORMATS} files to index in {self.corpus}")
-        changes = diff(indexed, current)
+        changes = retry_raised_limits(diff(indexed, current), indexed, current)
         if fresh:
             # A rebuilt or new database gets a new epoch; generations only grow, across rebuilds too.
             wanted["epoch"] = uuid.uuid4().hex
@@ -270,7 +270,7 @@ class IndexWriter:
             rebuilt = freeze(connection, self.folder, self._repairs, stamps, trust=self.options.trust_stamps)
             clean(connection, self.folder, run.dropped, sweep_all=rebuilt or (fresh and bool(stored)))
         meta = db.Meta.read(connection, self.folder)
-        report = self._report(connection, meta, run, started, len(changes), unreadable)
+        report = replace(self._report(connection, meta, run, started, len(changes), unreadable), moved_from=moved or "")
         if run.committed:
             # Every file the index knows of, skipped ones too (as the ``files`` table holds them).
             write_manifest(self.folder, meta, passages=report.passages, files=rows.file_count(connection))

@@ -3,10 +3,10 @@
 Answers computed at once each take memory (the model's activations, quote checks); it is
 freed when they end, but the C allocator keeps freed pages for reuse, spread over the
 threads that used them. A server that served 64 people at once would stay that large for
-good. So once no request has started or ended for :data:`QUIET_SECONDS`, at most every
-:data:`GAP_SECONDS`, the allocator is asked to return what it holds unused (glibc's
-``malloc_trim``; elsewhere nothing is done). An open chat page asks for its status every
-second: a rule that waited for a whole idle second would never trim while one is open.
+good. So once no request has started or ended for :data:`IDLE_SECONDS`, the allocator is
+asked to return what it holds unused (glibc's ``malloc_trim``; elsewhere nothing is done).
+An open chat page asks for its status every second, so requests may never stop that long:
+then a pause of :data:`QUIET_SECONDS` is enough, at most every :data:`GAP_SECONDS`.
 Measured in ``benchmarks/burst.py``.
 """
 
@@ -20,9 +20,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: Seconds without a request starting or ending before freed memory is given back ...
+#: Seconds without a request starting or ending before freed memory is given back.
+IDLE_SECONDS = 1.0
+#: A shorter pause that is enough while pages keep asking ...
 QUIET_SECONDS = 0.25
-#: ... and the fewest seconds between two trims (a trim walks the whole heap: a few milliseconds).
+#: ... at most this often (a trim walks the whole heap: a few milliseconds).
 GAP_SECONDS = 5.0
 #: How often the idle time is looked at.
 _TICK = 0.1
@@ -63,12 +65,15 @@ class _Keeper:
                 self._thread.start()
 
     def _run(self) -> None:
-        """Trim once activity pauses for :data:`QUIET_SECONDS`, at most every :data:`GAP_SECONDS`."""
+        """Trim once activity stops for :data:`IDLE_SECONDS`, or pauses while :data:`GAP_SECONDS` have passed."""
         while True:
             time.sleep(_TICK)
             now = time.monotonic()
             with self._lock:
-                due = self._pending and now - self._last >= QUIET_SECONDS and now - self._trimmed >= GAP_SECONDS
+                quiet = now - self._last
+                due = self._pending and (
+                    quiet >= IDLE_SECONDS or (quiet >= QUIET_SECONDS and now - self._trimmed >= GAP_SECONDS)
+                )
                 if due:
                     self._pending = False
                     self._trimmed = now

@@ -200,3 +200,31 @@ def test_limits_larger_than_mean_anything_are_read_as_the_largest() -> None:
     pool = ReaderPool(limits)
     assert len(pool.read("a.txt", b"Still read.", 10.0).blocks) == 1
     pool.close()
+
+
+def test_a_file_skipped_for_a_limit_is_read_again_once_the_limit_is_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: raising QA_READ_MEMORY_MB, as the reason says, changed nothing until the file itself changed."""
+    from qa.ingest.readers import over_a_raised_limit
+
+    monkeypatch.setenv("QA_READ_SECONDS", "2")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bomb.pdf").write_bytes(BOMB)
+    (corpus / "good.txt").write_text("Grain ships sailed from Basra.", encoding="utf-8")
+    first = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert "took longer than 2 s" in dict(first.skipped)["bomb.pdf"]
+    # The same limit: not read again.
+    assert update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder()).updated_files == 0
+    # Raised: read again at the next update (it now takes long enough to be read).
+    monkeypatch.setenv("QA_READ_SECONDS", "120")
+    again = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert again.updated_files == 1 and "bomb.pdf" not in dict(again.skipped)
+    limits = SandboxLimits(30.0, 1024.0)
+    assert over_a_raised_limit("took longer than 2 s to read; raise QA_READ_SECONDS to index it", limits)
+    assert not over_a_raised_limit("took longer than 30 s to read; raise QA_READ_SECONDS to index it", limits)
+    stopped = "the reader stopped (SIGABRT) on this file, most likely out of the 512 MB of memory allowed;"
+    assert over_a_raised_limit(stopped + " raise QA_READ_MEMORY_MB to index it", limits)
+    assert not over_a_raised_limit("12.3 MB is over the 10 MB limit; raise QA_MAX_FILE_MB to index it", limits)

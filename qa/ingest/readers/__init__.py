@@ -15,7 +15,7 @@ from ...config import MAX_FILE_MB, SandboxLimits
 from .base import Extracted, Reader, Run, UnreadableError
 from .cache import ExtractionCache
 from .registry import READERS, SUFFIXES, reader_for
-from .sandbox import POOL, ReaderPool, limits_from_environment
+from .sandbox import POOL, ReaderPool, limits_from_environment, over_a_raised_limit
 
 __all__ = [
     "POOL",
@@ -29,6 +29,7 @@ __all__ = [
     "UnreadableError",
     "extract",
     "limits_from_environment",
+    "over_a_raised_limit",
     "reader_for",
 ]
 

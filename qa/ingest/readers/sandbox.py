@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,6 +53,24 @@ def limits_from_environment(environ: Mapping[str, str] | None = None) -> Sandbox
 #: replaced by the folder this package is in (a ``qa/`` there must not be run instead).
 _ROOT = str(Path(__file__).resolve().parents[3])
 _START = f"import sys; sys.path[0] = {_ROOT!r}; from qa.ingest.readers.worker import main; main(sys.argv[1:])"
+
+
+#: How a reason given for a limit names it: seconds or megabytes, then the variable to raise.
+_LIMIT_REASON = re.compile(
+    r"(?P<value>[\d.]+) (?P<unit>s|MB)\b.*raise (?P<name>QA_READ_SECONDS|QA_READ_MEMORY_MB) to index it"
+)
+
+
+def over_a_raised_limit(reason: str | None, limits: SandboxLimits) -> bool:
+    """Whether a file skipped for ``reason`` was stopped by a reader limit that is higher now (so it is read again)."""
+    match = _LIMIT_REASON.search(reason or "")
+    if match is None:
+        return False
+    now = limits.seconds if match.group("name") == "QA_READ_SECONDS" else limits.memory_mb
+    try:
+        return now > float(match.group("value"))
+    except ValueError:
+        return False
 
 
 class _Worker:

@@ -25,7 +25,7 @@ from .search.request import Request, check_mode
 from .search.retrieval import Retriever
 from .store.basefiles import Base
 from .store.catalog import DocumentInfo
-from .store.changes import CorpusChanges, confirm, diff
+from .store.changes import CorpusChanges, confirm, diff, retry_raised_limits
 from .store.manifest import Manifest, recorded_corpus
 from .store.reading import reading
 from .store.runs import BuildOptions, BuildReport, UpdateProgress
@@ -115,12 +115,17 @@ class Index:
         return self._model()
 
     def changes(self) -> CorpusChanges:
-        """Files added, edited and removed since this state: size and time first, then content hash."""
+        """Files added, edited and removed since this state: size and time first, then content hash.
+
+        A file skipped for a reader limit that has been raised since counts as edited.
+        """
         root = self.corpus
         source = FolderSource(root, limit_mb=self.settings.max_file_mb)
         indexed = self.snapshot.indexed
+        current = source.scan() if root.is_dir() else {}
         # An edit is confirmed by the hash of the bytes alone: no reader runs.
-        return confirm(diff(indexed, source.scan() if root.is_dir() else {}), indexed, lambda n: source.fetch(n).sha256)
+        confirmed = confirm(diff(indexed, current), indexed, lambda n: source.fetch(n).sha256)
+        return retry_raised_limits(confirmed, indexed, current)
 
     def refresh(self, *, progress: bool = False) -> Index:
         """Apply the corpus's changes (re-embedding only changed paragraphs) and return the new state."""

@@ -21,7 +21,7 @@ from .embed.embedder import Embedder
 from .errors import CorpusError, IndexAccessError, IndexBusyError, QAError
 from .index import Index, build_index, ensure_index, load_index
 from .ingest.sources import UNREADABLE, FolderSource
-from .store.changes import diff
+from .store.changes import diff, retry_raised_limits
 from .store.database import state_of, writable
 from .store.runs import UpdateProgress
 
@@ -197,7 +197,7 @@ class LiveIndex:
         index = self.current()
         root = self.corpus
         current = FolderSource(root, limit_mb=index.settings.max_file_mb).scan() if root.is_dir() else {}
-        changes = diff(index.snapshot.indexed, current)
+        changes = retry_raised_limits(diff(index.snapshot.indexed, current), index.snapshot.indexed, current)
         names = {*changes.added, *changes.changed, *changes.removed}
         # An indexed file that cannot be read keeps what was indexed from it: once tried, it
         # is not tried again every round (it is when its signature shows it can be read).

@@ -12,6 +12,7 @@ import pytest
 from fakes import FakeEmbedder
 from support.samples import make_samples
 
+import qa
 import qa.update as update
 from qa.errors import SettingsError
 from qa.ingest.readers import POOL, ReaderPool, SandboxLimits, UnreadableError, extract, limits_from_environment
@@ -218,8 +219,11 @@ def test_a_file_skipped_for_a_limit_is_read_again_once_the_limit_is_raised(
     assert "took longer than 2 s" in dict(first.skipped)["bomb.pdf"]
     # The same limit: not read again.
     assert update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder()).updated_files == 0
-    # Raised: read again at the next update (it now takes long enough to be read).
+    index = qa.load_index(tmp_path / "index", embedder=FakeEmbedder())
+    assert not index.changes()
+    # Raised: a change for `qa ask` and a server too, and read again at the next update.
     monkeypatch.setenv("QA_READ_SECONDS", "120")
+    assert index.changes().changed == ("bomb.pdf",)
     again = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert again.updated_files == 1 and "bomb.pdf" not in dict(again.skipped)
     limits = SandboxLimits(30.0, 1024.0)

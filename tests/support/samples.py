@@ -60,16 +60,7 @@ def lines_pdf(
     info = f" /Info {len(objects) + 1} 0 R" if title else ""
     if title:
         objects.append(f"<< /Title ({title}) >>".encode())
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return make_samples.pdf_file(objects, info)
 
 
 def body_lines(count: int, top: float = 700, step: float = 14) -> list[tuple[float, float, str]]:

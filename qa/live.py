@@ -157,6 +157,7 @@ class LiveIndex:
                 self._index = load_index(
                     self.folder, model=self._model, settings=self._settings, embedder=self._embedder
                 )
+                self._started(self._index)
             if self._index is None:
                 self._index = ensure_index(
                     self.folder,
@@ -168,15 +169,19 @@ class LiveIndex:
                     notify=self._notify,
                     default_corpus=self._default_corpus,
                 )
-                self._embedder = self._embedder or self._index.embedder()
-                self._status = replace(
-                    self._status,
-                    generation=self._index.generation,
-                    passages=len(self._index),
-                    files=len(self._index.manifest.files),
-                    updated=_updated(self._index),
-                )
+                self._started(self._index)
             return self._index
+
+    def _started(self, index: Index) -> None:
+        """Take the first state's model and status (the caller holds the lock)."""
+        self._embedder = self._embedder or index.embedder()
+        self._status = replace(
+            self._status,
+            generation=index.generation,
+            passages=len(index),
+            files=len(index.manifest.files),
+            updated=_updated(index),
+        )
 
     def status(self) -> LiveStatus:
         """What the live index is doing now."""
@@ -222,7 +227,9 @@ class LiveIndex:
         """The newest state, after applying the corpus's changes now if there are any (as ``qa ask`` does)."""
         self._progress_bar = progress
         index = self.current()
-        self._check_corpus()
+        if self.may_write():
+            # A replica answers (quotes unchecked where the folder is gone: said in the answer).
+            self._check_corpus()
         changes = index.changes()
         if not changes:
             return index
@@ -334,7 +341,8 @@ class LiveIndex:
             return
         try:
             self.reload()
-            self._check_corpus()
+            if self.may_write():
+                self._check_corpus()
             # A read-only index (a replica, another user's) is served as it is: only reloaded.
             if self.may_write() and self.pending():
                 self.refresh(wait=False)

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..errors import SettingsError
 from ..ingest.readers import POOL, over_a_raised_limit
 from ..ingest.sources import IndexedFile, Signature
 
@@ -85,13 +86,16 @@ def retry_raised_limits(
     "took longer than 30 s to read; raise QA_READ_SECONDS to index it": once it is raised, the
     next update reads the file again, though its bytes are the same.
     """
-    limits = POOL.current_limits()
     known = {*changes.added, *changes.changed, *changes.removed}
-    retry = [
-        name
-        for name, file in indexed.items()
-        if name in current and name not in known and over_a_raised_limit(file.skipped, limits)
-    ]
+    skipped = {name: file.skipped for name, file in indexed.items() if file.skipped and name in current}
+    if not skipped.keys() - known:
+        return changes
+    try:
+        limits = POOL.current_limits()
+    except SettingsError:
+        # A malformed limit is said where files are read; it raises no limit here.
+        return changes
+    retry = [name for name, reason in skipped.items() if name not in known and over_a_raised_limit(reason, limits)]
     if not retry:
         return changes
     return CorpusChanges(changes.added, changes.removed, tuple(sorted({*changes.changed, *retry})))

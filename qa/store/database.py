@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -196,8 +195,6 @@ def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if isinstance(connection, ImmutableConnection):
                 connection.opened_state = state
-                with _IMMUTABLE_LOCK:
-                    _IMMUTABLE.setdefault(folder.resolve(), state)
             return connection
         except sqlite3.DatabaseError as exc:
             code = getattr(exc, "sqlite_errorcode", None)
@@ -207,11 +204,6 @@ def _read_only(folder: Path, path: Path) -> sqlite3.Connection:
             last = exc
     assert last is not None
     raise last
-
-
-#: Index databases opened immutable, with their file's state when the first was opened (see :func:`_read_only`).
-_IMMUTABLE: dict[Path, tuple[int, int, int] | None] = {}
-_IMMUTABLE_LOCK = threading.Lock()
 
 
 class ImmutableConnection(sqlite3.Connection):
@@ -230,13 +222,8 @@ def _file_state(path: Path) -> tuple[int, int, int] | None:
 
 
 def _changed_since_immutable_open(folder: Path, connection: sqlite3.Connection | None = None) -> bool:
-    """Whether the database read on ``connection`` (else any opened immutable in ``folder``) was written since."""
-    now = _file_state(database_path(folder))
-    if isinstance(connection, ImmutableConnection):
-        return connection.opened_state != now
-    with _IMMUTABLE_LOCK:
-        key = folder.resolve()
-        return key in _IMMUTABLE and _IMMUTABLE[key] != now
+    """Whether ``connection`` reads the database immutable, and the file was written since it was opened."""
+    return isinstance(connection, ImmutableConnection) and connection.opened_state != _file_state(database_path(folder))
 
 
 def connect(folder: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -414,7 +401,7 @@ class Meta:
         try:
             raw = read_meta(connection)
         except sqlite3.DatabaseError as exc:
-            raise failure(folder, exc) from exc
+            raise failure(folder, exc, connection) from exc
         if not raw:
             raise IndexNotFoundError(f"no index in {folder} yet: build one with `qa index`")
         try:
@@ -453,7 +440,7 @@ def state_of(folder: Path) -> tuple[str, int, str]:
     try:
         rows = read_meta(connection)
     except sqlite3.DatabaseError as exc:
-        raise failure(folder, exc) from exc
+        raise failure(folder, exc, connection) from exc
     finally:
         connection.close()
     try:

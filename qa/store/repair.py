@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import IndexCorruptError
 from . import database as db
@@ -114,26 +115,18 @@ def salvage_vectors(damaged: Path, connection: sqlite3.Connection) -> int:
 
     Vectors are keyed by model and exact text (their SHA-256), so the rebuild reuses every one
     that is kept and embeds only the rest. Rows are read in id order a range at a time and
-    copied as they come (memory holds one range); where SQLite cannot read on, the scan jumps
-    ahead further each time, and gives up after :data:`SALVAGE_MISSES` jumps in a row. Only
-    finite unit vectors of the length of the first rows read are kept.
+    copied as they come (memory holds one range); a range SQLite cannot read whole is read a
+    row at a time up to the damage, which is then jumped over, further each time; the scan
+    gives up after :data:`SALVAGE_MISSES` jumps in a row. Only finite unit vectors are kept.
     """
     try:
         source = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return 0
-    kept, dimension = 0, 0
+    kept = 0
     try:
         for found in _readable_ranges(source):
-            rows = [(key, blob) for key, blob in found if isinstance(key, str) and isinstance(blob, bytes) and blob]
-            if not rows:
-                continue
-            if not dimension:
-                # The vectors' length is what most of the first rows have (an index holds one model's vectors).
-                lengths = [len(blob) for _, blob in rows]
-                dimension = max(set(lengths), key=lengths.count) // 4
-            _, good = checked_vectors([blob for _, blob in rows], dimension)
-            sound = [row for row, ok in zip(rows, good.tolist(), strict=True) if ok]
+            sound = _sound(found)
             with db.transaction(connection):
                 connection.executemany("INSERT OR IGNORE INTO embeddings(sha256, vector) VALUES (?, ?)", sound)
             kept += len(sound)
@@ -142,25 +135,54 @@ def salvage_vectors(damaged: Path, connection: sqlite3.Connection) -> int:
     return kept
 
 
+def _sound(found: list[tuple[object, object]]) -> list[tuple[str, bytes]]:
+    """The rows whose key is text and whose vector is finite and of unit length (each length checked as its own)."""
+    rows = [(key, blob) for key, blob in found if isinstance(key, str) and isinstance(blob, bytes) and blob]
+    sound: list[tuple[str, bytes]] = []
+    for length in {len(blob) for _, blob in rows}:
+        same = [row for row in rows if len(row[1]) == length]
+        _, good = checked_vectors([blob for _, blob in same], length // 4)
+        sound += [row for row, ok in zip(same, good.tolist(), strict=True) if ok]
+    return sound
+
+
+#: The first id a scan asks for: ids are 64-bit signed whole numbers.
+_FIRST_ID = -(2**63)
+
+
 def _readable_ranges(source: sqlite3.Connection) -> Iterator[list[tuple[object, object]]]:
     """The ``embeddings`` rows of a damaged database that SQLite can still read, a range at a time, in id order."""
-    after, jump, misses = -(2**63), SALVAGE_RANGE, 0
+    start, jump, misses = _FIRST_ID, SALVAGE_RANGE, 0
     while misses < SALVAGE_MISSES:
-        try:
-            rows = source.execute(
-                "SELECT id, sha256, vector FROM embeddings WHERE id > ? ORDER BY id LIMIT ?", (after, SALVAGE_RANGE)
-            ).fetchall()
-        except sqlite3.Error:
-            # A damaged page: skip ahead, further each time (the ids past it are found by the next query).
-            misses += 1
-            after = min(after + jump, 2**63 - 1) if after > -(2**63) else 0
-            jump *= 2
-            continue
-        if not rows:
+        whole = _rows_from(source, start, SALVAGE_RANGE)
+        rows: list[tuple[Any, ...]] = whole or []
+        if whole is None:
+            # The range cannot be read whole: one row at a time up to the damage, then a jump past it.
+            while len(rows) < SALVAGE_RANGE and (one := _rows_from(source, start, 1)):
+                rows += one
+                start = int(one[-1][0]) + 1
+            if not rows:
+                misses += 1
+                start = min(start + jump, 2**63 - 1)
+                jump *= 2
+                continue
+        elif not rows:
             return
         misses, jump = 0, SALVAGE_RANGE
-        after = int(rows[-1][0])
+        start = int(rows[-1][0]) + 1
         yield [(row[1], row[2]) for row in rows]
+        if start > 2**63 - 1:
+            return
+
+
+def _rows_from(source: sqlite3.Connection, start: int, count: int) -> list[tuple[Any, ...]] | None:
+    """Up to ``count`` rows from id ``start`` on, or ``None`` where SQLite cannot read them."""
+    try:
+        return source.execute(
+            "SELECT id, sha256, vector FROM embeddings WHERE id >= ? ORDER BY id LIMIT ?", (start, count)
+        ).fetchall()
+    except sqlite3.Error:
+        return None
 
 
 def _mark_for_reading(connection: sqlite3.Connection, where: str, values: tuple[str, ...]) -> None:

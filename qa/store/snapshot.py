@@ -173,7 +173,7 @@ class Snapshot:
                 )
             )
         except sqlite3.DatabaseError as exc:
-            raise db.failure(folder, exc) from exc
+            raise db.failure(folder, exc, connection) from exc
         _check_meta(folder, meta)
         delta_ids, delta = _check_delta(folder, delta_rows, meta)
         base: BaseVectors | None = None

@@ -6,7 +6,8 @@ threads that used them. A server that served 64 people at once would stay that l
 good. So once no request has started or ended for :data:`IDLE_SECONDS`, the allocator is
 asked to return what it holds unused (glibc's ``malloc_trim``; elsewhere nothing is done).
 An open chat page asks for its status every second, so requests may never stop that long:
-then a pause of :data:`QUIET_SECONDS` is enough, at most every :data:`GAP_SECONDS`.
+then a pause of :data:`QUIET_SECONDS`, or a moment with no request in flight, is enough, at
+most every :data:`GAP_SECONDS`.
 Measured in ``benchmarks/burst.py``.
 """
 
@@ -50,16 +51,18 @@ class _Keeper:
         self._last = 0.0
         self._trimmed = 0.0
         self._pending = False
+        self._in_flight = 0
         self._thread: threading.Thread | None = None
         self._trim = _trimmer()
         #: Times the heap was trimmed (for tests).
         self.trims = 0
 
-    def touch(self) -> None:
-        """Note activity now (a request started or ended)."""
+    def touch(self, change: int = 0) -> None:
+        """Note activity now: a request started (``change`` 1) or ended (-1)."""
         with self._lock:
             self._last = time.monotonic()
             self._pending = True
+            self._in_flight = max(0, self._in_flight + change)
             if self._thread is None and self._trim is not None:
                 self._thread = threading.Thread(target=self._run, name="qa-memory-trim", daemon=True)
                 self._thread.start()
@@ -71,9 +74,9 @@ class _Keeper:
             now = time.monotonic()
             with self._lock:
                 quiet = now - self._last
-                due = self._pending and (
-                    quiet >= IDLE_SECONDS or (quiet >= QUIET_SECONDS and now - self._trimmed >= GAP_SECONDS)
-                )
+                # Many open pages leave no quarter-second pause: then a moment with no request in flight does.
+                paused = quiet >= QUIET_SECONDS or self._in_flight == 0
+                due = self._pending and (quiet >= IDLE_SECONDS or (paused and now - self._trimmed >= GAP_SECONDS))
                 if due:
                     self._pending = False
                     self._trimmed = now
@@ -98,8 +101,8 @@ class MemoryTrim:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        KEEPER.touch()
+        KEEPER.touch(1)
         try:
             await self.app(scope, receive, send)
         finally:
-            KEEPER.touch()
+            KEEPER.touch(-1)

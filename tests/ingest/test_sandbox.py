@@ -232,3 +232,28 @@ def test_a_file_skipped_for_a_limit_is_read_again_once_the_limit_is_raised(
     stopped = "the reader stopped (SIGABRT) on this file, most likely out of the 512 MB of memory allowed;"
     assert over_a_raised_limit(stopped + " raise QA_READ_MEMORY_MB to index it", limits)
     assert not over_a_raised_limit("12.3 MB is over the 10 MB limit; raise QA_MAX_FILE_MB to index it", limits)
+
+
+@pytest.mark.parametrize(
+    "limits", [SandboxLimits(30.0, 1e6), SandboxLimits(100.0001, 2.0**30), SandboxLimits(1e-7, 5.0)]
+)
+def test_a_reason_given_under_a_limit_never_reads_as_a_lower_limit(limits: SandboxLimits) -> None:
+    """Before: "1e+06 MB" read back as 6, "100 s" for 100.0001: the file was read again every round."""
+    from qa.ingest.readers import over_a_raised_limit
+
+    pool = ReaderPool(limits)
+    for answer in (("error", "memory", ""), ("error", "time", None), ("error", "signal", signal.SIGXCPU)):
+        reason = pool._reason(answer, limits, "read")
+        assert "e+" not in reason and not over_a_raised_limit(reason, limits)
+
+
+def test_a_malformed_limit_raises_nothing_where_changes_are_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.ingest.sources import IndexedFile, Signature
+    from qa.store.changes import CorpusChanges, retry_raised_limits
+
+    monkeypatch.setenv("QA_READ_SECONDS", "abc")
+    skipped = IndexedFile(10, 1, "x", "took longer than 2 s to read; raise QA_READ_SECONDS to index it")
+    unchanged = CorpusChanges()
+    assert retry_raised_limits(unchanged, {"a.pdf": skipped}, {"a.pdf": Signature(10, 1)}) is unchanged

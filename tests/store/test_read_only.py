@@ -139,15 +139,21 @@ def test_an_error_met_after_the_owner_wrote_is_a_change_not_damage(
     _corpus, folder = built
     monkeypatch.setattr(db, "writable", lambda _folder: False)
     monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
-    db.connect(folder).close()
+    served = db.connect(folder)
     malformed = sqlite3.DatabaseError("database disk image is malformed")
     # Unchanged since it was opened: an error of a damaged file is damage.
-    assert isinstance(db.failure(folder, malformed), qa.IndexCorruptError)
+    assert isinstance(db.failure(folder, malformed, served), qa.IndexCorruptError)
     # Written by its owner since: the same error means "changed while read".
     with db.database_path(folder).open("ab") as handle:
         handle.write(b"\0" * 4096)
-    changed = db.failure(folder, malformed)
+    changed = db.failure(folder, malformed, served)
     assert isinstance(changed, qa.IndexAccessError) and "changed by its owner" in str(changed)
+    # A connection opened after the change, or none known, meets damage as damage (never hidden for good).
+    fresh = db.connect(folder)
+    assert isinstance(db.failure(folder, malformed, fresh), qa.IndexCorruptError)
+    assert isinstance(db.failure(folder, malformed), qa.IndexCorruptError)
+    served.close()
+    fresh.close()
 
 
 def test_a_replica_never_updates_the_index_and_picks_up_its_writers_commits(built: tuple[Path, Path]) -> None:
@@ -207,3 +213,30 @@ def test_a_change_is_judged_against_the_connection_that_met_the_error(
     # ... yet an error on the connection opened before the change is still the owner's change.
     assert isinstance(db.failure(folder, malformed, served), qa.IndexAccessError)
     served.close()
+
+
+def test_a_replica_shows_its_state_and_keeps_one_model(built: tuple[Path, Path]) -> None:
+    corpus, folder = built
+    fake = FakeEmbedder()
+    replica = qa.LiveIndex(folder, corpus, embedder=fake, read_only=True)
+    index = replica.current()
+    status = replica.status()
+    # Before: generation 0, 0 files, 0 paragraphs until the writer's next commit.
+    assert (status.generation, status.passages, status.files) == (index.generation, len(index), 3)
+    qa.build_index(corpus, folder, embedder=fake, verify=True)
+    write_articles(corpus, version=1, files=3)
+    qa.build_index(corpus, folder, embedder=fake)
+    assert replica.reload() and replica.current().embedder() is fake
+
+
+def test_a_replica_whose_corpus_folder_is_elsewhere_still_serves_and_reloads(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _corpus, folder = built
+    fake = FakeEmbedder()
+    messages: list[str] = []
+    replica = qa.LiveIndex(folder, tmp_path / "not-here", embedder=fake, read_only=True, notify=messages.append)
+    # A replica on another host without the articles: it answers (no quote can be checked, as each answer says).
+    assert replica.catch_up().generation == replica.current().generation
+    replica.check()
+    assert replica.status().state == "ready"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import decimal
 import logging
 import os
 import re
@@ -156,9 +157,18 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _number(value: float) -> str:
+    """A limit as written in a reason, exactly and without an exponent (``30``, ``2.5``, ``1073741824``).
+
+    A reason is read back (:func:`over_a_raised_limit`): a rounded figure would make a file
+    skipped under the limit look skipped under a lower one, and be read again every round.
+    """
+    return format(decimal.Decimal(repr(float(value))), "f").removesuffix(".0")
+
+
 def _seconds(value: float) -> str:
     """A time limit as written in a reason: ``30 s``, ``2.5 s``."""
-    return f"{value:g} s"
+    return f"{_number(value)} s"
 
 
 class ReaderPool:
@@ -230,7 +240,10 @@ class ReaderPool:
         if kind in (protocol.UNREADABLE, protocol.UNDRAWABLE):
             return str(message)
         if kind == protocol.MEMORY:
-            return f"needed more than {limits.memory_mb:g} MB of memory to {verb}; raise QA_READ_MEMORY_MB to index it"
+            return (
+                f"needed more than {_number(limits.memory_mb)} MB of memory to {verb};"
+                " raise QA_READ_MEMORY_MB to index it"
+            )
         if kind == "time":
             return f"took longer than {_seconds(limits.seconds)} to {verb}; raise QA_READ_SECONDS to index it"
         if kind == "signal" and message == signal.SIGXCPU:
@@ -242,7 +255,7 @@ class ReaderPool:
             # PDFium aborts when an allocation past the memory limit fails; the kernel kills when memory runs out.
             return (
                 f"the reader stopped ({_signal_name(message)}) on this file, most likely out of the"
-                f" {limits.memory_mb:g} MB of memory allowed; raise QA_READ_MEMORY_MB to index it"
+                f" {_number(limits.memory_mb)} MB of memory allowed; raise QA_READ_MEMORY_MB to index it"
             )
         if kind == "signal":
             return f"the reader crashed ({_signal_name(message)}) on this file"

@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import save_json
@@ -170,6 +171,35 @@ def pooled_sentences(model: object, texts: Texts, batch_size: int) -> tuple[np.n
     return out, time.perf_counter() - started
 
 
+def write_graphs(model: Any, folder: Path) -> dict[str, Path]:
+    """Every graph variant measured, written once into ``folder``, by name."""
+    graphs = {"sdpa": folder / "sdpa.onnx", "eager": folder / "eager.onnx"}
+    onnx.export(model, graphs["sdpa"], attention="sdpa")
+    onnx.export(model, graphs["eager"])
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimised = optimize_model(str(graphs["eager"]), model_type="bert", num_heads=12, hidden_size=384)
+    graphs["eager+optimiser"] = folder / "optimised.onnx"
+    optimised.save_model_to_file(str(graphs["eager+optimiser"]))
+    for name, options in {
+        "int8 per tensor": {"per_channel": False},
+        "int8 per channel": {"per_channel": True},
+        "int8 per channel, 7-bit": {"per_channel": True, "reduce_range": True},
+    }.items():
+        graphs[name] = folder / f"{name.replace(' ', '_').replace(',', '')}.onnx"
+        onnx.quantize(graphs["eager"], graphs[name], **options)
+    return graphs
+
+
+def batching_tokenizer(embedder: SentenceTransformerEmbedder) -> Any:
+    """The product's batching tokenizer of ``embedder``'s model (from its export)."""
+    files = onnx.export_for(embedder.model_path)
+    embedder.export()
+    facts = onnx.read_facts(files)
+    _, tokenizer = onnx.read_tokenizer(files.tokenizer, embedder.max_tokens, facts["pad_id"], facts["pad_token"])
+    return tokenizer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=HERE / "data" / "squad" / "corpus")
@@ -190,26 +220,8 @@ def main() -> None:
             f"{len(texts.questions)} questions",
             flush=True,
         )
-        # Every graph variant, written once into the temporary folder.
-        graphs = {"sdpa": folder / "sdpa.onnx", "eager": folder / "eager.onnx"}
-        onnx.export(model, graphs["sdpa"], attention="sdpa")
-        onnx.export(model, graphs["eager"])
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        optimised = optimize_model(str(graphs["eager"]), model_type="bert", num_heads=12, hidden_size=384)
-        graphs["eager+optimiser"] = folder / "optimised.onnx"
-        optimised.save_model_to_file(str(graphs["eager+optimiser"]))
-        for name, options in {
-            "int8 per tensor": {"per_channel": False},
-            "int8 per channel": {"per_channel": True},
-            "int8 per channel, 7-bit": {"per_channel": True, "reduce_range": True},
-        }.items():
-            graphs[name] = folder / f"{name.replace(' ', '_').replace(',', '')}.onnx"
-            onnx.quantize(graphs["eager"], graphs[name], **options)
-        files = onnx.export_for(embedder.model_path)
-        embedder.export()
-        facts = onnx.read_facts(files)
-        _, tokenizer = onnx.read_tokenizer(files.tokenizer, embedder.max_tokens, facts["pad_id"], facts["pad_token"])
+        graphs = write_graphs(model, folder)
+        tokenizer = batching_tokenizer(embedder)
         questions = sorted_batches(onnx.session(graphs["eager"]), tokenizer, 64)(texts.questions)
 
         rows: list[dict[str, object]] = []

@@ -16,7 +16,15 @@ import json
 import tempfile
 from pathlib import Path
 
-from levers import Texts, pooled_sentences, quality, side_by_side, sorted_batches
+from levers import (
+    Texts,
+    batching_tokenizer,
+    pooled_sentences,
+    quality,
+    side_by_side,
+    sorted_batches,
+    write_graphs,
+)
 
 from qa.embed import onnx
 from qa.embed.embedder import SentenceTransformerEmbedder
@@ -37,26 +45,8 @@ def main() -> None:
         ]
         (folder / "questions.jsonl").write_text("\n".join(answerable) + "\n", encoding="utf-8")
         texts = Texts(ROOT / "seeds", embedder, folder / "questions.jsonl")
-        graphs = {"sdpa": folder / "sdpa.onnx", "eager": folder / "eager.onnx"}
-        onnx.export(model, graphs["sdpa"], attention="sdpa")
-        onnx.export(model, graphs["eager"])
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        graphs["eager+optimiser"] = folder / "optimised.onnx"
-        optimize_model(str(graphs["eager"]), model_type="bert", num_heads=12, hidden_size=384).save_model_to_file(
-            str(graphs["eager+optimiser"])
-        )
-        for name, options in {
-            "int8 per tensor": {"per_channel": False},
-            "int8 per channel": {"per_channel": True},
-            "int8 per channel, 7-bit": {"per_channel": True, "reduce_range": True},
-        }.items():
-            graphs[name] = folder / f"{name.replace(' ', '_').replace(',', '')}.onnx"
-            onnx.quantize(graphs["eager"], graphs[name], **options)
-        embedder.export()
-        files = onnx.export_for(embedder.model_path)
-        facts = onnx.read_facts(files)
-        _, tokenizer = onnx.read_tokenizer(files.tokenizer, embedder.max_tokens, facts["pad_id"], facts["pad_token"])
+        graphs = write_graphs(model, folder)
+        tokenizer = batching_tokenizer(embedder)
         questions = sorted_batches(onnx.session(graphs["eager"]), tokenizer, 64)(texts.questions)
         done = {}
         for name, path in graphs.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -229,11 +230,12 @@ def read_tokenizer(path: Path, max_tokens: int, pad_id: int, pad_token: str) -> 
     return counting, batching
 
 
+@functools.cache
 def _shrinking() -> Any:
-    """Run options that give the memory a run took back to the system when it ends.
+    """Run options that give the memory a run took back to the system when it ends (made once, shared).
 
     onnxruntime keeps what its CPU arena grew to; answers that run at once each grow it, and
-    a burst of users would leave the server that much larger for good (benchmarks/load.py).
+    a burst of users would leave the server that much larger for good (benchmarks/burst.py).
     """
     import onnxruntime
 

@@ -10,6 +10,8 @@ default 514385e: the last commit before issue 21) and against this tree, in fres
   10⁶ times (``scripts/make_samples.py``), a text file and a good PDF; ``bomb4`` the same
   nested one level deeper (10⁸ draws);
 * ``docx``: the same with a small Word document that unpacks to 60 MB of text in 99,391 paragraphs;
+  ``docx2`` one of another shape, chosen after the bounds were set (nothing was tuned on it):
+  60 MB of text in 25,000 paragraphs of 2,400 characters, under the paragraph bound;
 * ``line``: one 5.5 MB line of text, read as the index reads it: paragraphs and the longest;
 * ``damage``: ``qa serve`` over an index with a frozen base (three copies of the SQuAD dev
   articles), 8 questions asked, then the vector file truncated to half or its second half
@@ -246,11 +248,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", default="514385e")
     parser.add_argument("--limit", type=float, default=180.0)
-    parser.add_argument("--cases", nargs="+", default=["bomb", "bomb4", "docx", "line", "damage", "moved"])
+    parser.add_argument("--cases", nargs="+", default=["bomb", "bomb4", "docx", "docx2", "line", "damage", "moved"])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-hostile-"))
     bomb, bomb4, docx = make_samples.form_bomb_pdf(), make_samples.form_bomb_pdf(depth=4), make_samples.long_docx()
-    files = {"bomb": ("bomb.pdf", bomb), "bomb4": ("bomb4.pdf", bomb4), "docx": ("long.docx", docx)}
+    docx2 = make_samples.long_docx(paragraphs=25_000, characters=2_400)
+    files = {
+        "bomb": ("bomb.pdf", bomb),
+        "bomb4": ("bomb4.pdf", bomb4),
+        "docx": ("long.docx", docx),
+        "docx2": ("wide.docx", docx2),
+    }
     before = work / "before"
     subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True)
     trees = [(f"before ({args.before})", before), ("after (this tree)", ROOT)]
@@ -271,7 +279,7 @@ def main() -> None:
         for label, tree in trees:
             for case in args.cases:
                 scratch = work / f"{case}-{tree.name}"
-                if case in ("bomb", "bomb4", "docx"):
+                if case in files:
                     hostile = files[case]
                     rows.append((case, label, files_case(tree, scratch, hostile, args.limit)))
                 elif case == "line":
@@ -286,7 +294,7 @@ def main() -> None:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=False)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nfiles: bomb.pdf {len(bomb):,} bytes, long.docx {len(docx):,} bytes")
+    print("\nfiles: " + ", ".join(f"{name} {len(raw):,} bytes" for name, raw in files.values()))
     print("| case | tree | what happened |")
     print("| --- | --- | --- |")
     for case, label, outcome in rows:

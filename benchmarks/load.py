@@ -3,6 +3,10 @@
 Usage:
     python benchmarks/load.py [--users 1 8 16 32] [--seconds 15] [--api rest gradio]
                               [--concurrency 4] [--baseline REV]
+    python benchmarks/load.py --burst [burst.py's options]
+
+``--burst`` measures memory instead: the server's RSS before, at the peak and after a burst
+of 64 users (``benchmarks/burst.py``, which it runs with the options that follow).
 
 First, with no server running, ``Index.answer`` is called in this process on one thread
 over the index in ``embeddings/`` (built from ``seeds/`` if missing) for the given
@@ -196,6 +200,14 @@ def run(url: str, api: str, users: int, seconds: float, questions: list[str], pr
 
 
 def main() -> None:
+    if "--burst" in sys.argv[1:]:
+        # Memory around a burst of users: benchmarks/burst.py, with the options given after it.
+        sys.argv.remove("--burst")
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import burst
+
+        burst.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 8, 16, 32])
     parser.add_argument("--seconds", type=float, default=15)

@@ -161,9 +161,9 @@ def _with_page(view: SourceView, read: ReadFile, marks: list[tuple[int, int, str
     if read.extracted.kind != "pdf":
         return view
     try:
-        count = POOL.page_count(read.raw)
+        # One worker job, the PDF opened once: its page count and the page shown (kept within it).
+        count, pages = POOL.page_view(read.raw, read.extracted.runs, marks, page)
         shown = min(max(page, 1), max(count, 1))
-        pages = POOL.render(read.raw, read.extracted.runs, marks, [shown])
     except ValueError as exc:
         raise CorpusError(f"cannot show {view.source} now: {exc}") from exc
     runs = [run for run in read.extracted.runs if run.page == shown]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +67,37 @@ def render_pages(
         ValueError: The PDF cannot be opened or rendered.
 
     """
+    return _render(raw, runs, marks, lambda _count: pages)[1]
+
+
+def page_view(
+    raw: bytes, runs: Sequence[Run], marks: Sequence[tuple[int, int, str]], page: int
+) -> tuple[int, tuple[PageImage, ...]]:
+    """The PDF's number of pages, and its page ``page`` (kept within the document) drawn: the PDF opened once.
+
+    Raises:
+        ValueError: The PDF cannot be opened or rendered.
+
+    """
+    return _render(raw, runs, marks, lambda count: [min(max(page, 1), max(count, 1))])
+
+
+def _render(
+    raw: bytes,
+    runs: Sequence[Run],
+    marks: Sequence[tuple[int, int, str]],
+    choose: Callable[[int], Sequence[int]],
+) -> tuple[int, tuple[PageImage, ...]]:
+    """The page count and the pages ``choose`` picks from it, drawn (see :func:`render_pages`)."""
     drawn: list[tuple[int, Any, tuple[Box, ...], bool]] = []
     with PDFIUM_LOCK:
         document = _open(raw)
     try:
-        for number in list(pages)[:MAX_PAGES]:
+        with PDFIUM_LOCK:
+            count = len(document)
+        for number in list(choose(count))[:MAX_PAGES]:
             with PDFIUM_LOCK:
-                if not 1 <= number <= len(document):
+                if not 1 <= number <= count:
                     continue
                 page = document[number - 1]
                 try:
@@ -95,22 +119,7 @@ def render_pages(
         out = io.BytesIO()
         image.save(out, format="PNG")
         images.append(PageImage(number, out.getvalue(), image.width, image.height, boxes, rotated))
-    return tuple(images)
-
-
-def page_count(raw: bytes) -> int:
-    """How many pages the PDF in ``raw`` has.
-
-    Raises:
-        ValueError: The PDF cannot be opened.
-
-    """
-    with PDFIUM_LOCK:
-        document = _open(raw)
-        try:
-            return len(document)
-        finally:
-            document.close()
+    return count, tuple(images)
 
 
 def _open(raw: bytes) -> Any:

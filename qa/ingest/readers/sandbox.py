@@ -206,24 +206,15 @@ class ReaderPool:
             return answer[1]
         raise UnreadableError(self._reason(answer, limits, "read"))
 
-    def render(self, raw: bytes, runs: Any, marks: Any, pages: Any) -> Any:
-        """PDF pages drawn in a worker (see :func:`qa.ingest.readers.pdfpage.render_pages`).
+    def page_view(self, raw: bytes, runs: Any, marks: Any, page: int) -> tuple[int, Any]:
+        """A PDF's page count and its page ``page`` drawn, in a worker (see :func:`.pdfpage.page_view`).
 
         Raises:
-            ValueError: The pages cannot be drawn, or drawing them took too long or too much memory.
+            ValueError: The page cannot be drawn, or drawing it took too long or too much memory.
 
         """
-        return self._draw("render", (raw, runs, marks, pages))
-
-    def page_count(self, raw: bytes) -> int:
-        """A PDF's number of pages, counted in a worker.
-
-        Raises:
-            ValueError: The PDF cannot be opened, or opening it took too long or too much memory.
-
-        """
-        count: int = self._draw("count", (raw,))
-        return count
+        count, pages = self._draw("view", (raw, runs, marks, page))
+        return int(count), pages
 
     def _draw(self, operation: str, arguments: tuple[Any, ...]) -> Any:
         """Run a page job; any failure is a ValueError with the reason."""

@@ -36,22 +36,15 @@ def _read(source: str, raw: bytes, limit_mb: float) -> Any:
     return bounded(reader.read(raw, source, limit_mb=limit_mb), limit_mb)
 
 
-def _render(raw: bytes, runs: Any, marks: Any, pages: Any) -> Any:
-    """PDF pages drawn (see :func:`qa.ingest.readers.pdfpage.render_pages`)."""
-    from .pdfpage import render_pages
+def _view(raw: bytes, runs: Any, marks: Any, page: int) -> Any:
+    """A PDF's page count and one page drawn (see :func:`qa.ingest.readers.pdfpage.page_view`)."""
+    from .pdfpage import page_view
 
-    return render_pages(raw, runs, marks, pages)
-
-
-def _count(raw: bytes) -> int:
-    """A PDF's number of pages."""
-    from .pdfpage import page_count
-
-    return page_count(raw)
+    return page_view(raw, runs, marks, page)
 
 
 #: What a job may ask for.
-OPERATIONS: dict[str, Callable[..., Any]] = {"read": _read, "render": _render, "count": _count}
+OPERATIONS: dict[str, Callable[..., Any]] = {"read": _read, "view": _view}
 
 
 def _virtual_size() -> int:

@@ -11,7 +11,7 @@ default 514385e: the last commit before issue 21) and against this tree, in fres
   nested one level deeper (10⁸ draws);
 * ``docx``: the same with a small Word document that unpacks to 60 MB of text in 99,391 paragraphs;
   ``docx2`` one of another shape, chosen after the bounds were set (nothing was tuned on it):
-  60 MB of text in 25,000 paragraphs of 2,400 characters, under the paragraph bound;
+  60 MB of text in 15,000 paragraphs of 4,000 characters, under the paragraph bound;
 * ``line``: one 5.5 MB line of text, read as the index reads it: paragraphs and the longest;
 * ``damage``: ``qa serve`` over an index with a frozen base (three copies of the SQuAD dev
   articles), 8 questions asked, then the vector file truncated to half or its second half
@@ -252,7 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-hostile-"))
     bomb, bomb4, docx = make_samples.form_bomb_pdf(), make_samples.form_bomb_pdf(depth=4), make_samples.long_docx()
-    docx2 = make_samples.long_docx(paragraphs=25_000, characters=2_400)
+    docx2 = make_samples.long_docx(paragraphs=15_000, characters=4_000)
     files = {
         "bomb": ("bomb.pdf", bomb),
         "bomb4": ("bomb4.pdf", bomb4),

@@ -110,3 +110,24 @@ def test_a_base_replaced_by_a_writers_newer_one_is_not_reported(
     with caplog.at_level(logging.WARNING, logger="qa.store.basefiles"):
         assert old.search("Which museum keeps maps?", 3)
     assert not [r for r in caplog.records if r.name == "qa.store.basefiles"]
+
+
+def test_a_base_file_truncated_under_a_running_http_server_changes_no_answer(tmp_path: Path) -> None:
+    """The same through `qa serve`'s app: before, the process died of SIGBUS at the next question."""
+    import httpx
+    from conftest import serving
+
+    corpus, folder = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, files=4)
+    live = qa.LiveIndex(folder, corpus, index=qa.build_index(corpus, folder, embedder=FakeEmbedder()))
+
+    def answers(base: str) -> list[list[str]]:
+        replies = [httpx.post(f"{base}/api/v1/answer", json={"question": q}, timeout=60).json() for q in QUESTIONS]
+        return [[f"{quote['source']}#{quote['paragraph']}" for quote in reply["quotes"]] for reply in replies]
+
+    with serving(live) as base:
+        before = answers(base)
+        for path in _base_files(folder).values():
+            _truncate(path)
+        assert answers(base) == before
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200

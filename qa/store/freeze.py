@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import IndexCorruptError
 from . import database as db
+from . import holds
 from .codec import checked_vectors
 from .integrity import Seen, Stamps
 from .repair import Repairs
@@ -141,28 +142,38 @@ def clean(connection: sqlite3.Connection, folder: Path, dropped: set[str], *, sw
 
     """
     meta = db.Meta.read(connection, folder)
+    stale, superseded = [], []
     for path in folder.iterdir():
         name = path.name
         # Only names this package writes: an index folder may sit beside other files.
-        stale = name.startswith(".tmp-") or (name.startswith("passages-") and name.endswith(".jsonl"))
-        stale = stale or (name.startswith("vectors-") and name.endswith(".faiss") and name != meta.base_file)
-        stale = stale or (path.is_dir() and name.startswith("lexical-") and name != meta.lexical_file)
-        if not stale:
-            continue
-        if path.is_dir():
-            # Renamed first, so that the folder disappears at once rather than file by file.
-            doomed = path if name.startswith(".tmp-") else path.with_name(f".tmp-gone-{name}")
-            os.replace(path, doomed)
-            # A folder its owner cannot list (chmod 000) is given its permissions back first.
-            with contextlib.suppress(OSError):
-                os.chmod(doomed, stat.S_IRWXU)
-            shutil.rmtree(doomed, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        if name.startswith(".tmp-") or (name.startswith("passages-") and name.endswith(".jsonl")):
+            stale.append(path)
+        elif (name.startswith("vectors-") and name.endswith(".faiss") and name != meta.base_file) or (
+            path.is_dir() and name.startswith("lexical-") and name != meta.lexical_file
+        ):
+            superseded.append(path)
+    with holds.removing(folder) as alone:
+        # A reader may be opening the state these belonged to: they wait for the next clean.
+        for path in stale + (superseded if alone else []):
+            _remove(path)
     if sweep_all or dropped:
         _sweep(connection, dropped, sweep_all=sweep_all)
     # What was written goes into the database file now, rather than at some reader's close.
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, or a folder as a whole."""
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    # Renamed first, so that the folder disappears at once rather than file by file.
+    doomed = path if path.name.startswith(".tmp-") else path.with_name(f".tmp-gone-{path.name}")
+    os.replace(path, doomed)
+    # A folder its owner cannot list (chmod 000) is given its permissions back first.
+    with contextlib.suppress(OSError):
+        os.chmod(doomed, stat.S_IRWXU)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _sweep(connection: sqlite3.Connection, dropped: set[str], *, sweep_all: bool) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import IndexCorruptError, QAError, shown
 from ..text.passages import Passage
 from . import database as db
+from . import holds
 from .basefiles import Base
 from .bm25 import LexicalIndex, Stats
 from .catalog import DocumentInfo, documents, passages_of, sizes_of, sources_of
@@ -138,7 +139,9 @@ class Snapshot:
         for _ in range(_OPEN_ATTEMPTS):
             connection = db.connect(folder)
             try:
-                return cls._open_in(folder, connection, reuse)
+                # The base files named by the state read stay on disk until they are read.
+                with holds.opening(folder):
+                    return cls._open_in(folder, connection, reuse)
             except _BaseMoved as exc:
                 # A writer replaced the base file between our read and our open: read again.
                 connection.close()

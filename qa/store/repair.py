@@ -30,12 +30,13 @@ class Repairs:
         self.notify(message)
 
 
-def mend_lock_path(path: Path, repairs: Repairs) -> None:
-    """Move aside whatever sits at the writer's lock path but a plain file (a folder, a link, a FIFO).
+def mend_lock_path(path: Path, repairs: Repairs, *, what: str = "writer lock") -> None:
+    """Move aside whatever sits at a lock path (``what``) but a plain file (a folder, a link, a FIFO).
 
-    Taking the lock opens that path for writing: a folder there stopped every update with
-    "Is a directory", and a link would be followed to wherever it points. Two writers
-    mending at once: the second finds it gone, which is as good.
+    Taking the writer's lock opens that path for writing: a folder there stopped every update
+    with "Is a directory", and a link would be followed to wherever it points; readers' lock
+    found no plain file leaves superseded base files behind. Two writers mending at once: the
+    second finds it gone, which is as good.
     """
     try:
         found = path.lstat()
@@ -50,8 +51,8 @@ def mend_lock_path(path: Path, repairs: Repairs) -> None:
     except FileNotFoundError:
         return
     repairs.add(
-        f"the writer lock {path.name} was {kind}; moved aside to {aside.name}",
-        f"The writer lock {path} was {kind}; it was moved aside to {aside.name} and a new lock made.",
+        f"the {what} {path.name} was {kind}; moved aside to {aside.name}",
+        f"The {what} {path} was {kind}; it was moved aside to {aside.name} and a new lock made.",
     )
 
 

@@ -3,7 +3,8 @@
 Changed files are found by size and modification time first, then by the hash of the
 bytes read (:mod:`qa.store.changes`). Only their paragraphs are removed, added or
 re-embedded; vectors are committed in batches, so a killed build resumes where it
-stopped. One writer runs at a time across processes (a lock file); readers are never blocked.
+stopped. One writer runs at a time across processes (a lock file); readers are never blocked
+(they wait at most a moment while the writer removes superseded base files: :mod:`qa.store.holds`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..errors import CorpusError, IndexAccessError, IndexBusyError, IndexCorrupt
 from ..ingest.scan import FORMATS
 from ..ingest.sources import Loaded, Signature, Source, content_changed
 from . import database as db
-from . import rows
+from . import holds, rows
 from .changes import IndexedFile, diff, indexed_files, retry_raised_limits
 from .codec import valid_rows
 from .freeze import clean, freeze
@@ -136,6 +137,7 @@ class IndexWriter:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         mend_lock_path(self.folder / LOCK_FILE, self._repairs)
+        mend_lock_path(self.folder / holds.LOCK_FILE, self._repairs, what="readers' lock")
         lock = filelock.FileLock(str(self.folder / LOCK_FILE))
         try:
             lock.acquire(timeout=0)

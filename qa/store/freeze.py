@@ -142,24 +142,30 @@ def clean(connection: sqlite3.Connection, folder: Path, dropped: set[str], *, sw
 
     """
     meta = db.Meta.read(connection, folder)
-    stale, superseded = [], []
-    for path in folder.iterdir():
-        name = path.name
-        # Only names this package writes: an index folder may sit beside other files.
-        if name.startswith(".tmp-") or (name.startswith("passages-") and name.endswith(".jsonl")):
-            stale.append(path)
-        elif (name.startswith("vectors-") and name.endswith(".faiss") and name != meta.base_file) or (
-            path.is_dir() and name.startswith("lexical-") and name != meta.lexical_file
-        ):
-            superseded.append(path)
+    # Only names this package writes: an index folder may sit beside other files.
+    stale = [
+        path
+        for path in folder.iterdir()
+        if path.name.startswith(".tmp-") or (path.name.startswith("passages-") and path.name.endswith(".jsonl"))
+    ]
     with holds.removing(folder) as alone:
-        # A reader may be opening the state these belonged to: they wait for the next clean.
-        for path in stale + (superseded if alone else []):
+        # A reader may be opening the state these belonged to: they wait for the next update.
+        for path in stale + (superseded(folder, meta) if alone else []):
             _remove(path)
     if sweep_all or dropped:
         _sweep(connection, dropped, sweep_all=sweep_all)
     # What was written goes into the database file now, rather than at some reader's close.
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def superseded(folder: Path, meta: db.Meta) -> list[Path]:
+    """Base files of ``folder`` that the committed state ``meta`` does not use."""
+    return [
+        path
+        for path in folder.iterdir()
+        if (path.name.startswith("vectors-") and path.name.endswith(".faiss") and path.name != meta.base_file)
+        or (path.is_dir() and path.name.startswith("lexical-") and path.name != meta.lexical_file)
+    ]
 
 
 def _remove(path: Path) -> None:

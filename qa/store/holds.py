@@ -3,8 +3,8 @@
 A reader reads which base files the newest state uses, then reads those files; a writer that
 froze a newer base removes the old ones. Readers hold this lock shared across both steps; the
 writer removes superseded base files only while it holds the lock alone, and otherwise leaves
-them for its next clean, so a reader never finds its state's files gone, however often a
-writer freezes. The lock is an ``flock`` on a file of the index folder (the kernel lets it go
+them for its next update (an idle one too), so a reader never finds its state's files gone,
+however often a writer freezes. The lock is an ``flock`` on a file of the index folder (the kernel lets it go
 when its holder dies), and within one process a count of the readers opening, which holds
 even where the file system emulates ``flock`` per process (NFS). A reader never waits long:
 where the lock cannot be had (a read-only folder without the file, a writer stopped while it

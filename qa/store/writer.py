@@ -30,7 +30,7 @@ from . import database as db
 from . import holds, rows
 from .changes import IndexedFile, diff, indexed_files, retry_raised_limits
 from .codec import valid_rows
-from .freeze import clean, freeze
+from .freeze import clean, freeze, superseded
 from .integrity import Stamps
 from .manifest import write_manifest
 from .repair import Repairs, mend_lock_path, open_database, verify_vectors
@@ -271,6 +271,9 @@ class IndexWriter:
         if run.committed or self.options.verify:
             rebuilt = freeze(connection, self.folder, self._repairs, stamps, trust=self.options.trust_stamps)
             clean(connection, self.folder, run.dropped, sweep_all=rebuilt or (fresh and bool(stored)))
+        elif superseded(self.folder, db.Meta.read(connection, self.folder)):
+            # Old base files a reader was still opening at the last clean: removed now that it is done.
+            clean(connection, self.folder, set(), sweep_all=False)
         meta = db.Meta.read(connection, self.folder)
         report = replace(self._report(connection, meta, run, started, len(changes), unreadable), moved_from=moved or "")
         if run.committed:

@@ -175,6 +175,10 @@ class LiveIndex:
     def _started(self, index: Index) -> None:
         """Take the first state's model and status (the caller holds the lock)."""
         self._embedder = self._embedder or index.embedder()
+        self._show(index)
+
+    def _show(self, index: Index) -> None:
+        """Say in the status which state answers (the caller holds the lock)."""
         self._status = replace(
             self._status,
             generation=index.generation,
@@ -312,13 +316,7 @@ class LiveIndex:
             ):
                 return
             self._index = index
-            self._status = replace(
-                self._status,
-                generation=index.generation,
-                passages=len(index),
-                files=len(index.manifest.files),
-                updated=_updated(index),
-            )
+            self._show(index)
 
     def _progress(self, progress: UpdateProgress) -> None:
         """Record a running update's progress for :meth:`status`."""

@@ -20,6 +20,17 @@ from qa.ingest.readers import POOL, ReaderPool, SandboxLimits, UnreadableError, 
 BOMB = make_samples.form_bomb_pdf()
 
 
+def bomb_beside_a_good_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, good: str) -> Path:
+    """A corpus of the bomb and ``good.txt``, read under a 2 s limit with memory enough for the bomb."""
+    monkeypatch.setenv("QA_READ_SECONDS", "2")
+    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bomb.pdf").write_bytes(BOMB)
+    (corpus / "good.txt").write_text(good, encoding="utf-8")
+    return corpus
+
+
 def test_the_form_object_bomb_is_a_small_pdf() -> None:
     # 10⁶ text draws in about 1.4 KB, as the file of the report (1.3 KB).
     assert len(BOMB) < 1500
@@ -31,12 +42,7 @@ def test_the_form_object_bomb_is_a_small_pdf() -> None:
 def test_a_file_that_takes_too_long_to_read_is_skipped_and_the_rest_is_indexed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("QA_READ_SECONDS", "2")
-    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "bomb.pdf").write_bytes(BOMB)
-    (corpus / "good.txt").write_text("Grain ships sailed from Basra.\n\nThe harbour was busy.", encoding="utf-8")
+    corpus = bomb_beside_a_good_file(tmp_path, monkeypatch, "Grain ships sailed from Basra.\n\nThe harbour was busy.")
     (corpus / "also.pdf").write_bytes(make_samples.pdf_bytes())
     report = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     skipped = dict(report.skipped)
@@ -212,12 +218,7 @@ def test_a_file_skipped_for_a_limit_is_read_again_once_the_limit_is_raised(
     """Before: raising QA_READ_MEMORY_MB, as the reason says, changed nothing until the file itself changed."""
     from qa.ingest.readers import over_a_raised_limit
 
-    monkeypatch.setenv("QA_READ_SECONDS", "2")
-    monkeypatch.setenv("QA_READ_MEMORY_MB", "4096")
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "bomb.pdf").write_bytes(BOMB)
-    (corpus / "good.txt").write_text("Grain ships sailed from Basra.", encoding="utf-8")
+    corpus = bomb_beside_a_good_file(tmp_path, monkeypatch, "Grain ships sailed from Basra.")
     first = update.update_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert "took longer than 2 s" in dict(first.skipped)["bomb.pdf"]
     # The same limit: not read again.

@@ -17,6 +17,13 @@ import qa
 from qa.store import database as db
 
 
+def immutable_connection(folder: Path, monkeypatch: pytest.MonkeyPatch) -> sqlite3.Connection:
+    """A connection as a reader gets one where it may not write and has no shared memory: immutable."""
+    monkeypatch.setattr(db, "writable", lambda _folder: False)
+    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
+    return db.connect(folder)
+
+
 @pytest.fixture
 def built(tmp_path: Path) -> tuple[Path, Path]:
     corpus, folder = tmp_path / "corpus", tmp_path / "index"
@@ -137,9 +144,7 @@ def test_an_error_met_after_the_owner_wrote_is_a_change_not_damage(
     built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _corpus, folder = built
-    monkeypatch.setattr(db, "writable", lambda _folder: False)
-    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
-    served = db.connect(folder)
+    served = immutable_connection(folder, monkeypatch)
     malformed = sqlite3.DatabaseError("database disk image is malformed")
     # Unchanged since it was opened: an error of a damaged file is damage.
     assert isinstance(db.failure(folder, malformed, served), qa.IndexCorruptError)
@@ -202,9 +207,7 @@ def test_a_change_is_judged_against_the_connection_that_met_the_error(
 ) -> None:
     """Before: a later connection (the watcher's look every 2 s) made the served snapshot's errors "damage"."""
     _corpus, folder = built
-    monkeypatch.setattr(db, "writable", lambda _folder: False)
-    monkeypatch.setattr(db, "READ_MODES", ("immutable=1",))
-    served = db.connect(folder)
+    served = immutable_connection(folder, monkeypatch)
     with db.database_path(folder).open("ab") as handle:
         handle.write(bytes(4096))
     # The watcher connects again to the changed file ...
